@@ -1,0 +1,14 @@
+"""lkmm: large-kernel convolutional networks for OpenMMLab.
+
+``import lkmm`` registers every lkmm component in the ``lkmm`` registry scope
+and makes checkpoint loading safe on torch >= 2.6 (see
+:mod:`lkmm.utils.checkpoint`).
+"""
+from .version import __version__
+from . import registry  # noqa: F401
+from .utils.checkpoint import register_safe_checkpoint_loading
+from . import datasets, engine, models  # noqa: F401
+
+register_safe_checkpoint_loading()
+
+__all__ = ['__version__']

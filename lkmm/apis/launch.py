@@ -1,0 +1,241 @@
+"""The logic behind ``tools/train.py`` and ``tools/test.py``.
+
+One entry point serves mmpretrain, mmseg and mmdet configs: the config's
+``default_scope`` decides which library's registries build the model, data and
+metrics. What differs per library (visualization hook fields) is handled here.
+"""
+import argparse
+import os
+import os.path as osp
+from typing import List, Optional
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config, DictAction
+from mmengine.dist import is_distributed
+from mmengine.runner import Runner
+
+LAUNCHERS = ['none', 'pytorch', 'slurm', 'mpi']
+
+
+def _add_common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        '--work-dir', help='folder for logs and checkpoints (default: '
+        'work_dirs/<config name>)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config entries, e.g. model.backbone.with_cp=False '
+        'train_dataloader.batch_size=4')
+    parser.add_argument(
+        '--launcher', choices=LAUNCHERS, default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank (older: --local_rank).
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None,
+                work_dir: Optional[str] = None) -> Config:
+    """Read a config, apply ``--cfg-options`` and pick the work dir.
+
+    Args:
+        path (str): Config file.
+        cfg_options (dict, optional): Overrides from the command line.
+        work_dir (str, optional): Work dir; the config's own, else
+            ``work_dirs/<config name>``, when None.
+
+    Returns:
+        Config: The config, ready for :func:`build_runner`.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('work_dirs',
+                                osp.splitext(osp.basename(path))[0])
+    return cfg
+
+
+def init_cpu_distributed(launcher: str, cfg: Config) -> None:
+    """Start a gloo process group when launched distributed without a GPU.
+
+    mmengine's launcher path calls ``torch.cuda.set_device`` and uses NCCL,
+    which fail on CPU-only machines. Initializing the group here first makes
+    mmengine skip its own initialization; DDP then wraps a CPU module, which
+    needs ``device_ids=None``.
+
+    Args:
+        launcher (str): One of ``LAUNCHERS``.
+        cfg (Config): Config; its ``model_wrapper_cfg`` is set for CPU DDP.
+    """
+    if launcher == 'none' or torch.cuda.is_available() or is_distributed():
+        return
+    if launcher != 'pytorch':
+        raise ValueError(
+            f'launcher "{launcher}" needs GPUs; on a CPU-only machine use '
+            '--launcher pytorch (tools/dist_train.sh does)')
+    torch_dist.init_process_group(
+        backend='gloo',
+        rank=int(os.environ['RANK']),
+        world_size=int(os.environ['WORLD_SIZE']))
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    wrapper.setdefault('broadcast_buffers', False)
+    cfg.model_wrapper_cfg = wrapper
+
+
+def build_runner(cfg: Config, launcher: str = 'none') -> Runner:
+    """Build the mmengine Runner (or the config's ``runner_type``).
+
+    Args:
+        cfg (Config): Config from :func:`load_config`.
+        launcher (str): Job launcher. Defaults to 'none'.
+    """
+    cfg.launcher = launcher
+    init_cpu_distributed(launcher, cfg)
+    if 'runner_type' in cfg:
+        from mmengine.registry import RUNNERS
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
+def _enable_amp(cfg: Config) -> None:
+    wrapper = cfg.optim_wrapper
+    if wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
+        return
+    if wrapper.get('type', 'OptimWrapper') != 'OptimWrapper':
+        raise ValueError('--amp works with optim_wrapper.type "OptimWrapper" '
+                         f'or "AmpOptimWrapper", got "{wrapper.type}"')
+    wrapper.type = 'AmpOptimWrapper'
+    wrapper.setdefault('loss_scale', 'dynamic')
+
+
+def parse_train_args(argv: Optional[List[str]] = None):
+    parser = argparse.ArgumentParser(
+        description='Train an lkmm model (classification, segmentation or '
+        'detection config)')
+    parser.add_argument('config', help='train config file')
+    parser.add_argument(
+        '--resume', nargs='?', type=str, const='auto',
+        help='resume from the given checkpoint, or from the latest one in '
+        'the work dir when no path is given')
+    parser.add_argument(
+        '--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true',
+        help='scale the learning rate by the actual total batch size '
+        '(needs auto_scale_lr.base_batch_size in the config)')
+    _add_common_args(parser)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def train_main(argv: Optional[List[str]] = None) -> Runner:
+    """``tools/train.py``: build a Runner from a config and train."""
+    args = parse_train_args(argv)
+    cfg = load_config(args.config, args.cfg_options, args.work_dir)
+    if args.amp:
+        _enable_amp(cfg)
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise ValueError('--auto-scale-lr needs '
+                             'auto_scale_lr.base_batch_size in the config')
+        cfg.auto_scale_lr.enable = True
+    runner = build_runner(cfg, args.launcher)
+    runner.train()
+    return runner
+
+
+def parse_test_args(argv: Optional[List[str]] = None):
+    parser = argparse.ArgumentParser(
+        description='Evaluate an lkmm model checkpoint')
+    parser.add_argument('config', help='test config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--out', help='dump the raw predictions to this .pkl file')
+    parser.add_argument(
+        '--show', action='store_true', help='show predictions in a window')
+    parser.add_argument(
+        '--show-dir', help='save painted predictions to this folder')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='--show interval (s)')
+    parser.add_argument(
+        '--tta', action='store_true',
+        help='test-time augmentation: the config\'s tta_pipeline (e.g. '
+        'multi-scale + flip) and tta_model')
+    _add_common_args(parser)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def _enable_visualization(cfg: Config, args) -> None:
+    hooks = cfg.get('default_hooks', {})
+    if 'visualization' not in hooks:
+        raise ValueError('--show / --show-dir need a "visualization" hook '
+                         'in default_hooks')
+    hook = hooks.visualization
+    scope = cfg.get('default_scope')
+    if scope == 'mmpretrain':
+        hook.enable = True
+        if args.show_dir:
+            hook.out_dir = args.show_dir
+    else:
+        hook.draw = True
+        if args.show_dir:
+            if scope == 'mmdet':
+                hook.test_out_dir = args.show_dir
+            else:
+                cfg.visualizer.save_dir = args.show_dir
+    if args.show:
+        hook.show = True
+        hook.wait_time = args.wait_time
+
+
+def apply_tta(cfg: Config) -> None:
+    """Switch a config to its test-time augmentation form in place.
+
+    Uses the config's ``tta_pipeline`` and ``tta_model`` as mmseg and mmdet
+    define them (mmpretrain names the model wrapper the same way).
+    """
+    for key in ('tta_pipeline', 'tta_model'):
+        if key not in cfg:
+            raise ValueError(f'--tta needs "{key}" in the config')
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    cfg.tta_model.module = cfg.model
+    cfg.model = cfg.tta_model
+
+
+def test_main(argv: Optional[List[str]] = None) -> dict:
+    """``tools/test.py``: evaluate a checkpoint; returns the metrics."""
+    args = parse_test_args(argv)
+    cfg = load_config(args.config, args.cfg_options, args.work_dir)
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    if args.show or args.show_dir:
+        _enable_visualization(cfg, args)
+    if args.tta:
+        apply_tta(cfg)
+    if args.out is not None:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out must end with .pkl or .pickle, got '
+                             f'{args.out}')
+        evaluator = cfg.test_evaluator
+        dump = dict(type='mmengine.DumpResults', out_file_path=args.out)
+        cfg.test_evaluator = (list(evaluator) if isinstance(
+            evaluator, (list, tuple)) else [evaluator]) + [dump]
+    runner = build_runner(cfg, args.launcher)
+    return runner.test()

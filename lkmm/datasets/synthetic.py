@@ -1,0 +1,130 @@
+"""Small, learnable synthetic datasets in the real on-disk formats.
+
+They let the demo and the tests run the full train/test tools without a
+download. Everything is generated from a seed, so runs are reproducible.
+"""
+import os
+import os.path as osp
+from typing import Tuple
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+# ADE20K convention: label 0 is "other" and is ignored (reduce_zero_label),
+# so the PNGs store class i as i + 1.
+SHAPES_METAINFO = dict(
+    classes=('background', 'disk', 'square', 'triangle'),
+    palette=[[120, 120, 120], [220, 60, 60], [60, 200, 60], [60, 90, 230]])
+
+# Per class: base colour (RGB) and texture kind. Colours overlap a little and
+# textures differ, so a model has to look at more than one pixel.
+_STYLES = {
+    1: ((150, 140, 120), 'noise'),
+    2: ((200, 90, 80), 'dots'),
+    3: ((90, 170, 90), 'stripes'),
+    4: ((90, 110, 200), 'checker'),
+}
+
+
+def _texture(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A (size, size) map in [-1, 1] that modulates a base colour."""
+    yy, xx = np.mgrid[0:size, 0:size]
+    period = rng.integers(4, 8)
+    phase = rng.integers(0, period)
+    if kind == 'stripes':
+        tex = np.sign(np.sin(2 * np.pi * (xx + yy + phase) / period))
+    elif kind == 'checker':
+        tex = (((xx + phase) // period + (yy + phase) // period) % 2) * 2. - 1
+    elif kind == 'dots':
+        tex = ((((xx + phase) % period) < 2) &
+               (((yy + phase) % period) < 2)) * 2. - 1
+    else:
+        tex = rng.uniform(-1, 1, (size, size))
+    return tex.astype(np.float32)
+
+
+def _draw_sample(size: int, rng: np.random.Generator
+                 ) -> Tuple[np.ndarray, np.ndarray]:
+    label = np.full((size, size), 1, dtype=np.uint8)
+    for _ in range(rng.integers(1, 4)):
+        cls = int(rng.integers(2, 5))
+        mask = Image.new('L', (size, size), 0)
+        draw = ImageDraw.Draw(mask)
+        radius = rng.uniform(0.12, 0.3) * size
+        cx, cy = rng.uniform(radius, size - radius, 2)
+        if cls == 2:
+            draw.ellipse([cx - radius, cy - radius, cx + radius, cy + radius],
+                         fill=1)
+        elif cls == 3:
+            draw.rectangle(
+                [cx - radius, cy - radius, cx + radius, cy + radius], fill=1)
+        else:
+            draw.polygon([(cx, cy - radius), (cx - radius, cy + radius),
+                          (cx + radius, cy + radius)], fill=1)
+        label[np.asarray(mask, dtype=bool)] = cls  # later shapes on top
+    image = np.zeros((size, size, 3), dtype=np.float32)
+    for cls, (colour, kind) in _STYLES.items():
+        where = label == cls
+        if not where.any():
+            continue
+        jitter = rng.uniform(-25, 25, 3)
+        tex = _texture(kind, size, rng)[..., None]
+        layer = np.asarray(colour, np.float32) + jitter + 35 * tex
+        image[where] = layer[where]
+    image += rng.normal(0, 8, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8), label
+
+
+def make_shapes_segmentation(root: str,
+                             num_train: int = 96,
+                             num_val: int = 24,
+                             size: int = 64,
+                             seed: int = 0) -> str:
+    """Write a shapes-and-textures segmentation set in ADE20K layout.
+
+    Layout (as mmseg's ``ADE20KDataset`` / ``BaseSegDataset`` read it)::
+
+        root/images/{training,validation}/shapes_00000.jpg
+        root/annotations/{training,validation}/shapes_00000.png
+
+    Labels follow ADE20K: 0 is ignored, classes of
+    :data:`SHAPES_METAINFO` are stored as 1..4 (``reduce_zero_label=True``).
+    Existing complete datasets with the same settings are kept.
+
+    Args:
+        root (str): Output folder.
+        num_train (int): Training images. Defaults to 96.
+        num_val (int): Validation images. Defaults to 24.
+        size (int): Image side in pixels. Defaults to 64.
+        seed (int): Random seed. Defaults to 0.
+
+    Returns:
+        str: ``root``.
+    """
+    for name, value in (('num_train', num_train), ('num_val', num_val),
+                        ('size', size)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f'{name} must be a positive int, got {value!r}')
+    stamp = osp.join(root, 'lkmm_shapes.txt')
+    settings = f'num_train={num_train} num_val={num_val} size={size} ' \
+               f'seed={seed}\n'
+    if osp.isfile(stamp):
+        with open(stamp) as f:
+            if f.read() == settings:
+                return root
+    rng = np.random.default_rng(seed)
+    for split, count in (('training', num_train), ('validation', num_val)):
+        img_dir = osp.join(root, 'images', split)
+        ann_dir = osp.join(root, 'annotations', split)
+        os.makedirs(img_dir, exist_ok=True)
+        os.makedirs(ann_dir, exist_ok=True)
+        for i in range(count):
+            image, label = _draw_sample(size, rng)
+            Image.fromarray(image).save(
+                osp.join(img_dir, f'shapes_{i:05d}.jpg'), quality=95)
+            Image.fromarray(label).save(
+                osp.join(ann_dir, f'shapes_{i:05d}.png'))
+    # Written last: its presence means the set is complete.
+    with open(stamp, 'w') as f:
+        f.write(settings)
+    return root

@@ -1,0 +1,3 @@
+from .hooks import BaselineValHook, IterationSeedHook
+
+__all__ = ['BaselineValHook', 'IterationSeedHook']

@@ -1,0 +1,98 @@
+"""mmengine hooks registered in the ``lkmm`` scope."""
+from typing import Dict, Optional
+
+import torch
+from mmengine.hooks import Hook
+
+from lkmm.registry import HOOKS
+
+
+@HOOKS.register_module()
+class BaselineValHook(Hook):
+    """Validate the untrained model before training and compare at the end.
+
+    Shows a reader that a run learned something: before the first iteration
+    the validation loop runs once and its metrics are logged as
+    ``untrained/<name>``; after training the final validation metrics are
+    printed beside them with their ratio. Skipped when resuming.
+
+    Args:
+        metric (str, optional): Metric to compare at the end, e.g. ``'mIoU'``;
+            all metrics are logged regardless. Defaults to None (the first
+            metric reported).
+    """
+    priority = 'LOW'
+
+    def __init__(self, metric: Optional[str] = None):
+        self.metric = metric
+        self.untrained: Optional[Dict[str, float]] = None
+        self.latest: Optional[Dict[str, float]] = None
+        self._running_baseline = False
+
+    def before_train(self, runner) -> None:
+        if runner.iter > 0 or runner.val_loop is None:
+            return
+        self._running_baseline = True
+        try:
+            metrics = runner.val_loop.run()
+        finally:
+            self._running_baseline = False
+        self.untrained = dict(metrics)
+        runner.logger.info('untrained model: ' + ', '.join(
+            f'{k}: {v:.4f}' for k, v in self.untrained.items()
+            if isinstance(v, (int, float))))
+        for key, value in self.untrained.items():
+            runner.message_hub.update_info(f'untrained/{key}', value)
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        if not self._running_baseline and metrics:
+            self.latest = dict(metrics)
+
+    def _pick(self, metrics: Dict[str, float]) -> str:
+        if self.metric is None:
+            return next(iter(metrics))
+        for key in metrics:
+            if key == self.metric or key.endswith('/' + self.metric):
+                return key
+        raise KeyError(f'BaselineValHook metric "{self.metric}" not in '
+                       f'the validation metrics {list(metrics)}')
+
+    def after_train(self, runner) -> None:
+        if self.untrained is None or self.latest is None:
+            return
+        key = self._pick(self.latest)
+        before = self.untrained.get(key, float('nan'))
+        after = self.latest[key]
+        ratio = after / before if before else float('inf')
+        runner.logger.info(f'{key}: untrained {before:.4f} -> trained '
+                           f'{after:.4f} ({ratio:.1f}x)')
+
+
+@HOOKS.register_module()
+class IterationSeedHook(Hook):
+    """Reseed torch's RNG at every iteration from ``(seed, iteration)``.
+
+    mmengine reseeds on resume and replays the dataloader, so data
+    augmentation (numpy / python RNG) continues exactly; but random numbers
+    the model draws from torch (drop path, dropout) depend on every earlier
+    iteration and are not replayed, so a resumed run diverges from an
+    uninterrupted one. Seeding torch from the iteration number makes those
+    draws a function of the iteration alone: a run killed and resumed ends
+    with the same weights as one that never stopped (deterministic CPU
+    settings).
+
+    Args:
+        offset (int): Added to the run's seed, so the streams differ from the
+            one used for weight initialization. Defaults to 1.
+    """
+    priority = 'VERY_HIGH'
+
+    def __init__(self, offset: int = 1):
+        self.offset = offset
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        seed = runner.seed + self.offset
+        randomness = runner.cfg.get('randomness') or {}
+        if randomness.get('diff_rank_seed', False):
+            seed += runner.rank
+        torch.manual_seed(seed * 1_000_003 + runner.iter)

@@ -1,0 +1,3 @@
+from .replknet import RepLKNet
+
+__all__ = ['RepLKNet']

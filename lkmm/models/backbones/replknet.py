@@ -1,0 +1,358 @@
+"""RepLKNet: "Scaling Up Your Kernels to 31x31" (Ding et al., CVPR 2022).
+
+Architecture (paper Sec. 4.1): a stem that downsamples by 4, four stages of
+``[RepLK Block, ConvFFN Block]`` pairs, and transitions (1x1 conv + stride-2
+depth-wise 3x3) between stages. Every block is pre-norm (BN) with a residual.
+"""
+import copy
+from typing import Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+import torch.utils.checkpoint as cp
+from mmcv.cnn import build_norm_layer
+from mmcv.cnn.bricks import DropPath
+from mmengine.model import BaseModule
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from lkmm.layers import ConvBN, ReparamLargeKernelConv
+from lkmm.registry import MODELS
+
+
+class RepLKBlock(nn.Module):
+    """``BN -> 1x1 conv-BN-ReLU -> DW KxK (+kxk) -> ReLU -> 1x1 conv-BN``.
+
+    Args:
+        channels (int): Input/output channels C.
+        dw_channels (int): Channels of the depth-wise part (``dw_ratio * C``).
+        kernel_size (int): Large kernel size.
+        small_kernel (int, optional): Re-parameterization kernel size.
+        drop_path (float): Stochastic depth rate of the residual branch.
+        norm_cfg (dict): Norm layer config.
+        deploy (bool): Build the large kernel already folded.
+    """
+
+    def __init__(self, channels, dw_channels, kernel_size, small_kernel,
+                 drop_path=0., norm_cfg=dict(type='BN'), deploy=False):
+        super().__init__()
+        relu = dict(type='ReLU')
+        self.pre_norm = build_norm_layer(norm_cfg, channels)[1]
+        self.pw1 = ConvBN(channels, dw_channels, 1, norm_cfg=norm_cfg,
+                          act_cfg=relu)
+        self.large_kernel = ReparamLargeKernelConv(
+            dw_channels, kernel_size, small_kernel, norm_cfg=norm_cfg,
+            deploy=deploy)
+        self.act = nn.ReLU()
+        self.pw2 = ConvBN(dw_channels, channels, 1, norm_cfg=norm_cfg)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else \
+            nn.Identity()
+
+    def forward(self, x):
+        out = self.pw1(self.pre_norm(x))
+        out = self.pw2(self.act(self.large_kernel(out)))
+        return x + self.drop_path(out)
+
+
+class ConvFFN(nn.Module):
+    """``BN -> 1x1 conv-BN (ratio*C) -> GELU -> 1x1 conv-BN`` with residual.
+
+    Args:
+        channels (int): Input/output channels C.
+        hidden_channels (int): Hidden channels (``ffn_ratio * C``).
+        drop_path (float): Stochastic depth rate of the residual branch.
+        norm_cfg (dict): Norm layer config.
+    """
+
+    def __init__(self, channels, hidden_channels, drop_path=0.,
+                 norm_cfg=dict(type='BN')):
+        super().__init__()
+        self.pre_norm = build_norm_layer(norm_cfg, channels)[1]
+        self.pw1 = ConvBN(channels, hidden_channels, 1, norm_cfg=norm_cfg)
+        self.act = nn.GELU()
+        self.pw2 = ConvBN(hidden_channels, channels, 1, norm_cfg=norm_cfg)
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else \
+            nn.Identity()
+
+    def forward(self, x):
+        out = self.pw2(self.act(self.pw1(self.pre_norm(x))))
+        return x + self.drop_path(out)
+
+
+def _check_odd_positive(name, values):
+    for i, k in enumerate(values):
+        if not isinstance(k, int) or k < 1 or k % 2 != 1:
+            raise ValueError(
+                f'arch "{name}"[{i}] must be a positive odd integer, got {k}')
+
+
+@MODELS.register_module()
+class RepLKNet(BaseModule):
+    """RepLKNet backbone, registered as ``lkmm.RepLKNet``.
+
+    A re-implementation of `Scaling Up Your Kernels to 31x31
+    <https://arxiv.org/abs/2203.06717>`_ for classification (with
+    mmpretrain), segmentation (mmseg) and detection (mmdet).
+
+    Args:
+        arch (str | dict): A name in :attr:`arch_zoo` (``'31B'``, ``'31L'``,
+            ``'XL'``) or a dict with keys:
+
+            - channels (list[int]): Width C_i of the four stages.
+            - layers (list[int]): Number B_i of block pairs per stage.
+            - kernel_sizes (list[int]): Odd large kernel size per stage.
+            - small_kernel (int | None): Odd re-parameterization kernel,
+              smaller than every large kernel; None for no small branch.
+            - dw_ratio (float): Depth-wise width over C. Defaults to 1.
+            - ffn_ratio (float): ConvFFN hidden width over C. Defaults to 4.
+
+        in_channels (int): Input image channels. Defaults to 3.
+        out_indices (Sequence[int] | int): Stages whose outputs are returned,
+            in ``[-4, 3]``. Defaults to ``(3, )``.
+        drop_path_rate (float): Stochastic depth rate at the last block;
+            increases linearly from 0 over blocks. Defaults to 0.
+        norm_cfg (dict): Norm layer config (``BN`` or ``SyncBN``).
+            Defaults to ``dict(type='BN')``.
+        norm_intermediate_features (bool): Apply a norm layer to every
+            returned stage output (RepLKNet-XL downstream). Defaults to False.
+        final_norm (bool): Apply a norm layer to the last stage's output
+            when it is returned (the classification model's pre-pooling
+            BN). Defaults to False.
+        frozen_stages (int): Freeze (no grad, eval mode) the stem when >= 0
+            and additionally stages ``0..frozen_stages-1`` with the
+            transitions that feed them. -1 freezes nothing. Defaults to -1.
+        norm_eval (bool): Keep norm layers in eval mode during training
+            (freezes running statistics). Defaults to False.
+        with_cp (bool): Activation checkpointing per block, trading compute
+            for memory. Defaults to False.
+        small_kernel_merged (bool): Build the large kernels already folded
+            (deploy form), e.g. to load a deployed checkpoint.
+            Defaults to False.
+        init_cfg (dict | list[dict], optional): Initialization config, e.g.
+            ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
+    """
+    arch_zoo = {
+        '31B': dict(channels=[128, 256, 512, 1024], layers=[2, 2, 18, 2],
+                    kernel_sizes=[31, 29, 27, 13], small_kernel=5,
+                    dw_ratio=1, ffn_ratio=4),
+        '31L': dict(channels=[192, 384, 768, 1536], layers=[2, 2, 18, 2],
+                    kernel_sizes=[31, 29, 27, 13], small_kernel=5,
+                    dw_ratio=1, ffn_ratio=4),
+        'XL': dict(channels=[256, 512, 1024, 2048], layers=[2, 2, 18, 2],
+                   kernel_sizes=[27, 27, 27, 13], small_kernel=None,
+                   dw_ratio=1.5, ffn_ratio=4),
+    }
+    _arch_keys = ('channels', 'layers', 'kernel_sizes', 'small_kernel',
+                  'dw_ratio', 'ffn_ratio')
+
+    def __init__(self,
+                 arch: Union[str, dict] = '31B',
+                 in_channels: int = 3,
+                 out_indices: Union[int, Sequence[int]] = (3, ),
+                 drop_path_rate: float = 0.,
+                 norm_cfg: dict = dict(type='BN'),
+                 norm_intermediate_features: bool = False,
+                 final_norm: bool = False,
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 small_kernel_merged: bool = False,
+                 init_cfg: Optional[Union[dict, list]] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.arch_settings = self.parse_arch(arch)
+        arch = self.arch_settings
+        self.num_stages = len(arch['layers'])
+        self.out_indices = self._parse_out_indices(out_indices,
+                                                   self.num_stages)
+        if not isinstance(frozen_stages, int) or not (
+                -1 <= frozen_stages <= self.num_stages):
+            raise ValueError(
+                f'frozen_stages must be an int in [-1, {self.num_stages}], '
+                f'got {frozen_stages!r}')
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.with_cp = with_cp
+        self.channels = list(arch['channels'])
+
+        width = self.channels[0]
+        relu = dict(type='ReLU')
+        self.stem = nn.Sequential(
+            ConvBN(in_channels, width, 3, stride=2, norm_cfg=norm_cfg,
+                   act_cfg=relu),
+            ConvBN(width, width, 3, groups=width, norm_cfg=norm_cfg,
+                   act_cfg=relu),
+            ConvBN(width, width, 1, norm_cfg=norm_cfg, act_cfg=relu),
+            ConvBN(width, width, 3, stride=2, groups=width,
+                   norm_cfg=norm_cfg, act_cfg=relu))
+
+        dpr = torch.linspace(0, drop_path_rate, sum(arch['layers'])).tolist()
+        self.stages = nn.ModuleList()
+        self.transitions = nn.ModuleList()
+        block_idx = 0
+        for i, (channels, num_pairs, kernel_size) in enumerate(
+                zip(self.channels, arch['layers'], arch['kernel_sizes'])):
+            blocks = []
+            for _ in range(num_pairs):
+                blocks.append(
+                    RepLKBlock(channels, int(channels * arch['dw_ratio']),
+                               kernel_size, arch['small_kernel'],
+                               drop_path=dpr[block_idx], norm_cfg=norm_cfg,
+                               deploy=small_kernel_merged))
+                blocks.append(
+                    ConvFFN(channels, int(channels * arch['ffn_ratio']),
+                            drop_path=dpr[block_idx], norm_cfg=norm_cfg))
+                block_idx += 1
+            self.stages.append(nn.Sequential(*blocks))
+            if i < self.num_stages - 1:
+                nxt = self.channels[i + 1]
+                self.transitions.append(
+                    nn.Sequential(
+                        ConvBN(channels, nxt, 1, norm_cfg=norm_cfg,
+                               act_cfg=relu),
+                        ConvBN(nxt, nxt, 3, stride=2, groups=nxt,
+                               norm_cfg=norm_cfg, act_cfg=relu)))
+
+        # Output norms, named out_norm{i} like mmpretrain's ConvNeXt `norm{i}`.
+        for i in self.out_indices:
+            last = i == self.num_stages - 1
+            if norm_intermediate_features or (final_norm and last):
+                self.add_module(
+                    f'out_norm{i}',
+                    build_norm_layer(norm_cfg, self.channels[i])[1])
+        self._freeze_stages()
+
+    @classmethod
+    def parse_arch(cls, arch: Union[str, dict]) -> dict:
+        """Validate ``arch`` and return the full settings dict.
+
+        Raises:
+            ValueError: naming the field and the allowed values.
+        """
+        if isinstance(arch, str):
+            if arch not in cls.arch_zoo:
+                raise ValueError(
+                    f'Unknown arch "{arch}" for RepLKNet; choose one of '
+                    f'{sorted(cls.arch_zoo)} or pass a dict with keys '
+                    f'{list(cls._arch_keys)}')
+            return copy.deepcopy(cls.arch_zoo[arch])
+        if not isinstance(arch, dict):
+            raise ValueError(
+                f'arch must be a str or a dict, got {type(arch).__name__}')
+        unknown = set(arch) - set(cls._arch_keys)
+        if unknown:
+            raise ValueError(
+                f'Unknown arch keys {sorted(unknown)}; allowed keys are '
+                f'{list(cls._arch_keys)}')
+        missing = {'channels', 'layers', 'kernel_sizes'} - set(arch)
+        if missing:
+            raise ValueError(f'arch dict is missing keys {sorted(missing)}')
+        settings = dict(small_kernel=5, dw_ratio=1, ffn_ratio=4)
+        settings.update(copy.deepcopy(arch))
+        lengths = {k: len(settings[k])
+                   for k in ('channels', 'layers', 'kernel_sizes')}
+        if len(set(lengths.values())) != 1:
+            raise ValueError(
+                'arch "channels", "layers" and "kernel_sizes" must have the '
+                f'same length, got lengths {lengths}')
+        for key in ('channels', 'layers'):
+            if any(not isinstance(v, int) or v < 1 for v in settings[key]):
+                raise ValueError(f'arch "{key}" must hold positive integers, '
+                                 f'got {settings[key]}')
+        _check_odd_positive('kernel_sizes', settings['kernel_sizes'])
+        small = settings['small_kernel']
+        if small is not None:
+            if not isinstance(small, int) or small < 1 or small % 2 != 1:
+                raise ValueError('arch "small_kernel" must be a positive odd '
+                                 f'integer or None, got {small!r}')
+            if small >= min(settings['kernel_sizes']):
+                raise ValueError(
+                    f'arch "small_kernel" ({small}) must be smaller than '
+                    'every large kernel in "kernel_sizes" '
+                    f'{settings["kernel_sizes"]}; use None for no small '
+                    'kernel')
+        for key in ('dw_ratio', 'ffn_ratio'):
+            if not isinstance(settings[key], (int, float)) or \
+                    settings[key] <= 0:
+                raise ValueError(f'arch "{key}" must be a positive number, '
+                                 f'got {settings[key]!r}')
+        return settings
+
+    @staticmethod
+    def _parse_out_indices(out_indices, num_stages):
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        if not isinstance(out_indices, Sequence) or not out_indices:
+            raise ValueError('out_indices must be an int or a non-empty '
+                             f'sequence of ints, got {out_indices!r}')
+        parsed = []
+        for index in out_indices:
+            if not isinstance(index, int) or not (
+                    -num_stages <= index < num_stages):
+                raise ValueError(
+                    f'out_indices entries must be ints in [{-num_stages}, '
+                    f'{num_stages - 1}], got {index!r}')
+            parsed.append(index % num_stages)
+        return tuple(parsed)
+
+    def _run(self, module, x):
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(module, x, use_reentrant=False)
+        return module(x)
+
+    def forward(self, x):
+        x = self.stem[0](x)
+        for layer in self.stem[1:]:
+            x = self._run(layer, x)
+        outs = []
+        for i, stage in enumerate(self.stages):
+            for block in stage:
+                x = self._run(block, x)
+            if i in self.out_indices:
+                norm = getattr(self, f'out_norm{i}', None)
+                outs.append(norm(x) if norm is not None else x)
+            if i < self.num_stages - 1:
+                x = self.transitions[i](x)
+        return tuple(outs)
+
+    def init_weights(self):
+        cfg = self.init_cfg
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained' and \
+                not cfg.get('checkpoint'):
+            raise ValueError(
+                'RepLKNet init_cfg is Pretrained but its "checkpoint" is not '
+                'set: pass --cfg-options '
+                'model.backbone.init_cfg.checkpoint=PATH (an lkmm or '
+                'converted RepLKNet checkpoint), or init_cfg=None to train '
+                'from scratch')
+        super().init_weights()
+
+    def _freeze_stages(self):
+        modules = []
+        if self.frozen_stages >= 0:
+            modules.append(self.stem)
+        for i in range(self.frozen_stages):
+            modules.append(self.stages[i])
+            if i > 0:
+                modules.append(self.transitions[i - 1])
+        for module in modules:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    def switch_to_deploy(self):
+        """Fold every re-parameterized large kernel into one conv (in place).
+
+        Outputs in eval mode are unchanged (up to float rounding).
+        """
+        for m in self.modules():
+            if isinstance(m, ReparamLargeKernelConv):
+                m.switch_to_deploy()
+        return self
