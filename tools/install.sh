@@ -61,8 +61,16 @@ if ! mmcv_ok; then
 fi
 
 # 3. The rest of the stack and lkmm itself (editable, so configs/ and tools/ stay in place).
-if ! "$PY" -c "import lkmm, mmpretrain, mmseg, mmdet, timm" >/dev/null 2>&1 || \
-   ! "$PY" -m pip show -q lkmm >/dev/null 2>&1; then
+# lkmm must resolve to this checkout (another clone may be installed).
+lkmm_here() {
+  (cd / && "$PY" - "$ROOT" <<'PY' >/dev/null 2>&1)
+import os, sys
+import lkmm, mmpretrain, mmseg, mmdet, timm  # noqa: F401
+here = os.path.realpath(os.path.join(sys.argv[1], 'lkmm'))
+sys.exit(0 if os.path.realpath(os.path.dirname(lkmm.__file__)) == here else 1)
+PY
+}
+if ! lkmm_here; then
   log "installing the OpenMMLab stack and lkmm"
   "${PIP[@]}" install -q -r "$ROOT/requirements.txt"
   "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"

@@ -17,6 +17,7 @@ model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(
         arch=dict(
+            _delete_=True,  # replaces the base's arch name '31B'
             channels=[16, 32, 64, 128],
             layers=[1, 1, 2, 1],
             kernel_sizes=[17, 15, 13, 13],
@@ -80,17 +81,17 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
-max_iters = 300
+max_iters = 600
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=False, begin=0,
-         end=30),
-    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=30,
+         end=50),
+    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=50,
          end=max_iters),
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(by_epoch=False, interval=100, max_keep_ckpts=2))
+    checkpoint=dict(by_epoch=False, interval=200, max_keep_ckpts=2))
 custom_hooks = [
     dict(type='lkmm.BaselineValHook', metric='mIoU'),
     dict(type='lkmm.IterationSeedHook'),

@@ -88,6 +88,17 @@ def init_cpu_distributed(launcher: str, cfg: Config) -> None:
     cfg.model_wrapper_cfg = wrapper
 
 
+def finish_distributed() -> None:
+    """Wait for every rank, then tear the process group down.
+
+    Exiting with a live gloo group lets a fast rank close its sockets while a
+    slower one is still talking to it, which aborts that rank.
+    """
+    if is_distributed():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
+
+
 def build_runner(cfg: Config, launcher: str = 'none') -> Runner:
     """Build the mmengine Runner (or the config's ``runner_type``).
 
@@ -154,6 +165,7 @@ def train_main(argv: Optional[List[str]] = None) -> Runner:
         cfg.auto_scale_lr.enable = True
     runner = build_runner(cfg, args.launcher)
     runner.train()
+    finish_distributed()
     return runner
 
 
@@ -238,4 +250,6 @@ def test_main(argv: Optional[List[str]] = None) -> dict:
         cfg.test_evaluator = (list(evaluator) if isinstance(
             evaluator, (list, tuple)) else [evaluator]) + [dump]
     runner = build_runner(cfg, args.launcher)
-    return runner.test()
+    metrics = runner.test()
+    finish_distributed()
+    return metrics

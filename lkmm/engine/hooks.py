@@ -1,10 +1,18 @@
 """mmengine hooks registered in the ``lkmm`` scope."""
+import numbers
 from typing import Dict, Optional
 
 import torch
 from mmengine.hooks import Hook
 
 from lkmm.registry import HOOKS
+
+
+def _is_number(value) -> bool:
+    # numpy registers its scalar types with `numbers` (np.float32 is Real).
+    if isinstance(value, torch.Tensor):
+        return value.numel() == 1
+    return isinstance(value, numbers.Real)
 
 
 @HOOKS.register_module()
@@ -37,16 +45,20 @@ class BaselineValHook(Hook):
             metrics = runner.val_loop.run()
         finally:
             self._running_baseline = False
-        self.untrained = dict(metrics)
+        # Metrics may be numpy scalars (np.float32 is no python float).
+        self.untrained = {
+            k: float(v) for k, v in metrics.items() if _is_number(v)
+        }
         runner.logger.info('untrained model: ' + ', '.join(
-            f'{k}: {v:.4f}' for k, v in self.untrained.items()
-            if isinstance(v, (int, float))))
+            f'{k}: {v:.4f}' for k, v in self.untrained.items()))
         for key, value in self.untrained.items():
             runner.message_hub.update_info(f'untrained/{key}', value)
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         if not self._running_baseline and metrics:
-            self.latest = dict(metrics)
+            self.latest = {
+                k: float(v) for k, v in metrics.items() if _is_number(v)
+            }
 
     def _pick(self, metrics: Dict[str, float]) -> str:
         if self.metric is None:

@@ -1,0 +1,50 @@
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+class Tools:
+    """Runs the repository's command-line tools as a user would."""
+    repo = REPO
+    python = sys.executable
+    demo_config = osp.join(REPO, 'configs', 'demo',
+                           'upernet_replknet-tiny_shapes.py')
+
+    def __init__(self, data_root):
+        self.data_root = data_root
+
+    def data_options(self):
+        """``--cfg-options`` entries pointing the demo config at the data."""
+        return [f'{split}_dataloader.dataset.data_root={self.data_root}'
+                for split in ('train', 'val', 'test')]
+
+    def run(self, args, timeout=900, env=None):
+        """Run ``args`` from the repo root; fail with its output on error."""
+        full_env = dict(os.environ, PYTHONUNBUFFERED='1', **(env or {}))
+        proc = subprocess.run(args, cwd=REPO, env=full_env,
+                              capture_output=True, text=True,
+                              timeout=timeout)
+        if proc.returncode != 0:
+            raise AssertionError(
+                f'{" ".join(args)} exited {proc.returncode}\n'
+                f'--- stdout ---\n{proc.stdout[-6000:]}\n'
+                f'--- stderr ---\n{proc.stderr[-6000:]}')
+        return proc
+
+
+@pytest.fixture(scope='session')
+def shapes_root(tmp_path_factory):
+    """A small generated shapes set (ADE20K layout) shared by the session."""
+    from lkmm.datasets import make_shapes_segmentation
+    root = str(tmp_path_factory.mktemp('shapes'))
+    return make_shapes_segmentation(root, num_train=32, num_val=8, size=64)
+
+
+@pytest.fixture(scope='session')
+def tools(shapes_root):
+    return Tools(shapes_root)
