@@ -1,14 +1,17 @@
 """lkmm: large-kernel convolutional networks for OpenMMLab.
 
-``import lkmm`` registers every lkmm component in the ``lkmm`` registry scope
-and makes checkpoint loading safe on torch >= 2.6 (see
-:mod:`lkmm.utils.checkpoint`).
+``import lkmm`` registers every lkmm component in the ``lkmm`` registry scope,
+makes checkpoint loading safe on torch >= 2.6 (see
+:mod:`lkmm.utils.checkpoint`) and local checkpoint writes atomic (see
+:mod:`lkmm.utils.fileio`).
 """
 from .version import __version__
 from . import registry  # noqa: F401
 from .utils.checkpoint import register_safe_checkpoint_loading
+from .utils.fileio import register_atomic_local_backend
 from . import datasets, engine, models  # noqa: F401
 
 register_safe_checkpoint_loading()
+register_atomic_local_backend()
 
 __all__ = ['__version__']

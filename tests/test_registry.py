@@ -57,3 +57,68 @@ def test_full_segmentor_from_mmseg_scope():
     with torch.no_grad():
         out = model(torch.randn(1, 3, 64, 64), mode='tensor')
     assert out.shape == (1, 3, 16, 16)
+
+
+def _build_from_config(cfg_dict):
+    """Build ``model`` the way tools/train.py does: Config + custom_imports
+    + the config's default scope."""
+    from mmengine.config import Config
+    from mmengine.utils import import_modules_from_strings
+    cfg = Config(cfg_dict)
+    import_modules_from_strings(**cfg.custom_imports)
+    scope = cfg.default_scope
+    init_default_scope(scope)
+    with DefaultScope.overwrite_default_scope(scope):
+        return _models_registry(scope).build(cfg.model)
+
+
+CUSTOM_IMPORTS = dict(imports=['lkmm'], allow_failed_imports=False)
+
+
+def test_classifier_config_in_mmpretrain_scope():
+    model = _build_from_config(dict(
+        default_scope='mmpretrain',
+        custom_imports=CUSTOM_IMPORTS,
+        model=dict(
+            type='ImageClassifier',
+            backbone=dict(type='lkmm.RepLKNet', arch=TINY, final_norm=True),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(type='LinearClsHead', num_classes=5,
+                      in_channels=TINY['channels'][-1]))))
+    assert isinstance(model.backbone, RepLKNet)
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 64, 64), mode='tensor')
+    assert out.shape == (2, 5)
+
+
+def test_detector_config_in_mmdet_scope():
+    model = _build_from_config(dict(
+        default_scope='mmdet',
+        custom_imports=CUSTOM_IMPORTS,
+        model=dict(
+            type='RetinaNet',
+            data_preprocessor=dict(type='DetDataPreprocessor',
+                                   pad_size_divisor=32),
+            backbone=dict(type='lkmm.RepLKNet', arch=TINY,
+                          out_indices=(1, 2, 3)),
+            neck=dict(type='FPN', in_channels=TINY['channels'][1:],
+                      out_channels=16, start_level=0, add_extra_convs='on_input',
+                      num_outs=3),
+            bbox_head=dict(
+                type='RetinaHead', num_classes=3, in_channels=16,
+                stacked_convs=1, feat_channels=16,
+                anchor_generator=dict(
+                    type='AnchorGenerator', octave_base_scale=4,
+                    scales_per_octave=1, ratios=[1.0],
+                    strides=[8, 16, 32]),
+                bbox_coder=dict(type='DeltaXYWHBBoxCoder'),
+                loss_cls=dict(type='FocalLoss', use_sigmoid=True),
+                loss_bbox=dict(type='L1Loss')),
+            test_cfg=dict(nms_pre=100, score_thr=0.05, max_per_img=10,
+                          nms=dict(type='nms', iou_threshold=0.5)))))
+    assert isinstance(model.backbone, RepLKNet)
+    model.eval()
+    with torch.no_grad():
+        cls_scores, _ = model(torch.randn(1, 3, 64, 64), mode='tensor')
+    assert [s.shape[-1] for s in cls_scores] == [8, 4, 2]

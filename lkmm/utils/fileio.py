@@ -1,0 +1,68 @@
+"""Atomic writes for mmengine's local file backend.
+
+mmengine writes checkpoints with ``open(path, 'wb').write(...)``: a run
+killed (or a disk filling up) mid-write leaves a truncated ``iter_N.pth``
+under the final name. lkmm replaces the ``local`` backend with one that
+writes to a temporary file in the same folder and renames it into place, so
+a checkpoint (or ``last_checkpoint``) is either complete or absent.
+"""
+import os
+import os.path as osp
+import tempfile
+from pathlib import Path
+from typing import Union
+
+from mmengine.fileio import io as mmengine_io
+from mmengine.fileio.backends import LocalBackend, register_backend
+
+# Files from mkstemp are 0600; give renamed files the usual umask-based mode.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def atomic_write_bytes(data: bytes, filepath: Union[str, Path]) -> None:
+    """Write ``data`` to ``filepath`` so readers never see a partial file.
+
+    Args:
+        data (bytes): Content.
+        filepath (str | Path): Destination; its folder is created if needed.
+    """
+    filepath = os.fspath(filepath)
+    folder = osp.dirname(osp.abspath(filepath))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f'.{osp.basename(filepath)}.', suffix='.partial', dir=folder)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, filepath)
+    except BaseException:
+        if osp.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class AtomicLocalBackend(LocalBackend):
+    """mmengine's ``LocalBackend`` whose writes are atomic (rename)."""
+
+    def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
+        atomic_write_bytes(obj, filepath)
+
+    def put_text(self, obj: str, filepath: Union[str, Path],
+                 encoding: str = 'utf-8') -> None:
+        atomic_write_bytes(obj.encode(encoding), filepath)
+
+
+def register_atomic_local_backend() -> None:
+    """Make ``AtomicLocalBackend`` mmengine's backend for local paths.
+
+    Idempotent. Cached plain ``LocalBackend`` instances are dropped so that
+    every later ``get_file_backend`` returns the atomic one.
+    """
+    register_backend('local', AtomicLocalBackend, force=True, prefixes='')
+    cache = mmengine_io.backend_instances
+    for key in [k for k, v in cache.items() if type(v) is LocalBackend]:
+        del cache[key]
