@@ -5,35 +5,16 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope, init_default_scope
 
 import lkmm  # noqa: F401
 from lkmm.analysis import inference_complexity
+from lkmm.apis import build_model_from_cfg
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
     osp.relpath(p, REPO)
     for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
                        recursive=True))
-
-
-def _models_registry(scope):
-    if scope == 'mmpretrain':
-        from mmpretrain.registry import MODELS
-    elif scope == 'mmseg':
-        from mmseg.registry import MODELS
-    elif scope == 'mmdet':
-        from mmdet.registry import MODELS
-    else:
-        raise AssertionError(f'unexpected default_scope {scope!r}')
-    return MODELS
-
-
-def build_model(cfg):
-    scope = cfg.default_scope
-    init_default_scope(scope)
-    with DefaultScope.overwrite_default_scope(scope):
-        return _models_registry(scope).build(cfg.model)
 
 
 def test_configs_found():
@@ -45,7 +26,7 @@ def test_configs_found():
 def test_config_loads_and_model_builds(path):
     cfg = Config.fromfile(osp.join(REPO, path))
     assert cfg.custom_imports['imports'] == ['lkmm']
-    model = build_model(cfg)
+    model = build_model_from_cfg(cfg)
     assert sum(p.numel() for p in model.parameters()) > 0
 
 
@@ -84,7 +65,7 @@ def test_upernet_ade20k_follows_official_recipe():
 
 def test_pretrained_checkpoint_must_be_set_to_train():
     cfg = Config.fromfile(osp.join(REPO, 'configs/replknet/upernet_ade20k.py'))
-    model = build_model(cfg)
+    model = build_model_from_cfg(cfg)
     with pytest.raises(ValueError, match='init_cfg.checkpoint'):
         model.init_weights()
 
@@ -94,7 +75,7 @@ def test_upernet_ade20k_params_and_flops_match_paper():
     """Paper Table 8: 112M params, 1170 GFLOPs at 2048x512 (deployed
     backbone, no auxiliary head)."""
     cfg = Config.fromfile(osp.join(REPO, 'configs/replknet/upernet_ade20k.py'))
-    model = build_model(cfg)
+    model = build_model_from_cfg(cfg)
     with torch.no_grad():
         info = inference_complexity(model, (3, 512, 2048))
     assert info['params'] == pytest.approx(112e6, rel=0.01)

@@ -1,9 +1,12 @@
 """lkmm components build from configs of all three OpenMMLab libraries."""
+import importlib
+
 import pytest
 import torch
 from mmengine.registry import DefaultScope, init_default_scope
 
 import lkmm  # noqa: F401
+from lkmm.apis import build_model_from_cfg
 from lkmm.models import RepLKNet
 from lkmm.registry import MODELS as LKMM_MODELS
 
@@ -12,13 +15,7 @@ TINY = dict(channels=[8, 16, 24, 32], layers=[1, 1, 1, 1],
 
 
 def _models_registry(scope):
-    if scope == 'mmpretrain':
-        from mmpretrain.registry import MODELS
-    elif scope == 'mmseg':
-        from mmseg.registry import MODELS
-    else:
-        from mmdet.registry import MODELS
-    return MODELS
+    return importlib.import_module(f'{scope}.registry').MODELS
 
 
 @pytest.mark.parametrize('scope', ['mmpretrain', 'mmseg', 'mmdet'])
@@ -60,16 +57,9 @@ def test_full_segmentor_from_mmseg_scope():
 
 
 def _build_from_config(cfg_dict):
-    """Build ``model`` the way tools/train.py does: Config + custom_imports
-    + the config's default scope."""
+    """Build ``model`` as tools/train.py does: custom_imports + the scope."""
     from mmengine.config import Config
-    from mmengine.utils import import_modules_from_strings
-    cfg = Config(cfg_dict)
-    import_modules_from_strings(**cfg.custom_imports)
-    scope = cfg.default_scope
-    init_default_scope(scope)
-    with DefaultScope.overwrite_default_scope(scope):
-        return _models_registry(scope).build(cfg.model)
+    return build_model_from_cfg(Config(cfg_dict))
 
 
 CUSTOM_IMPORTS = dict(imports=['lkmm'], allow_failed_imports=False)

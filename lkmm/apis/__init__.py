@@ -1,7 +1,7 @@
-from .launch import (build_runner, init_cpu_distributed, load_config,
-                     test_main, train_main)
+from .launch import (build_model_from_cfg, build_runner, init_cpu_distributed,
+                     load_config, test_main, train_main)
 
 __all__ = [
-    'build_runner', 'init_cpu_distributed', 'load_config', 'test_main',
+    'build_model_from_cfg', 'build_runner', 'init_cpu_distributed', 'load_config', 'test_main',
     'train_main'
 ]

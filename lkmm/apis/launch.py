@@ -114,6 +114,33 @@ def build_runner(cfg: Config, launcher: str = 'none') -> Runner:
     return Runner.from_cfg(cfg)
 
 
+def build_model_from_cfg(cfg: Config):
+    """Build ``cfg.model`` with the registry of the config's default scope.
+
+    Args:
+        cfg (Config): A classification, segmentation or detection config
+            (``default_scope`` mmpretrain, mmseg or mmdet); its
+            ``custom_imports`` are honoured.
+
+    Returns:
+        nn.Module: The model, weights not initialized.
+    """
+    import importlib
+
+    from mmengine.registry import MODELS, DefaultScope, init_default_scope
+    from mmengine.utils import import_modules_from_strings
+    if cfg.get('custom_imports'):
+        import_modules_from_strings(**cfg.custom_imports)
+    scope = cfg.get('default_scope')
+    if scope is None:
+        return MODELS.build(cfg.model)
+    init_default_scope(scope)
+    # Every OpenMMLab library exposes its registries as <scope>.registry.
+    registry = importlib.import_module(f'{scope}.registry').MODELS
+    with DefaultScope.overwrite_default_scope(scope):
+        return registry.build(cfg.model)
+
+
 def _enable_amp(cfg: Config) -> None:
     wrapper = cfg.optim_wrapper
     if wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
