@@ -94,8 +94,10 @@ class RepLKNet(BaseModule):
     mmpretrain), segmentation (mmseg) and detection (mmdet).
 
     Args:
-        arch (str | dict): A name in :attr:`arch_zoo` (``'31B'``, ``'31L'``,
-            ``'XL'``) or a dict with keys:
+        arch (str | dict): A name in :attr:`arch_zoo` -- ``'31B'``,
+            ``'31L'``, ``'XL'``, or the kernel-size study of paper Table 5,
+            ``'3'``, ``'7'``, ``'13'``, ``'25'``, ``'31'`` (``'31'`` equals
+            ``'31B'``) -- or a dict with keys:
 
             - channels (list[int]): Width C_i of the four stages.
             - layers (list[int]): Number B_i of block pairs per stage.
@@ -130,7 +132,20 @@ class RepLKNet(BaseModule):
         init_cfg (dict | list[dict], optional): Initialization config, e.g.
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
     """
+    # Kernel-size study of paper Table 5: B=[2,2,18,2], C=[128,...,1024],
+    # small kernel 5 wherever it is smaller than the large one.
+    _kernel_study = {
+        '3': ([3, 3, 3, 3], None),
+        '7': ([7, 7, 7, 7], 5),
+        '13': ([13, 13, 13, 13], 5),
+        '25': ([25, 25, 25, 13], 5),
+        '31': ([31, 29, 27, 13], 5),
+    }
     arch_zoo = {
+        **{name: dict(channels=[128, 256, 512, 1024], layers=[2, 2, 18, 2],
+                      kernel_sizes=kernels, small_kernel=small, dw_ratio=1,
+                      ffn_ratio=4)
+           for name, (kernels, small) in _kernel_study.items()},
         '31B': dict(channels=[128, 256, 512, 1024], layers=[2, 2, 18, 2],
                     kernel_sizes=[31, 29, 27, 13], small_kernel=5,
                     dw_ratio=1, ffn_ratio=4),
