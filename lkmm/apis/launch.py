@@ -5,6 +5,7 @@ One entry point serves mmpretrain, mmseg and mmdet configs: the config's
 metrics. What differs per library (visualization hook fields) is handled here.
 """
 import argparse
+import copy
 import os
 import os.path as osp
 from typing import List, Optional
@@ -33,12 +34,49 @@ def _add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def resolve_config_path(path: str) -> str:
+    """The file behind a config path.
+
+    Accepts a file path or a stock config of an installed OpenMMLab package
+    written as in ``_base_`` lists, e.g.
+    ``mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py``.
+
+    Raises:
+        FileNotFoundError: naming the path (and package) that was tried.
+    """
+    if '::' in path:
+        # Resolved by hand: mmengine.hub.get_config would pip-install a
+        # missing package as a side effect.
+        from mmengine.config.utils import MODULE2PACKAGE
+        from mmengine.utils import get_installed_path, is_installed
+        scope, rel_path = path.split('::', 1)
+        if scope not in MODULE2PACKAGE:
+            raise FileNotFoundError(
+                f'unknown package "{scope}" in config path {path}; known: '
+                f'{sorted(MODULE2PACKAGE)}')
+        package = MODULE2PACKAGE[scope]
+        if not is_installed(package):
+            raise FileNotFoundError(
+                f'config {path} needs the package {package}, which is not '
+                'installed')
+        full = osp.join(get_installed_path(package), '.mim', 'configs',
+                        rel_path)
+        if not osp.isfile(full):
+            raise FileNotFoundError(
+                f'config file not found: {path} (looked for {full})')
+        return full
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    return path
+
+
 def load_config(path: str, cfg_options: Optional[dict] = None,
                 work_dir: Optional[str] = None) -> Config:
     """Read a config, apply ``--cfg-options`` and pick the work dir.
 
     Args:
-        path (str): Config file.
+        path (str): Config file, or ``package::rel/path.py`` of an installed
+            OpenMMLab package.
         cfg_options (dict, optional): Overrides from the command line.
         work_dir (str, optional): Work dir; the config's own, else
             ``work_dirs/<config name>``, when None.
@@ -46,9 +84,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None,
     Returns:
         Config: The config, ready for :func:`build_runner`.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'config file not found: {path}')
-    cfg = Config.fromfile(path)
+    cfg = Config.fromfile(resolve_config_path(path))
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     if work_dir is not None:
@@ -131,14 +167,56 @@ def build_model_from_cfg(cfg: Config):
     from mmengine.utils import import_modules_from_strings
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg.custom_imports)
+    model_cfg = copy.deepcopy(cfg.model)
+    # As mmengine's Runner does: a top-level data_preprocessor (mmpretrain
+    # configs) is the model's unless the model sets its own.
+    if isinstance(model_cfg, dict) and cfg.get('data_preprocessor'):
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
     scope = cfg.get('default_scope')
     if scope is None:
-        return MODELS.build(cfg.model)
+        return MODELS.build(model_cfg)
     init_default_scope(scope)
     # Every OpenMMLab library exposes its registries as <scope>.registry.
     registry = importlib.import_module(f'{scope}.registry').MODELS
     with DefaultScope.overwrite_default_scope(scope):
-        return registry.build(cfg.model)
+        return registry.build(model_cfg)
+
+
+def find_unset_pretrained(node, path: str = 'model') -> List[str]:
+    """Config paths of ``Pretrained`` init entries without a checkpoint.
+
+    Args:
+        node: A config (sub)tree, normally ``cfg.model``.
+        path (str): The dotted path of ``node``. Defaults to ``'model'``.
+
+    Returns:
+        list[str]: e.g. ``['model.backbone.init_cfg.checkpoint']``.
+    """
+    found = []
+    if isinstance(node, dict):
+        if node.get('type') == 'Pretrained' and not node.get('checkpoint'):
+            found.append(f'{path}.checkpoint')
+        for key, value in node.items():
+            found += find_unset_pretrained(value, f'{path}.{key}')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            found += find_unset_pretrained(value, f'{path}.{i}')
+    return found
+
+
+def check_pretrained_set(cfg: Config) -> None:
+    """Refuse to train a fine-tuning config whose checkpoint is not set.
+
+    Raises:
+        ValueError: naming each ``--cfg-options`` key to set.
+    """
+    missing = find_unset_pretrained(cfg.get('model', {}))
+    if missing:
+        options = ' '.join(f'{key}=PATH' for key in missing)
+        raise ValueError(
+            'this config fine-tunes from a pretrained checkpoint that is not '
+            f'set: pass --cfg-options {options} (or set the init_cfg to None '
+            'to train from scratch)')
 
 
 def _enable_amp(cfg: Config) -> None:
@@ -190,6 +268,7 @@ def train_main(argv: Optional[List[str]] = None) -> Runner:
             raise ValueError('--auto-scale-lr needs '
                              'auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
+    check_pretrained_set(cfg)
     runner = build_runner(cfg, args.launcher)
     runner.train()
     finish_distributed()

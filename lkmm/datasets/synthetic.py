@@ -26,10 +26,11 @@ _STYLES = {
 }
 
 
-def _texture(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
+def _texture(kind: str, size: int, rng: np.random.Generator,
+             periods: Tuple[int, int] = (4, 8)) -> np.ndarray:
     """A (size, size) map in [-1, 1] that modulates a base colour."""
     yy, xx = np.mgrid[0:size, 0:size]
-    period = rng.integers(4, 8)
+    period = rng.integers(*periods)
     phase = rng.integers(0, period)
     if kind == 'stripes':
         tex = np.sign(np.sin(2 * np.pi * (xx + yy + phase) / period))
@@ -126,5 +127,98 @@ def make_shapes_segmentation(root: str,
                 osp.join(ann_dir, f'shapes_{i:05d}.png'))
     # Written last: its presence means the set is complete.
     with open(stamp, 'w') as f:
+        f.write(settings)
+    return root
+
+
+# Classification demo: one class per (shape, texture) pair, so neither the
+# colour nor the outline alone gives the label away.
+# Sorted, as mmpretrain orders the class folders.
+SHAPES_CLS_CLASSES = ('disk_checker', 'disk_stripes', 'ring_checker',
+                      'ring_stripes', 'square_checker', 'square_stripes',
+                      'triangle_checker', 'triangle_stripes')
+
+
+def _draw_object(shape: str, texture: str, size: int,
+                 rng: np.random.Generator) -> np.ndarray:
+    """One textured object on a noisy background, as an RGB uint8 image."""
+    mask = Image.new('L', (size, size), 0)
+    draw = ImageDraw.Draw(mask)
+    radius = rng.uniform(0.25, 0.42) * size
+    cx, cy = rng.uniform(radius, size - radius, 2)
+    box = [cx - radius, cy - radius, cx + radius, cy + radius]
+    if shape in ('disk', 'ring'):
+        draw.ellipse(box, fill=1)
+        if shape == 'ring':
+            inner = radius * 0.55
+            draw.ellipse([cx - inner, cy - inner, cx + inner, cy + inner],
+                         fill=0)
+    elif shape == 'square':
+        draw.rectangle(box, fill=1)
+    else:
+        draw.polygon([(cx, cy - radius), (cx - radius, cy + radius),
+                      (cx + radius, cy + radius)], fill=1)
+    where = np.asarray(mask, dtype=bool)
+    background = rng.uniform(60, 190, 3) + 20 * _texture(
+        'noise', size, rng)[..., None]
+    colour = rng.uniform(40, 230, 3)  # random: colour carries no label
+    image = background.astype(np.float32)
+    # Coarse periods: the texture must survive the stem's 4x downsampling.
+    tex = _texture(texture, size, rng, periods=(6, 11))[..., None]
+    image[where] = (colour + 50 * tex)[where]
+    image += rng.normal(0, 6, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def make_shapes_classification(root: str,
+                               num_train_per_class: int = 24,
+                               num_val_per_class: int = 8,
+                               size: int = 64,
+                               seed: int = 0) -> str:
+    """Write a small shapes classification set in ImageNet folder layout.
+
+    Layout (as mmpretrain's ``ImageNet`` / ``CustomDataset`` read it, class
+    names from the sub-folders, sorted)::
+
+        root/train/<class>/<class>_00000.png
+        root/val/<class>/<class>_00000.png
+
+    The eight classes of :data:`SHAPES_CLS_CLASSES` combine an outline with a
+    texture; colours are random.
+
+    Args:
+        root (str): Output folder.
+        num_train_per_class (int): Training images per class. Defaults to 24.
+        num_val_per_class (int): Validation images per class. Defaults to 8.
+        size (int): Image side in pixels. Defaults to 64.
+        seed (int): Random seed. Defaults to 0.
+
+    Returns:
+        str: ``root``.
+    """
+    for name, value in (('num_train_per_class', num_train_per_class),
+                        ('num_val_per_class', num_val_per_class),
+                        ('size', size)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f'{name} must be a positive int, got {value!r}')
+    stamp = osp.join(root, 'lkmm_shapes_cls.txt')
+    settings = (f'num_train_per_class={num_train_per_class} '
+                f'num_val_per_class={num_val_per_class} size={size} '
+                f'seed={seed}\n')
+    if osp.isfile(stamp):
+        with open(stamp) as f:
+            if f.read() == settings:
+                return root
+    rng = np.random.default_rng(seed)
+    for split, count in (('train', num_train_per_class),
+                         ('val', num_val_per_class)):
+        for cls in SHAPES_CLS_CLASSES:
+            shape, texture = cls.split('_')
+            folder = osp.join(root, split, cls)
+            os.makedirs(folder, exist_ok=True)
+            for i in range(count):
+                Image.fromarray(_draw_object(shape, texture, size, rng)).save(
+                    osp.join(folder, f'{cls}_{i:05d}.png'))
+    with open(stamp, 'w') as f:  # written last: the set is complete
         f.write(settings)
     return root

@@ -1,0 +1,532 @@
+"""Inference speed: images/s and ms/batch, training form vs deployed form.
+
+Structural re-parameterization exists to make the *deployed* model faster
+than the structure it was trained with (RepLKNet Sec. 3: the small kernel and
+the BNs fold into one large conv). :func:`compare_train_vs_deploy` measures
+both forms of one model in the same process, interleaving their rounds so
+that slow drift of the machine (thermal throttling, other jobs on a shared
+CPU) affects both alike.
+
+Works for a bare backbone and for OpenMMLab models (mmpretrain classifiers,
+mmseg segmentors, single-stage mmdet detectors), which are called with
+``mode='tensor'`` on a random batch.
+"""
+import argparse
+import copy
+import math
+import os.path as osp
+import statistics
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+
+from .complexity import (_TensorForward, config_input_shape, flatten_tensors,
+                         to_inference_form)
+
+__all__ = [
+    'BenchmarkResult', 'TrainDeployComparison', 'resolve_device',
+    'benchmark_model', 'compare_train_vs_deploy', 'format_benchmark_table',
+    'flatten_tensors', 'input_shape_from_cfg', 'benchmark_main'
+]
+
+DeviceType = Union[str, torch.device, None]
+
+
+@dataclass
+class BenchmarkResult:
+    """Timings of one model on one input size.
+
+    Args:
+        name (str): Label of the measured model (e.g. 'train', 'deploy').
+        device (str): Device the model ran on.
+        batch_size (int): Images per forward pass.
+        input_shape (tuple): ``(C, H, W)`` of one image.
+        warmup (int): Untimed forward passes before measuring.
+        times_ms (list[float]): Wall time of every timed forward, in ms.
+        params (int): Parameters of the timed model.
+    """
+    name: str
+    device: str
+    batch_size: int
+    input_shape: Tuple[int, int, int]
+    warmup: int
+    times_ms: List[float] = field(default_factory=list, repr=False)
+    params: int = 0
+
+    @property
+    def iters(self) -> int:
+        """Number of timed forward passes."""
+        return len(self.times_ms)
+
+    @property
+    def median_ms(self) -> float:
+        """Median latency per batch (ms)."""
+        return statistics.median(self.times_ms)
+
+    @property
+    def mean_ms(self) -> float:
+        """Mean latency per batch (ms)."""
+        return statistics.fmean(self.times_ms)
+
+    @property
+    def images_per_s(self) -> float:
+        """Throughput from the median latency.
+
+        The median rather than the mean: on a shared machine a few batches
+        hit by another process would otherwise dominate.
+        """
+        return self.batch_size * 1000. / self.median_ms
+
+    def to_dict(self) -> dict:
+        """Plain dict with the derived statistics (e.g. for JSON)."""
+        out = asdict(self)
+        out.update(iters=self.iters, median_ms=self.median_ms,
+                   mean_ms=self.mean_ms, images_per_s=self.images_per_s)
+        return out
+
+
+@dataclass
+class TrainDeployComparison:
+    """Training-structure model vs its deployed (re-parameterized) form.
+
+    Args:
+        train (BenchmarkResult): Eval mode, branches not folded.
+        deploy (BenchmarkResult): Folded form (see
+            :func:`lkmm.analysis.to_inference_form`).
+        max_abs_diff (float): Largest absolute difference between the two
+            forms' outputs on the benchmark batch.
+    """
+    train: BenchmarkResult
+    deploy: BenchmarkResult
+    max_abs_diff: float
+
+    @property
+    def speed_ratio(self) -> float:
+        """Deploy images/s over train images/s (> 1: deployed is faster)."""
+        return self.deploy.images_per_s / self.train.images_per_s
+
+    def to_dict(self) -> dict:
+        return dict(train=self.train.to_dict(), deploy=self.deploy.to_dict(),
+                    max_abs_diff=self.max_abs_diff,
+                    speed_ratio=self.speed_ratio)
+
+
+def resolve_device(device: DeviceType = None) -> torch.device:
+    """The device to run on, with a clear error for unusable CUDA requests.
+
+    Args:
+        device (str | torch.device, optional): ``'cpu'``, ``'cuda'``,
+            ``'cuda:N'``...; None picks CUDA when available, else CPU.
+
+    Returns:
+        torch.device: The device.
+
+    Raises:
+        RuntimeError: CUDA was requested but is not usable here.
+    """
+    if device is None:
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    device = torch.device(device)
+    if device.type != 'cuda':
+        return device
+    if not torch.cuda.is_available():
+        if torch.version.cuda is None:
+            why = f'this torch build ({torch.__version__}) has no CUDA support'
+        else:
+            why = (f'torch {torch.__version__} was built with CUDA '
+                   f'{torch.version.cuda} but finds no usable GPU (no device '
+                   'or no driver)')
+        raise RuntimeError(
+            f'device "{device}" was requested but CUDA is not available: '
+            f'{why}. Use --device cpu (device="cpu").')
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise RuntimeError(
+            f'device "{device}" was requested but only '
+            f'{torch.cuda.device_count()} CUDA device(s) are visible')
+    return device
+
+
+def _is_detector(model: nn.Module) -> bool:
+    try:
+        from mmdet.models.detectors import BaseDetector
+    except ImportError:
+        return False
+    return isinstance(model, BaseDetector)
+
+
+def _as_tensor_module(model: nn.Module) -> nn.Module:
+    """``model`` as a module taking a batch tensor and returning tensors."""
+    if hasattr(model, 'data_preprocessor'):
+        return _TensorForward(model)
+    return model
+
+
+def _first_forward(module: nn.Module, model: nn.Module,
+                   inputs: torch.Tensor):
+    """Run ``module`` once, explaining failures of detectors."""
+    try:
+        return module(inputs)
+    except Exception as err:
+        if not _is_detector(model):
+            raise
+        # Some detectors (two-stage, DETR-like) need data samples with more
+        # than the image shapes even in mode='tensor'.
+        # TODO(lkmm): give _TensorForward the metas these detectors need.
+        raise NotImplementedError(
+            f'{type(model).__name__}: its mode="tensor" forward failed on a '
+            f'random batch ({type(err).__name__}: {err}); timing this '
+            'detector needs data samples lkmm does not build yet. '
+            'Classifiers, segmentors, single-stage detectors and bare '
+            'backbones are supported') from err
+
+
+def _random_batch(input_shape: Sequence[int], batch_size: int,
+                  device: torch.device, seed: int = 0) -> torch.Tensor:
+    if len(input_shape) != 3:
+        raise ValueError(f'input_shape must be (C, H, W), got {input_shape}')
+    gen = torch.Generator().manual_seed(seed)
+    # Generated on the CPU so that every device sees the same numbers.
+    return torch.randn(batch_size, *input_shape, generator=gen).to(device)
+
+
+@contextmanager
+def _inference_context(device: torch.device) -> Iterator[None]:
+    """No autograd; cuDNN autotuning on CUDA (restored afterwards)."""
+    old = torch.backends.cudnn.benchmark
+    if device.type == 'cuda':
+        # Input size is fixed, so let cuDNN pick the fastest algorithms
+        # (large depth-wise kernels have several with very different speed).
+        torch.backends.cudnn.benchmark = True
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        torch.backends.cudnn.benchmark = old
+
+
+def _timed_forward(module: nn.Module, inputs: torch.Tensor,
+                   device: torch.device) -> float:
+    """Wall time of one forward pass in ms (GPU work included)."""
+    cuda = device.type == 'cuda'
+    if cuda:
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    module(inputs)
+    if cuda:
+        # Kernels run asynchronously: wait for them before stopping the clock.
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - start) * 1000.
+
+
+def _check_counts(batch_size: int, warmup: int, iters: int) -> None:
+    if batch_size < 1 or iters < 1 or warmup < 0:
+        raise ValueError('batch_size and iters must be >= 1 and warmup >= 0, '
+                         f'got {batch_size}, {iters}, {warmup}')
+
+
+def benchmark_model(model: nn.Module,
+                    input_shape: Sequence[int] = (3, 224, 224),
+                    batch_size: int = 1,
+                    warmup: int = 5,
+                    iters: int = 30,
+                    device: DeviceType = None,
+                    name: str = 'model',
+                    seed: int = 0) -> BenchmarkResult:
+    """Measure inference latency and throughput of ``model``.
+
+    The model is moved to ``device`` and put in eval mode; its previous
+    training mode is restored afterwards (the device is not).
+
+    Args:
+        model (nn.Module): A backbone (called on the batch), or an OpenMMLab
+            model (called with ``mode='tensor'``).
+        input_shape (Sequence[int]): ``(C, H, W)`` of one image.
+            Defaults to ``(3, 224, 224)``.
+        batch_size (int): Images per forward. Defaults to 1.
+        warmup (int): Untimed forward passes first (allocator, cuDNN
+            autotuning, caches). Defaults to 5.
+        iters (int): Timed forward passes. Defaults to 30.
+        device (str | torch.device, optional): Where to run; None picks CUDA
+            when available, else CPU.
+        name (str): Label of the result. Defaults to 'model'.
+        seed (int): Seed of the random batch. Defaults to 0.
+
+    Returns:
+        BenchmarkResult: Per-iteration times plus median/mean latency and
+        images/s.
+    """
+    _check_counts(batch_size, warmup, iters)
+    device = resolve_device(device)
+    was_training = model.training
+    model.to(device).eval()
+    module = _as_tensor_module(model)
+    inputs = _random_batch(input_shape, batch_size, device, seed)
+    result = BenchmarkResult(
+        name=name, device=str(device), batch_size=batch_size,
+        input_shape=tuple(input_shape), warmup=warmup,
+        params=sum(p.numel() for p in model.parameters()))
+    try:
+        with _inference_context(device):
+            _first_forward(module, model, inputs)
+            for _ in range(warmup):
+                _timed_forward(module, inputs, device)
+            result.times_ms = [
+                _timed_forward(module, inputs, device) for _ in range(iters)
+            ]
+    finally:
+        model.train(was_training)
+    return result
+
+
+def compare_train_vs_deploy(model: nn.Module,
+                            input_shape: Sequence[int] = (3, 224, 224),
+                            batch_size: int = 1,
+                            warmup: int = 5,
+                            iters: int = 30,
+                            device: DeviceType = None,
+                            rounds: Optional[int] = None,
+                            deployed_model: Optional[nn.Module] = None,
+                            seed: int = 0,
+                            verbose: bool = False
+                            ) -> TrainDeployComparison:
+    """Time the training structure and the deployed form of one model.
+
+    Both forms run on the same batch. Warm-up and timed iterations are split
+    into rounds that alternate the order (train, deploy), (deploy, train),
+    ... so that drift of the machine's speed hits both forms alike.
+
+    Args:
+        model (nn.Module): The model in training structure (a backbone or an
+            OpenMMLab model). It is not modified: both forms are copies.
+        input_shape (Sequence[int]): ``(C, H, W)`` of one image.
+            Defaults to ``(3, 224, 224)``.
+        batch_size (int): Images per forward. Defaults to 1.
+        warmup (int): Untimed forward passes per form. Defaults to 5.
+        iters (int): Timed forward passes per form. Defaults to 30.
+        device (str | torch.device, optional): Where to run; None picks CUDA
+            when available, else CPU.
+        rounds (int, optional): Number of interleaved rounds; defaults to
+            ``min(iters, 5)``.
+        deployed_model (nn.Module, optional): A deployed model to time
+            instead of ``to_inference_form(model)`` (e.g. one built from a
+            deployed config). Not modified.
+        seed (int): Seed of the random batch. Defaults to 0.
+        verbose (bool): Print a line per round. Defaults to False.
+
+    Returns:
+        TrainDeployComparison: Both results, the speed ratio (deploy images/s
+        over train images/s) and the largest output difference.
+    """
+    _check_counts(batch_size, warmup, iters)
+    device = resolve_device(device)
+    rounds = min(iters, 5) if rounds is None else max(1, min(rounds, iters))
+    train_model = copy.deepcopy(model).eval().to(device)
+    if deployed_model is None:
+        deploy_model = to_inference_form(model).to(device)
+    else:
+        deploy_model = copy.deepcopy(deployed_model).eval().to(device)
+    forms = {
+        'train': (train_model, _as_tensor_module(train_model)),
+        'deploy': (deploy_model, _as_tensor_module(deploy_model)),
+    }
+    inputs = _random_batch(input_shape, batch_size, device, seed)
+    results = {
+        name: BenchmarkResult(
+            name=name, device=str(device), batch_size=batch_size,
+            input_shape=tuple(input_shape), warmup=warmup,
+            params=sum(p.numel() for p in m.parameters()))
+        for name, (m, _) in forms.items()
+    }
+
+    def split(total):
+        # ``total`` passes over ``rounds`` rounds, as evenly as possible.
+        return [total // rounds + (r < total % rounds) for r in range(rounds)]
+
+    with _inference_context(device):
+        outs = {name: flatten_tensors(_first_forward(module, m, inputs))
+                for name, (m, module) in forms.items()}
+        max_abs_diff = max(
+            ((a.float() - b.float()).abs().max().item()
+             for a, b in zip(outs['train'], outs['deploy'])), default=0.)
+        del outs
+        for phase, counts in (('warmup', split(warmup)),
+                              ('timed', split(iters))):
+            for r, n in enumerate(counts):
+                order = ('train', 'deploy') if r % 2 == 0 else \
+                    ('deploy', 'train')
+                for name in order:
+                    module = forms[name][1]
+                    times = [_timed_forward(module, inputs, device)
+                             for _ in range(n)]
+                    if phase == 'timed':
+                        results[name].times_ms += times
+                if verbose and phase == 'timed' and n:
+                    medians = {k: statistics.median(v.times_ms)
+                               for k, v in results.items()}
+                    print(f'round {r + 1}/{rounds}: train '
+                          f'{medians["train"]:.1f}, deploy '
+                          f'{medians["deploy"]:.1f} ms/batch (median)',
+                          flush=True)
+    return TrainDeployComparison(
+        train=results['train'], deploy=results['deploy'],
+        max_abs_diff=max_abs_diff)
+
+
+def format_benchmark_table(
+        results: Union[TrainDeployComparison, Sequence[BenchmarkResult]]
+) -> str:
+    """A text table of benchmark results.
+
+    Args:
+        results (TrainDeployComparison | Sequence[BenchmarkResult]): A
+            train/deploy comparison (adds the deploy/train ratio column and
+            the output difference) or any list of results.
+
+    Returns:
+        str: The table, lines joined by newlines.
+    """
+    comparison = isinstance(results, TrainDeployComparison)
+    rows = [results.train, results.deploy] if comparison else list(results)
+    if not rows:
+        return '(no benchmark results)'
+    first = rows[0]
+    c, h, w = first.input_shape
+    head = [f'batch {first.batch_size} x {c}x{h}x{w} on {first.device}, '
+            f'{first.iters} timed iters after {first.warmup} warm-up, '
+            f'{torch.get_num_threads()} CPU threads']
+    cols = ['form', 'params (M)', 'images/s', 'ms/batch (median)',
+            'ms/batch (mean)']
+    if comparison:
+        cols.append('vs train')
+    table = []
+    for r in rows:
+        row = [r.name, f'{r.params / 1e6:.2f}', f'{r.images_per_s:.2f}',
+               f'{r.median_ms:.2f}', f'{r.mean_ms:.2f}']
+        if comparison:
+            row.append(f'{r.images_per_s / results.train.images_per_s:.2f}x')
+        table.append(row)
+    widths = [max(len(x) for x in col) for col in zip(cols, *table)]
+
+    def line(cells):
+        return '  '.join(
+            cell.ljust(wd) if i == 0 else cell.rjust(wd)
+            for i, (cell, wd) in enumerate(zip(cells, widths)))
+
+    rule = '-' * len(line(cols))
+    lines = head + [rule, line(cols), rule] + [line(r) for r in table]
+    lines.append(rule)
+    if comparison:
+        lines.append(f'speed ratio deploy/train: {results.speed_ratio:.2f}x '
+                     f'(images/s); max |train - deploy| output difference: '
+                     f'{results.max_abs_diff:.3g}')
+    return '\n'.join(lines)
+
+
+# --------------------------------------------------------------------------
+# tools/analysis/benchmark.py
+
+
+def parse_benchmark_args(argv: Optional[List[str]] = None):
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(
+        description='Inference speed of a model from a config: training '
+        'structure vs deployed (re-parameterized) form')
+    parser.add_argument('config', help='config file')
+    parser.add_argument(
+        '--checkpoint', help='checkpoint to load (weights do not change the '
+        'speed, but make the output comparison meaningful)')
+    parser.add_argument(
+        '--shape', type=int, nargs=2, metavar=('H', 'W'),
+        help='input height and width (default: the config\'s '
+        'data_preprocessor size, else 224 224)')
+    parser.add_argument('--batch-size', type=int, default=1,
+                        help='images per forward (default 1)')
+    parser.add_argument('--warmup', type=int, default=5,
+                        help='untimed iterations per form (default 5)')
+    parser.add_argument('--iters', type=int, default=30,
+                        help='timed iterations per form (default 30)')
+    parser.add_argument(
+        '--device', help='cpu, cuda or cuda:N (default: cuda when '
+        'available, else cpu)')
+    parser.add_argument('--threads', type=int,
+                        help='CPU threads for torch (default: torch\'s)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config entries, e.g. model.backbone.with_cp=False')
+    return parser.parse_args(argv)
+
+
+def input_shape_from_cfg(cfg, shape: Optional[Sequence[int]] = None
+                         ) -> Tuple[int, int, int]:
+    """``(C, H, W)`` for a config: ``shape`` (H, W) if given, else the shape
+    the test pipeline produces (see
+    :func:`~lkmm.analysis.complexity.config_input_shape`); C from the
+    backbone's ``in_channels`` (default 3).
+
+    Args:
+        cfg (Config): A model config.
+        shape (Sequence[int], optional): ``(H, W)``.
+
+    Returns:
+        tuple[int, int, int]: ``(C, H, W)``.
+    """
+    if shape is None:
+        shape, _ = config_input_shape(cfg)
+    backbone = cfg.get('model', {}).get('backbone') or {}
+    channels = backbone.get('in_channels', 3) if isinstance(
+        backbone, dict) else 3
+    return (int(channels), int(shape[0]), int(shape[1]))
+
+
+def benchmark_main(argv: Optional[List[str]] = None) -> TrainDeployComparison:
+    """``tools/analysis/benchmark.py``: build, time both forms, print table.
+
+    Args:
+        argv (list[str], optional): Command-line arguments; ``sys.argv``
+            when None.
+
+    Returns:
+        TrainDeployComparison: The measurements.
+    """
+    args = parse_benchmark_args(argv)
+    try:
+        device = resolve_device(args.device)
+    except RuntimeError as err:
+        # A user error, not a crash: no traceback.
+        raise SystemExit(f'benchmark: {err}')
+    if args.threads is not None:
+        if args.threads < 1:
+            raise SystemExit('benchmark: --threads must be >= 1')
+        torch.set_num_threads(args.threads)
+    if args.checkpoint is not None and '://' not in args.checkpoint \
+            and not osp.isfile(args.checkpoint):
+        raise SystemExit(f'benchmark: checkpoint not found: '
+                         f'{args.checkpoint}')
+
+    from lkmm.apis import build_model_from_cfg, load_config
+    try:
+        cfg = load_config(args.config, args.cfg_options)
+    except FileNotFoundError as err:
+        raise SystemExit(f'benchmark: {err}')
+    input_shape = input_shape_from_cfg(cfg, args.shape)
+    print(f'building {cfg.model.get("type", "model")} from {args.config}',
+          flush=True)
+    model = build_model_from_cfg(cfg)
+    if args.checkpoint is not None:
+        from mmengine.runner import load_checkpoint
+        load_checkpoint(model, args.checkpoint, map_location='cpu')
+    print(f'timing train form and deployed form on {device}: '
+          f'{args.warmup} warm-up + {args.iters} timed iterations each, '
+          'interleaved', flush=True)
+    result = compare_train_vs_deploy(
+        model, input_shape=input_shape, batch_size=args.batch_size,
+        warmup=args.warmup, iters=args.iters, device=device)
+    print(format_benchmark_table(result), flush=True)
+    if not math.isfinite(result.max_abs_diff):
+        print('warning: the outputs contain NaN/Inf', file=sys.stderr)
+    return result

@@ -1,0 +1,529 @@
+"""Re-parameterize a trained checkpoint into its deployment form.
+
+The logic behind ``tools/deploy/reparameterize.py``. A trained RepLKNet keeps
+a small kernel and a BN beside every large depth-wise kernel; for inference
+they fold into one large conv (paper Sec. 3). This writes
+
+* ``OUT``: an mmengine-format checkpoint (``state_dict`` + ``meta``) of the
+  folded model, and
+* ``OUT`` with a ``.py`` suffix (or ``--out-config``): the same config with
+  every re-parameterizable model built in its folded form (see
+  :data:`DEPLOY_CFG_KEYS`) and pretrained ``init_cfg`` entries removed,
+
+after checking that the folded model reproduces the trained one's outputs,
+and that the written config and checkpoint do too. Both files appear only
+when everything checked out (temporary files, then ``os.replace``).
+Unlike :func:`lkmm.analysis.to_inference_form`, training-only heads (an
+mmseg auxiliary head) are kept, so the deployed checkpoint loads strictly
+into a model built from the written config.
+"""
+import argparse
+import copy
+import os
+import os.path as osp
+import re
+import tempfile
+import time
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+
+from lkmm.analysis.benchmark import (_as_tensor_module, _first_forward,
+                                     compare_train_vs_deploy, flatten_tensors,
+                                     format_benchmark_table,
+                                     input_shape_from_cfg, resolve_device)
+from lkmm.utils.fileio import _UMASK
+from .launch import build_model_from_cfg, load_config
+
+__all__ = [
+    'DEPLOY_CFG_KEYS', 'CheckpointMismatchError', 'DeployVerificationError',
+    'deploy_config', 'switch_model_to_deploy', 'load_state_dict_strictly',
+    'reparameterize_checkpoint', 'reparameterize_main'
+]
+
+#: Config argument that builds a model type directly in its folded form, by
+#: registry name (without scope). A type with ``switch_to_deploy`` but no
+#: entry here cannot be deployed: the written config would rebuild the
+#: unfolded structure, which verification reports.
+DEPLOY_CFG_KEYS: Dict[str, str] = {
+    'RepLKNet': 'small_kernel_merged',  # lkmm's and mmpretrain's
+    # mmpretrain's other re-parameterizable models.
+    'RepVGG': 'deploy',
+    'MobileOne': 'deploy',
+    'RepMLPNet': 'deploy',
+    'RIFormer': 'deploy',
+    'LeViT': 'deploy',
+    'LeViTClsHead': 'deploy',
+}
+
+_PRETRAINED_INIT_TYPES = ('Pretrained', 'PretrainedInit')
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint's keys or shapes do not match the model."""
+
+
+class DeployVerificationError(RuntimeError):
+    """The deployed model does not reproduce the trained model."""
+
+
+def _log(msg: str) -> None:
+    print_log(msg, logger='current')
+
+
+def _type_name(obj_type) -> str:
+    """Registry name without scope: 'lkmm.RepLKNet' -> 'RepLKNet'."""
+    if isinstance(obj_type, str):
+        return obj_type.rsplit('.', 1)[-1]
+    return getattr(obj_type, '__name__', str(obj_type))
+
+
+def deploy_config(cfg: Config) -> Tuple[Config, List[str]]:
+    """The deployment version of a config.
+
+    Every dict under ``cfg.model`` whose ``type`` is in
+    :data:`DEPLOY_CFG_KEYS` gets its folded-form flag set; pretrained
+    ``init_cfg`` entries and ``pretrained`` paths are removed (the deployed
+    checkpoint holds all weights, and the pretrained file, made for the
+    unfolded structure, would no longer fit).
+
+    Args:
+        cfg (Config): The training config.
+
+    Returns:
+        tuple[Config, list[str]]: The new config and a description of each
+        change (e.g. ``'model.backbone.small_kernel_merged=True'``).
+    """
+    cfg = copy.deepcopy(cfg)
+    changes = []
+
+    def visit(node, path):
+        if isinstance(node, dict):
+            key = DEPLOY_CFG_KEYS.get(_type_name(node.get('type')))
+            if 'type' in node and key is not None:
+                node[key] = True
+                changes.append(f'{path}.{key}=True')
+            init_cfg = node.get('init_cfg')
+            if init_cfg is not None:
+                entries = init_cfg if isinstance(init_cfg, list) else \
+                    [init_cfg]
+                kept = [e for e in entries if not (
+                    isinstance(e, dict)
+                    and e.get('type') in _PRETRAINED_INIT_TYPES)]
+                if len(kept) != len(entries):
+                    node['init_cfg'] = (kept if isinstance(init_cfg, list)
+                                        else None) or None
+                    changes.append(f'{path}.init_cfg: removed Pretrained')
+            if isinstance(node.get('pretrained'), str):
+                node['pretrained'] = None
+                changes.append(f'{path}.pretrained=None')
+            for k, v in node.items():
+                visit(v, f'{path}.{k}')
+        elif isinstance(node, (list, tuple)):
+            for i, v in enumerate(node):
+                visit(v, f'{path}[{i}]')
+
+    visit(cfg.model, 'model')
+    return cfg, changes
+
+
+def switch_model_to_deploy(model: nn.Module) -> int:
+    """Fold every re-parameterizable submodule of ``model`` in place.
+
+    Calls ``switch_to_deploy`` of every module that has one (idempotent on
+    lkmm modules). Heads are kept, unlike
+    :func:`lkmm.analysis.to_inference_form`.
+
+    Args:
+        model (nn.Module): Model in eval structure.
+
+    Returns:
+        int: Number of modules whose ``switch_to_deploy`` was called.
+    """
+    modules = [m for m in model.modules() if hasattr(m, 'switch_to_deploy')]
+    for m in modules:
+        m.switch_to_deploy()
+    return len(modules)
+
+
+def _name_list(keys: Sequence[str], limit: int = 20) -> str:
+    keys = sorted(keys)
+    text = ', '.join(keys[:limit])
+    if len(keys) > limit:
+        text += f', ... ({len(keys) - limit} more)'
+    return text
+
+
+def load_state_dict_strictly(model: nn.Module, checkpoint: str) -> dict:
+    """Load a checkpoint (safely) into ``model``; every key must match.
+
+    Args:
+        model (nn.Module): The model.
+        checkpoint (str): Path or URL (any mmengine ``CheckpointLoader``
+            scheme; lkmm makes them refuse pickled code).
+
+    Returns:
+        dict: The checkpoint's ``meta`` (empty when it has none).
+
+    Raises:
+        CheckpointMismatchError: naming the missing keys, unexpected keys
+            and shape mismatches.
+    """
+    from mmengine.runner.checkpoint import CheckpointLoader
+    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    if not isinstance(ckpt, dict):
+        raise CheckpointMismatchError(
+            f'{checkpoint} holds a {type(ckpt).__name__}, not a state dict')
+    state_dict = ckpt.get('state_dict', ckpt)
+    # Saved from a DDP-wrapped model: strip "module." like mmengine does.
+    state_dict = {re.sub(r'^module\.', '', k): v
+                  for k, v in state_dict.items()}
+    own = model.state_dict()
+    missing = set(own) - set(state_dict)
+    unexpected = set(state_dict) - set(own)
+    shapes = [
+        f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model '
+        f'{tuple(own[k].shape)}' for k in sorted(set(own) & set(state_dict))
+        if isinstance(state_dict[k], torch.Tensor)
+        and state_dict[k].shape != own[k].shape
+    ]
+    if missing or unexpected or shapes:
+        lines = [f'checkpoint {checkpoint} does not match the model:']
+        if missing:
+            lines.append(f'  missing keys ({len(missing)}): '
+                         f'{_name_list(missing)}')
+        if unexpected:
+            lines.append(f'  unexpected keys ({len(unexpected)}): '
+                         f'{_name_list(unexpected)}')
+        if shapes:
+            lines.append(f'  shape mismatches ({len(shapes)}): ' +
+                         '; '.join(shapes[:10]))
+        if any('fused_conv' in k for k in unexpected):
+            lines.append('  (the checkpoint looks re-parameterized already: '
+                         'use it with its deployed config)')
+        raise CheckpointMismatchError('\n'.join(lines))
+    model.load_state_dict(state_dict, strict=True)
+    meta = ckpt.get('meta') if 'state_dict' in ckpt else None
+    return meta if isinstance(meta, dict) else {}
+
+
+@contextmanager
+def _exact_fp32(device: torch.device) -> Iterator[None]:
+    """Disable TF32 on CUDA while outputs are compared.
+
+    TF32 convolutions (on by default in cuDNN) round to ~1e-3, which would
+    hide (or fake) folding errors of the size checked here.
+    """
+    if device.type != 'cuda':
+        yield
+        return
+    old = (torch.backends.cudnn.allow_tf32,
+           torch.backends.cuda.matmul.allow_tf32)
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        (torch.backends.cudnn.allow_tf32,
+         torch.backends.cuda.matmul.allow_tf32) = old
+
+
+def _outputs(model: nn.Module, inputs: torch.Tensor) -> List[torch.Tensor]:
+    """Plain output tensors of a backbone or an OpenMMLab model."""
+    module = _as_tensor_module(model)
+    with torch.no_grad():
+        return [t.float() for t in
+                flatten_tensors(_first_forward(module, model, inputs))]
+
+
+def _compare(reference: List[torch.Tensor], outputs: List[torch.Tensor],
+             tolerance: float, what: str) -> dict:
+    """Max abs difference; raises when above ``tolerance`` x output scale."""
+    if len(reference) != len(outputs) or any(
+            a.shape != b.shape for a, b in zip(reference, outputs)):
+        raise DeployVerificationError(
+            f'{what}: output structure differs: '
+            f'{[tuple(t.shape) for t in reference]} vs '
+            f'{[tuple(t.shape) for t in outputs]}')
+    diff = max((a - b).abs().max().item()
+               for a, b in zip(reference, outputs))
+    scale = max(t.abs().max().item() for t in reference)
+    allowed = tolerance * (scale if scale > 0 else 1.)
+    stats = dict(max_abs_diff=diff, output_scale=scale,
+                 relative_diff=diff / scale if scale > 0 else diff)
+    _log(f'{what}: max abs diff {diff:.3g} (output scale {scale:.3g}, '
+         f'relative {stats["relative_diff"]:.3g}; tolerance {tolerance:g} '
+         f'relative = {allowed:.3g})')
+    if not diff <= allowed:  # also catches NaN
+        raise DeployVerificationError(
+            f'{what}: outputs differ by {diff:.3g}, more than the tolerance '
+            f'{tolerance:g} x output scale {scale:.3g} = {allowed:.3g}')
+    return stats
+
+
+def _temp_path(final: str, suffix: str) -> str:
+    """An empty temporary file next to ``final`` (same file system)."""
+    folder = osp.dirname(osp.abspath(final))
+    os.makedirs(folder, exist_ok=True)
+    fd, path = tempfile.mkstemp(
+        prefix=f'.{osp.basename(final)}.', suffix=suffix, dir=folder)
+    os.close(fd)
+    return path
+
+
+def _publish(tmp: str, final: str) -> None:
+    """Move a finished temporary file into place (atomic rename)."""
+    with open(tmp, 'rb+') as f:
+        os.fsync(f.fileno())  # on disk before the name points at it
+    # mkstemp files are 0600; give the result the usual umask-based mode.
+    os.chmod(tmp, 0o666 & ~_UMASK)
+    os.replace(tmp, final)
+
+
+def _deployed_meta(source_meta: dict, config: str, checkpoint: str,
+                   cfg_text: str, stats: dict) -> dict:
+    import mmengine
+
+    import lkmm
+    meta = dict(
+        deployed=True,
+        source_config=osp.abspath(config),
+        source_checkpoint=checkpoint if '://' in checkpoint else
+        osp.abspath(checkpoint),
+        max_abs_diff=stats['max_abs_diff'],
+        cfg=cfg_text,
+        lkmm_version=lkmm.__version__,
+        mmengine_version=mmengine.__version__,
+        time=time.strftime('%Y%m%d_%H%M%S', time.localtime()))
+    # Class names and palette: inferencers read them from the checkpoint.
+    for key in ('dataset_meta', 'experiment_name', 'epoch', 'iter'):
+        if key in source_meta:
+            meta.setdefault(key, source_meta[key])
+    return meta
+
+
+def reparameterize_checkpoint(config: str,
+                              checkpoint: str,
+                              out: str,
+                              out_config: Optional[str] = None,
+                              input_shape: Optional[Sequence[int]] = None,
+                              batch_size: int = 2,
+                              device=None,
+                              cfg_options: Optional[dict] = None,
+                              tolerance: float = 1e-4,
+                              bench_warmup: int = 2,
+                              bench_iters: int = 5,
+                              seed: int = 0) -> dict:
+    """Write the folded (deployment) checkpoint and config of a model.
+
+    Steps: build the model from ``config``, load ``checkpoint`` strictly,
+    compute its outputs on a random batch (eval mode), fold every
+    re-parameterizable module, compare outputs, write checkpoint and config
+    to temporary files, rebuild the model from the written config, load the
+    written checkpoint strictly and compare again, then move both files into
+    place. Finally time the training form against the deployed one.
+
+    Args:
+        config (str): Training config.
+        checkpoint (str): Trained checkpoint (path or URL).
+        out (str): Deployed checkpoint to write.
+        out_config (str, optional): Deployed config to write; ``out`` with a
+            ``.py`` suffix when None.
+        input_shape (Sequence[int], optional): ``(C, H, W)`` of the check
+            batch, or ``(H, W)`` with C from the config; from the config
+            (data preprocessor size, else 224x224) when None.
+        batch_size (int): Images in the check batch. Defaults to 2.
+        device (str | torch.device, optional): Where to run; CUDA when
+            available, else CPU, when None.
+        cfg_options (dict, optional): Config overrides (also written to the
+            deployed config).
+        tolerance (float): Largest allowed output difference relative to
+            the largest absolute output value. Defaults to 1e-4.
+        bench_warmup (int): Warm-up iterations of the speed comparison.
+            Defaults to 2.
+        bench_iters (int): Timed iterations of the speed comparison; 0 skips
+            it. Defaults to 5.
+        seed (int): Seed of the random batch. Defaults to 0.
+
+    Returns:
+        dict: ``out``, ``out_config``, ``changes`` (config edits),
+        ``max_abs_diff``, ``output_scale``, ``relative_diff`` (folding),
+        ``verify_max_abs_diff`` (written files) and ``speed``
+        (:class:`~lkmm.analysis.TrainDeployComparison` or None).
+
+    Raises:
+        CheckpointMismatchError: ``checkpoint`` does not fit the config.
+        DeployVerificationError: an output check failed; nothing written.
+    """
+    device = resolve_device(device)
+    if '://' not in checkpoint and not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+    if out_config is None:
+        out_config = osp.splitext(out)[0] + '.py'
+    if not out_config.endswith('.py'):
+        raise ValueError(f'the deployed config must end with .py, got '
+                         f'{out_config}')
+    paths = {osp.abspath(p) for p in (config, checkpoint, out, out_config)}
+    if len(paths) != 4:
+        raise ValueError('config, checkpoint, OUT and the output config must '
+                         'be four different files')
+
+    cfg = load_config(config, cfg_options)
+    name = osp.splitext(osp.basename(config))[0]
+    if cfg.get('work_dir') == osp.join('work_dirs', name):
+        # Set by load_config, not by the config: let the deployed config get
+        # its own default work dir.
+        cfg.pop('work_dir')
+    if input_shape is None or len(input_shape) == 2:
+        input_shape = input_shape_from_cfg(cfg, input_shape)
+    input_shape = tuple(int(s) for s in input_shape)
+
+    _log(f'building the model from {config}')
+    model = build_model_from_cfg(cfg)
+    _log(f'loading {checkpoint} (strict)')
+    source_meta = load_state_dict_strictly(model, checkpoint)
+    model.eval().to(device)
+
+    gen = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(batch_size, *input_shape, generator=gen).to(device)
+    _log(f'reference outputs on a random batch {tuple(inputs.shape)} '
+         f'on {device}')
+    with _exact_fp32(device):
+        reference = _outputs(model, inputs)
+        deployed = copy.deepcopy(model)
+        count = switch_model_to_deploy(deployed)
+        if count == 0:
+            _log('warning: no module has switch_to_deploy; the deployed '
+                 'model equals the trained one')
+        _log(f'switch_to_deploy called on {count} modules')
+        stats = _compare(reference, _outputs(deployed, inputs), tolerance,
+                         'deployed vs trained')
+
+    deploy_cfg, changes = deploy_config(cfg)
+    for change in changes:
+        _log(f'config: {change}')
+    cfg_text = (f'# Deployed (re-parameterized) form of {config}, written '
+                'by tools/deploy/reparameterize.py\n'
+                f'# with weights {osp.basename(out)}; build it as usual and '
+                'load that checkpoint.\n' + deploy_cfg.pretty_text)
+
+    tmp_ckpt = tmp_cfg = None
+    try:
+        tmp_ckpt = _temp_path(out, '.partial')
+        tmp_cfg = _temp_path(out_config, '.partial.py')
+        state_dict = {k: v.detach().cpu()
+                      for k, v in deployed.state_dict().items()}
+        torch.save(
+            dict(meta=_deployed_meta(source_meta, config, checkpoint,
+                                     cfg_text, stats),
+                 state_dict=state_dict), tmp_ckpt)
+        with open(tmp_cfg, 'w', encoding='utf-8') as f:
+            f.write(cfg_text)
+        del state_dict
+
+        _log('verifying: building from the written config, loading the '
+             'written checkpoint (strict)')
+        written = build_model_from_cfg(Config.fromfile(tmp_cfg))
+        try:
+            load_state_dict_strictly(written, tmp_ckpt)
+        except CheckpointMismatchError as err:
+            kinds = sorted({type(m).__name__ for m in deployed.modules()
+                            if hasattr(m, 'switch_to_deploy')})
+            raise DeployVerificationError(
+                'the written config does not build the deployed structure '
+                f'({err}); does every type among {kinds} have its '
+                'folded-form argument in lkmm.apis.deploy.DEPLOY_CFG_KEYS?'
+            ) from err
+        written.eval().to(device)
+        with _exact_fp32(device):
+            verify = _compare(reference, _outputs(written, inputs),
+                              tolerance, 'written files vs trained')
+        # Config first: once OUT exists, its config does too.
+        _publish(tmp_cfg, out_config)
+        tmp_cfg = None
+        _publish(tmp_ckpt, out)
+        tmp_ckpt = None
+    finally:
+        for tmp in (tmp_ckpt, tmp_cfg):
+            if tmp is not None and osp.exists(tmp):
+                os.unlink(tmp)
+    _log(f'wrote {out} and {out_config}')
+
+    speed = None
+    if bench_iters > 0:
+        _log(f'timing train form vs deployed form ({bench_warmup} warm-up + '
+             f'{bench_iters} timed iterations each)')
+        speed = compare_train_vs_deploy(
+            model, input_shape=input_shape, batch_size=batch_size,
+            warmup=bench_warmup, iters=bench_iters, device=device,
+            deployed_model=written)
+        print(format_benchmark_table(speed), flush=True)
+    return dict(out=out, out_config=out_config, changes=changes,
+                verify_max_abs_diff=verify['max_abs_diff'], speed=speed,
+                **stats)
+
+
+def parse_reparameterize_args(argv: Optional[List[str]] = None):
+    parser = argparse.ArgumentParser(
+        description='Fold the re-parameterizable branches of a trained '
+        'checkpoint: writes the deployed checkpoint and its config')
+    parser.add_argument('config', help='training config')
+    parser.add_argument('checkpoint', help='trained checkpoint')
+    parser.add_argument('out', help='deployed checkpoint to write')
+    parser.add_argument(
+        '--out-config', help='deployed config to write (default: OUT with a '
+        '.py suffix)')
+    parser.add_argument(
+        '--shape', type=int, nargs=2, metavar=('H', 'W'),
+        help='input height and width of the check (default: the config\'s '
+        'data_preprocessor size, else 224 224)')
+    parser.add_argument('--batch-size', type=int, default=2,
+                        help='images in the check batch (default 2)')
+    parser.add_argument(
+        '--device', help='cpu, cuda or cuda:N (default: cuda when '
+        'available, else cpu)')
+    parser.add_argument(
+        '--tolerance', type=float, default=1e-4,
+        help='largest allowed output difference relative to the output '
+        'scale (default 1e-4)')
+    parser.add_argument('--bench-warmup', type=int, default=2,
+                        help='warm-up iterations of the speed comparison')
+    parser.add_argument(
+        '--bench-iters', type=int, default=5,
+        help='timed iterations of the speed comparison (0 skips it)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config entries (kept in the deployed config)')
+    return parser.parse_args(argv)
+
+
+def reparameterize_main(argv: Optional[List[str]] = None) -> dict:
+    """``tools/deploy/reparameterize.py``; user errors exit without a
+    traceback.
+
+    Args:
+        argv (list[str], optional): Arguments; ``sys.argv`` when None.
+
+    Returns:
+        dict: What :func:`reparameterize_checkpoint` returns.
+    """
+    args = parse_reparameterize_args(argv)
+    try:
+        # Checked first: a bad --device is a usage error, not a crash.
+        device = resolve_device(args.device)
+    except RuntimeError as err:
+        raise SystemExit(f'reparameterize: {err}')
+    try:
+        return reparameterize_checkpoint(
+            args.config, args.checkpoint, args.out,
+            out_config=args.out_config, input_shape=args.shape,
+            batch_size=args.batch_size, device=device,
+            cfg_options=args.cfg_options, tolerance=args.tolerance,
+            bench_warmup=args.bench_warmup, bench_iters=args.bench_iters)
+    except (CheckpointMismatchError, DeployVerificationError,
+            FileNotFoundError) as err:
+        raise SystemExit(f'reparameterize: {err}')

@@ -1,0 +1,621 @@
+"""Convert foreign RepLKNet checkpoints into lkmm's ``RepLKNet`` layout.
+
+Three source layouts are accepted; the two foreign ones use the *same module
+names* (mmpretrain copied the official model's module tree):
+
+* ``'official'`` -- `DingXiaoH/RepLKNet-pytorch`_ ``replknet.py``: top-level
+  ``stem.{k}``, ``stages.{i}.blocks.{b}`` (even ``b``: RepLK Block with
+  ``prelkb_bn``, ``pw1``, ``large_kernel.lkb_origin`` / ``.small_conv`` or
+  the merged ``large_kernel.lkb_reparam``, ``pw2``; odd ``b``: ConvFFN with
+  ``preffn_bn``, ``pw1``, ``pw2``), ``stages.{i}.norm`` (only with
+  ``norm_intermediate_features``), ``transitions.{i}.{0,1}`` and, for the
+  classification model, ``norm`` (BN before pooling) and ``head``
+  (``nn.Linear``).
+* ``'mmpretrain'`` -- mmpretrain's ``RepLKNet`` inside an ``ImageClassifier``:
+  the same backbone names under ``backbone.``, a ``stages.{i}.norm`` for
+  every stage in ``out_indices`` (so the classifier's final BN is
+  ``backbone.stages.3.norm``), and the head ``head.fc``. The official
+  repository's mmseg/mmdet checkpoints also keep the backbone under
+  ``backbone.`` and are detected as this format; their decode/ROI heads are
+  reported as unknown keys.
+* ``'lkmm'`` -- already lkmm names (re-targeted only, e.g. bare backbone to
+  classifier form).
+
+Targets (the convention of ``tools/model_converters/replknet_to_lkmm.py``):
+
+* ``'classifier'`` (default): keys of an mmpretrain ``ImageClassifier`` with
+  ``backbone=dict(type='lkmm.RepLKNet', ..., final_norm=True)``, neck
+  ``GlobalAveragePooling`` and ``LinearClsHead``: ``backbone.*`` (the
+  pre-pooling BN as ``backbone.out_norm3``) and ``head.fc.*``. The same file
+  initializes a downstream backbone with
+  ``init_cfg=dict(type='Pretrained', checkpoint=PATH, prefix='backbone.')``.
+* ``'backbone'``: bare ``lkmm.RepLKNet`` keys, no head; load it downstream
+  with ``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` (no prefix).
+
+.. _DingXiaoH/RepLKNet-pytorch: https://github.com/DingXiaoH/RepLKNet-pytorch
+"""
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Tuple
+
+import torch
+import torch.nn as nn
+
+__all__ = [
+    'REPLKNET_FORMATS', 'REPLKNET_TARGETS', 'ConversionReport',
+    'extract_state_dict', 'detect_replknet_format',
+    'convert_replknet_state_dict', 'infer_replknet_kwargs',
+    'build_replknet_model', 'compare_state_dict_with_model',
+    'head_num_classes'
+]
+
+REPLKNET_FORMATS = ('official', 'mmpretrain', 'lkmm')
+REPLKNET_TARGETS = ('classifier', 'backbone')
+
+# Wrapper keys of whole checkpoints, in order of preference: mmengine /
+# mmcv ('state_dict'), the official (ConvNeXt-style) training script
+# ('model').
+_WRAPPER_KEYS = ('state_dict', 'model')
+
+# Which parameters each kind of module may hold; anything else is unknown.
+_PARAMS = {
+    'conv': 'weight',
+    'conv_bias': 'weight|bias',
+    'bn': 'weight|bias|running_mean|running_var|num_batches_tracked',
+}
+_EVEN, _ODD = 0, 1  # RepLK Blocks sit at even, ConvFFNs at odd block indices
+
+
+@dataclass
+class _Rule:
+    """``pattern`` (full match, named groups) -> ``template`` (str.format)."""
+    pattern: re.Pattern
+    template: str
+    parity: Optional[int] = None  # required parity of the block index 'b'
+
+    def apply(self, key: str) -> Optional[str]:
+        match = self.pattern.fullmatch(key)
+        if match is None:
+            return None
+        groups = match.groupdict()
+        if self.parity is not None and int(groups['b']) % 2 != self.parity:
+            return None
+        return self.template.format(**groups)
+
+
+def _rule(src: str, dst: str, params: str, parity=None) -> _Rule:
+    return _Rule(
+        re.compile(src + rf'\.(?P<param>{_PARAMS[params]})'),
+        dst + '.{param}', parity)
+
+
+_OFF_BLOCK = r'stages\.(?P<i>\d+)\.blocks\.(?P<b>\d+)'
+_LK_BLOCK = r'stages\.(?P<i>\d+)\.(?P<b>\d+)'
+_DST_BLOCK = 'stages.{i}.{b}'
+_STEM = [
+    _rule(r'stem\.(?P<s>[0-3])\.conv', 'stem.{s}.conv', 'conv'),
+    _rule(r'stem\.(?P<s>[0-3])\.bn', 'stem.{s}.bn', 'bn'),
+]
+_TRANSITIONS = [
+    _rule(r'transitions\.(?P<i>\d+)\.(?P<t>[01])\.conv',
+          'transitions.{i}.{t}.conv', 'conv'),
+    _rule(r'transitions\.(?P<i>\d+)\.(?P<t>[01])\.bn',
+          'transitions.{i}.{t}.bn', 'bn'),
+]
+
+# Backbone keys in official (== mmpretrain) naming -> lkmm names.
+_OFFICIAL_RULES = _STEM + _TRANSITIONS + [
+    _rule(_OFF_BLOCK + r'\.prelkb_bn', _DST_BLOCK + '.pre_norm', 'bn',
+          _EVEN),
+    _rule(_OFF_BLOCK + r'\.preffn_bn', _DST_BLOCK + '.pre_norm', 'bn', _ODD),
+    _rule(_OFF_BLOCK + r'\.(?P<pw>pw[12])\.conv', _DST_BLOCK + '.{pw}.conv',
+          'conv'),
+    _rule(_OFF_BLOCK + r'\.(?P<pw>pw[12])\.bn', _DST_BLOCK + '.{pw}.bn',
+          'bn'),
+    _rule(_OFF_BLOCK + r'\.large_kernel\.lkb_origin\.conv',
+          _DST_BLOCK + '.large_kernel.large_conv.conv', 'conv', _EVEN),
+    _rule(_OFF_BLOCK + r'\.large_kernel\.lkb_origin\.bn',
+          _DST_BLOCK + '.large_kernel.large_conv.bn', 'bn', _EVEN),
+    _rule(_OFF_BLOCK + r'\.large_kernel\.small_conv\.conv',
+          _DST_BLOCK + '.large_kernel.small_conv.conv', 'conv', _EVEN),
+    _rule(_OFF_BLOCK + r'\.large_kernel\.small_conv\.bn',
+          _DST_BLOCK + '.large_kernel.small_conv.bn', 'bn', _EVEN),
+    _rule(_OFF_BLOCK + r'\.large_kernel\.lkb_reparam',
+          _DST_BLOCK + '.large_kernel.fused_conv', 'conv_bias', _EVEN),
+    _rule(r'stages\.(?P<i>\d+)\.norm', 'out_norm{i}', 'bn'),
+]
+
+# lkmm backbone keys are kept as they are, but still validated.
+_LKMM_RULES = _STEM + _TRANSITIONS + [
+    _rule(_LK_BLOCK + r'\.pre_norm', _DST_BLOCK + '.pre_norm', 'bn'),
+    _rule(_LK_BLOCK + r'\.(?P<pw>pw[12])\.conv', _DST_BLOCK + '.{pw}.conv',
+          'conv'),
+    _rule(_LK_BLOCK + r'\.(?P<pw>pw[12])\.bn', _DST_BLOCK + '.{pw}.bn', 'bn'),
+    _rule(_LK_BLOCK + r'\.large_kernel\.(?P<br>large_conv|small_conv)\.conv',
+          _DST_BLOCK + '.large_kernel.{br}.conv', 'conv', _EVEN),
+    _rule(_LK_BLOCK + r'\.large_kernel\.(?P<br>large_conv|small_conv)\.bn',
+          _DST_BLOCK + '.large_kernel.{br}.bn', 'bn', _EVEN),
+    _rule(_LK_BLOCK + r'\.large_kernel\.fused_conv',
+          _DST_BLOCK + '.large_kernel.fused_conv', 'conv_bias', _EVEN),
+    _rule(r'out_norm(?P<i>\d+)', 'out_norm{i}', 'bn'),
+]
+
+# Block keys that identify each layout (after ``module.`` is removed).
+_FORMAT_PATTERNS = {
+    'official': re.compile(r'stages\.\d+\.blocks\.\d+\.'),
+    'mmpretrain': re.compile(r'backbone\.stages\.\d+\.blocks\.\d+\.'),
+    'lkmm': re.compile(r'(backbone\.)?stages\.\d+\.\d+\.'),
+}
+
+
+@dataclass
+class ConversionReport:
+    """What :func:`convert_replknet_state_dict` did, key by key.
+
+    Attributes:
+        src_format (str): Source layout, one of :data:`REPLKNET_FORMATS`.
+        target (str): ``'classifier'`` or ``'backbone'``.
+        num_tensors (int): Tensors in the converted state dict.
+        unknown (list[str]): Source keys that could not be mapped (left out).
+        dropped (list[str]): Source keys left out on purpose (the head when
+            converting to a bare backbone).
+        filled (list[str]): Target keys the source lacked and that were
+            created (BN ``num_batches_tracked``, set to 0).
+        missing (list[str]): Target keys without a value (the classifier
+            head when the source has none; and, given a model, every model
+            key absent from the converted state dict).
+        unexpected (list[str]): Converted keys the given model does not have.
+        mismatched (list[str]): ``'key: checkpoint shape vs model shape'``
+            for keys whose shapes differ from the given model's.
+    """
+    src_format: str
+    target: str
+    num_tensors: int = 0
+    unknown: List[str] = field(default_factory=list)
+    dropped: List[str] = field(default_factory=list)
+    filled: List[str] = field(default_factory=list)
+    missing: List[str] = field(default_factory=list)
+    unexpected: List[str] = field(default_factory=list)
+    mismatched: List[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every source key was used and nothing is missing."""
+        return not (self.unknown or self.missing or self.unexpected
+                    or self.mismatched)
+
+    def summary(self) -> str:
+        """A multi-line, human-readable account listing keys by name.
+
+        Returns:
+            str: The summary.
+        """
+        lines = [f'{self.src_format} -> lkmm {self.target}: '
+                 f'{self.num_tensors} tensors']
+        for name in ('unknown', 'dropped', 'filled', 'missing', 'unexpected',
+                     'mismatched'):
+            keys = getattr(self, name)
+            if keys:
+                lines.append(f'{name} keys ({len(keys)}):')
+                lines += [f'  {k}' for k in keys]
+        return '\n'.join(lines)
+
+
+def extract_state_dict(checkpoint: Mapping) -> Dict[str, torch.Tensor]:
+    """Unwrap a loaded checkpoint into a plain state dict.
+
+    Accepts ``{'state_dict': sd, ...}`` (mmengine), ``{'model': sd, ...}``
+    (the official training script) or a bare state dict, and strips the
+    ``module.`` prefix that (Distributed)DataParallel adds.
+
+    Args:
+        checkpoint (Mapping): What ``torch.load`` / ``safe_load`` returned.
+
+    Returns:
+        OrderedDict[str, Tensor]: Keys without ``module.``, in file order.
+
+    Raises:
+        ValueError: If it is not a mapping of tensors, is empty, or two keys
+            collide once ``module.`` is removed.
+    """
+    if not isinstance(checkpoint, Mapping):
+        raise ValueError('expected a checkpoint dict (a state dict, or one '
+                         "wrapped as {'state_dict': ...} or {'model': ...}), "
+                         f'got {type(checkpoint).__name__}')
+    state_dict = checkpoint
+    for wrapper in _WRAPPER_KEYS:
+        if isinstance(checkpoint.get(wrapper), Mapping):
+            state_dict = checkpoint[wrapper]
+            break
+    if not state_dict:
+        raise ValueError('the checkpoint holds no weights (empty state dict)')
+    not_tensors = [k for k, v in state_dict.items()
+                   if not isinstance(v, torch.Tensor)]
+    if not_tensors:
+        raise ValueError(
+            'not a state dict: these entries are not tensors: '
+            f'{not_tensors[:10]} (expected a state dict, or one wrapped as '
+            f"{{'state_dict': ...}} or {{'model': ...}})")
+    out = OrderedDict()
+    for key, value in state_dict.items():
+        new_key = key
+        while new_key.startswith('module.'):
+            new_key = new_key[len('module.'):]
+        if new_key in out:
+            raise ValueError(f'keys collide after removing "module.": '
+                             f'{key!r} and another key both give {new_key!r}')
+        out[new_key] = value
+    return out
+
+
+def detect_replknet_format(state_dict: Mapping) -> str:
+    """Tell which RepLKNet layout a (possibly wrapped) state dict uses.
+
+    Args:
+        state_dict (Mapping): A state dict or a whole checkpoint (see
+            :func:`extract_state_dict`).
+
+    Returns:
+        str: ``'official'``, ``'mmpretrain'`` or ``'lkmm'``.
+
+    Raises:
+        ValueError: If no RepLKNet block keys are found, or the keys mix
+            layouts.
+    """
+    keys = list(extract_state_dict(state_dict))
+    found = [fmt for fmt, pattern in _FORMAT_PATTERNS.items()
+             if any(pattern.match(k) for k in keys)]
+    # match() anchors at the start, so 'backbone.stages.0.blocks.0.x' is
+    # mmpretrain only, never official.
+    if not found:
+        raise ValueError(
+            'not a RepLKNet checkpoint: found no block keys like '
+            "'stages.0.blocks.0.*' (official), "
+            "'backbone.stages.0.blocks.0.*' (mmpretrain) or "
+            "'[backbone.]stages.0.0.*' (lkmm); first keys are "
+            f'{keys[:5]}')
+    if len(found) > 1:
+        raise ValueError(f'the state dict mixes RepLKNet layouts {found}; '
+                         'convert one model at a time')
+    return found[0]
+
+
+def _map_backbone_key(key: str, rules: List[_Rule]) -> Optional[str]:
+    for rule in rules:
+        dst = rule.apply(key)
+        if dst is not None:
+            return dst
+    return None
+
+
+def _split_source(state_dict, src_format):
+    """Sort source keys into backbone / head / unknown, per format.
+
+    Returns:
+        tuple: ``(backbone, head, unknown)``; backbone and head map the
+        source key to ``(key in the layout's backbone naming or the lkmm
+        head name, tensor)``.
+    """
+    backbone, head, unknown = OrderedDict(), OrderedDict(), []
+    if src_format == 'official':
+        stages = [int(m.group(1)) for m in
+                  (re.match(r'stages\.(\d+)\.', k) for k in state_dict) if m]
+        last = max(stages) if stages else 0
+        for key, value in state_dict.items():
+            head_match = re.fullmatch(r'head\.(weight|bias)', key)
+            norm_match = re.fullmatch(r'norm\.(\w+)', key)
+            if head_match:
+                head[key] = (f'head.fc.{head_match.group(1)}', value)
+            elif norm_match:
+                # The classification model's BN before pooling is lkmm's
+                # final out_norm (lkmm's final_norm=True).
+                backbone[key] = (f'stages.{last}.norm.{norm_match.group(1)}',
+                                 value)
+            else:
+                backbone[key] = (key, value)
+        return backbone, head, unknown
+    for key, value in state_dict.items():
+        if re.fullmatch(r'head\.fc\.(weight|bias)', key):
+            head[key] = (key, value)
+        elif key.startswith('backbone.'):
+            backbone[key] = (key[len('backbone.'):], value)
+        elif src_format == 'lkmm':  # a bare lkmm backbone
+            backbone[key] = (key, value)
+        else:
+            unknown.append(key)
+    return backbone, head, unknown
+
+
+def convert_replknet_state_dict(
+        state_dict: Mapping,
+        src_format: Optional[str] = None,
+        target: str = 'classifier',
+        model: Optional[nn.Module] = None
+) -> Tuple[Dict[str, torch.Tensor], ConversionReport]:
+    """Map every key of a RepLKNet checkpoint to lkmm's names.
+
+    Tensors are not copied or changed (only renamed), except that missing BN
+    ``num_batches_tracked`` entries are created (0).
+
+    Args:
+        state_dict (Mapping): A state dict or a whole checkpoint (wrapped as
+            ``{'state_dict': ...}`` or ``{'model': ...}``; ``module.``
+            prefixes are removed).
+        src_format (str, optional): ``'official'``, ``'mmpretrain'`` or
+            ``'lkmm'``; detected when None or ``'auto'``.
+        target (str): ``'classifier'`` for mmpretrain ``ImageClassifier``
+            keys (``backbone.*``, ``head.fc.*``) or ``'backbone'`` for bare
+            ``lkmm.RepLKNet`` keys. Defaults to ``'classifier'``.
+        model (nn.Module, optional): A model whose ``state_dict()`` has the
+            target layout (e.g. from :func:`build_replknet_model`); when
+            given, its missing, unexpected and shape-mismatched keys are
+            added to the report.
+
+    Returns:
+        tuple[OrderedDict, ConversionReport]: The converted state dict and
+        the report (unknown source keys are left out and listed there).
+
+    Raises:
+        ValueError: For an unknown ``src_format`` / ``target``, a
+            non-RepLKNet input, two source keys mapping to one target key,
+            or when no key could be converted at all.
+    """
+    if target not in REPLKNET_TARGETS:
+        raise ValueError(f'target must be one of {REPLKNET_TARGETS}, got '
+                         f'{target!r}')
+    state_dict = extract_state_dict(state_dict)
+    if src_format in (None, 'auto'):
+        src_format = detect_replknet_format(state_dict)
+    elif src_format not in REPLKNET_FORMATS:
+        raise ValueError(f'src_format must be "auto" or one of '
+                         f'{REPLKNET_FORMATS}, got {src_format!r}')
+    report = ConversionReport(src_format=src_format, target=target)
+    rules = _LKMM_RULES if src_format == 'lkmm' else _OFFICIAL_RULES
+    backbone, head, report.unknown = _split_source(state_dict, src_format)
+
+    prefix = 'backbone.' if target == 'classifier' else ''
+    out, source_of = OrderedDict(), {}
+
+    def put(dst, src, value):
+        if dst in out:
+            raise ValueError(f'source keys {source_of[dst]!r} and {src!r} '
+                             f'both map to {dst!r}')
+        out[dst], source_of[dst] = value, src
+
+    for src, (name, value) in backbone.items():
+        dst = _map_backbone_key(name, rules)
+        if dst is None:
+            report.unknown.append(src)
+        else:
+            put(prefix + dst, src, value)
+    if not out:
+        raise ValueError(
+            f'no RepLKNet backbone weights could be converted from this '
+            f'{src_format}-format state dict; unknown keys: '
+            f'{report.unknown[:10]}')
+    for src, (name, value) in head.items():
+        if target == 'backbone':
+            report.dropped.append(src)
+        else:
+            put(name, src, value)
+    if target == 'classifier' and not head:
+        report.missing += ['head.fc.weight', 'head.fc.bias']
+
+    # Older checkpoints may lack BN num_batches_tracked; a strict load
+    # needs it (its value only matters for momentum=None BN).
+    for key in [k for k in out if k.endswith('.running_mean')]:
+        counter = key[:-len('running_mean')] + 'num_batches_tracked'
+        if counter not in out:
+            out[counter] = torch.tensor(0, dtype=torch.long)
+            report.filled.append(counter)
+    report.num_tensors = len(out)
+
+    if model is not None:
+        missing, unexpected, mismatched = compare_state_dict_with_model(
+            out, model)
+        report.missing = list(dict.fromkeys(report.missing + missing))
+        report.unexpected, report.mismatched = unexpected, mismatched
+    return out, report
+
+
+def compare_state_dict_with_model(
+        state_dict: Mapping, model: nn.Module
+) -> Tuple[List[str], List[str], List[str]]:
+    """Compare keys and shapes of a state dict with a model's.
+
+    Args:
+        state_dict (Mapping): Converted state dict.
+        model (nn.Module): Model to compare with.
+
+    Returns:
+        tuple[list[str], list[str], list[str]]: Missing keys (model keys
+        absent from ``state_dict``), unexpected keys, and
+        ``'key: checkpoint shape vs model shape'`` for shape mismatches.
+    """
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    mismatched = [
+        f'{k}: {tuple(state_dict[k].shape)} vs {tuple(v.shape)}'
+        for k, v in expected.items()
+        if k in state_dict and state_dict[k].shape != v.shape
+    ]
+    return missing, unexpected, mismatched
+
+
+def _require(state_dict, key):
+    if key not in state_dict:
+        raise ValueError(
+            f'cannot infer the RepLKNet arch: key {key!r} is missing')
+    return state_dict[key]
+
+
+def _indices(state_dict, pattern):
+    """Sorted distinct ints captured by ``pattern`` (one group) in keys."""
+    found = {int(m.group(1)) for m in map(pattern.match, state_dict) if m}
+    return sorted(found)
+
+
+def _infer_ratio(name, widths, channels):
+    """The ratio r with ``int(c * r) == width`` for every stage."""
+    for width, c in zip(widths, channels):
+        ratio = width / c
+        if ratio.is_integer():
+            ratio = int(ratio)
+        if all(int(cc * ratio) == w for w, cc in zip(widths, channels)):
+            return ratio
+    raise ValueError(
+        f'cannot infer the RepLKNet arch: {name} widths {widths} are not '
+        f'one ratio of the stage channels {channels}')
+
+
+def infer_replknet_kwargs(state_dict: Mapping) -> dict:
+    """Infer the ``lkmm.RepLKNet`` arguments that fit an lkmm state dict.
+
+    Args:
+        state_dict (Mapping): lkmm keys, bare or under ``backbone.`` (e.g.
+            the output of :func:`convert_replknet_state_dict`).
+
+    Returns:
+        dict: Keyword arguments for ``lkmm.RepLKNet``: ``arch`` (a dict with
+        ``channels``, ``layers``, ``kernel_sizes``, ``small_kernel`` -- None
+        for a deployed checkpoint, whose small kernels are folded in --,
+        ``dw_ratio``, ``ffn_ratio``), ``in_channels``, ``out_indices``,
+        ``final_norm``, ``norm_intermediate_features`` and
+        ``small_kernel_merged``.
+
+    Raises:
+        ValueError: Naming the key or the inconsistency that prevents it
+            (missing block, kernels that differ within a stage, deployed and
+            training-form blocks mixed, ...).
+    """
+    if any(k.startswith('backbone.') for k in state_dict):
+        state_dict = {k[len('backbone.'):]: v for k, v in state_dict.items()
+                      if k.startswith('backbone.')}
+    stages = _indices(state_dict, re.compile(r'stages\.(\d+)\.'))
+    if not stages or stages != list(range(len(stages))):
+        raise ValueError('cannot infer the RepLKNet arch: stage indices '
+                         f'{stages} are not 0..N-1')
+    channels, layers, kernels, dw_widths, ffn_widths = [], [], [], [], []
+    small_kernels, deployed = set(), set()
+    for i in stages:
+        blocks = _indices(state_dict, re.compile(rf'stages\.{i}\.(\d+)\.'))
+        if blocks != list(range(len(blocks))) or len(blocks) % 2:
+            raise ValueError(
+                f'cannot infer the RepLKNet arch: stage {i} has blocks '
+                f'{blocks}, expected RepLK Block / ConvFFN pairs 0..2B-1')
+        c = _require(state_dict, f'stages.{i}.0.pre_norm.weight').shape[0]
+        channels.append(c)
+        layers.append(len(blocks) // 2)
+        dw_widths.append(
+            _require(state_dict, f'stages.{i}.0.pw1.conv.weight').shape[0])
+        ffn_widths.append(
+            _require(state_dict, f'stages.{i}.1.pw1.conv.weight').shape[0])
+        stage_kernels = set()
+        for b in blocks[::2]:
+            lk = f'stages.{i}.{b}.large_kernel'
+            is_fused = f'{lk}.fused_conv.weight' in state_dict
+            deployed.add(is_fused)
+            weight = _require(
+                state_dict, f'{lk}.fused_conv.weight' if is_fused else
+                f'{lk}.large_conv.conv.weight')
+            stage_kernels.add(weight.shape[-1])
+            if not is_fused:
+                small = state_dict.get(f'{lk}.small_conv.conv.weight')
+                small_kernels.add(None if small is None else small.shape[-1])
+        if len(stage_kernels) > 1:
+            raise ValueError(
+                f'cannot infer the RepLKNet arch: stage {i} mixes large '
+                f'kernel sizes {sorted(stage_kernels)}; lkmm.RepLKNet uses '
+                'one per stage')
+        kernels.append(stage_kernels.pop())
+    if len(deployed) > 1:
+        raise ValueError('cannot infer the RepLKNet arch: some large kernels '
+                         'are deployed (fused_conv) and some are not')
+    if len(small_kernels) > 1:
+        raise ValueError('cannot infer the RepLKNet arch: RepLK Blocks '
+                         f'disagree on the small kernel: {small_kernels}')
+    is_deployed = deployed.pop()
+    arch = dict(
+        channels=channels,
+        layers=layers,
+        kernel_sizes=kernels,
+        small_kernel=None if is_deployed else small_kernels.pop(),
+        dw_ratio=_infer_ratio('depth-wise', dw_widths, channels),
+        ffn_ratio=_infer_ratio('ConvFFN', ffn_widths, channels))
+
+    last = len(stages) - 1
+    norms = _indices(state_dict, re.compile(r'out_norm(\d+)\.'))
+    if any(i > last for i in norms):
+        raise ValueError(f'cannot infer the RepLKNet arch: out_norm indices '
+                         f'{norms} exceed the last stage {last}')
+    kwargs = dict(
+        arch=arch,
+        in_channels=_require(state_dict, 'stem.0.conv.weight').shape[1],
+        out_indices=(last, ),
+        final_norm=False,
+        norm_intermediate_features=False,
+        small_kernel_merged=is_deployed)
+    if norms == [last]:
+        kwargs['final_norm'] = True
+    elif norms:
+        # A norm on an earlier stage only exists for a returned stage that
+        # is normalized, i.e. norm_intermediate_features.
+        kwargs.update(out_indices=tuple(norms),
+                      norm_intermediate_features=True)
+    return kwargs
+
+
+def build_replknet_model(backbone_kwargs: dict,
+                         target: str = 'classifier',
+                         num_classes: Optional[int] = None) -> nn.Module:
+    """Build the lkmm model whose state dict layout is ``target``.
+
+    Args:
+        backbone_kwargs (dict): ``lkmm.RepLKNet`` arguments, e.g. from
+            :func:`infer_replknet_kwargs`.
+        target (str): ``'backbone'`` for a bare ``lkmm.RepLKNet``;
+            ``'classifier'`` for an mmpretrain ``ImageClassifier`` with
+            ``GlobalAveragePooling`` and ``LinearClsHead``.
+            Defaults to ``'classifier'``.
+        num_classes (int, optional): Classes of the ``LinearClsHead``; no
+            head is built when None (classifier target only).
+
+    Returns:
+        nn.Module: The model (weights not initialized from any checkpoint).
+    """
+    from ..backbones.replknet import RepLKNet
+    if target not in REPLKNET_TARGETS:
+        raise ValueError(f'target must be one of {REPLKNET_TARGETS}, got '
+                         f'{target!r}')
+    if target == 'backbone':
+        return RepLKNet(**backbone_kwargs)
+    from mmpretrain.registry import MODELS
+    head = None
+    if num_classes is not None:
+        head = dict(
+            type='LinearClsHead',
+            num_classes=num_classes,
+            in_channels=RepLKNet.parse_arch(
+                backbone_kwargs['arch'])['channels'][-1])
+    return MODELS.build(
+        dict(
+            type='ImageClassifier',
+            backbone=dict(type='lkmm.RepLKNet', **backbone_kwargs),
+            neck=dict(type='GlobalAveragePooling'),
+            head=head))
+
+
+def head_num_classes(state_dict: Mapping) -> Optional[int]:
+    """Number of classes of the ``head.fc`` in a converted state dict.
+
+    Args:
+        state_dict (Mapping): Converted (classifier-form) state dict.
+
+    Returns:
+        int | None: ``head.fc.weight``'s rows, or None without a head.
+    """
+    weight = state_dict.get('head.fc.weight')
+    return None if weight is None else int(weight.shape[0])
+

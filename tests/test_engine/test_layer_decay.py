@@ -1,0 +1,361 @@
+"""LayerDecayOptimWrapperConstructor: RepLKNet layer ids, lr scales, weight
+decay and building through the registries of mmpretrain, mmseg and mmdet."""
+import logging
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.logging import MMLogger
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DefaultScope, init_default_scope
+
+import lkmm  # noqa: F401
+from lkmm.apis import build_model_from_cfg
+from lkmm.engine.optimizers import (LAYER_ID_FUNCTIONS,
+                                    LayerDecayOptimWrapperConstructor,
+                                    register_layer_id_function)
+from lkmm.models import RepLKNet
+from lkmm.registry import OPTIM_WRAPPER_CONSTRUCTORS
+
+# Stage 2 has 9 block pairs = 18 modules -> groups of 4 modules (2 pairs):
+# pairs {0,1} {2,3} {4,5} {6,7} {8} -> ids 3..7; stage 3 -> 8; head -> 9.
+ARCH = dict(channels=[8, 16, 24, 32], layers=[1, 1, 9, 1],
+            kernel_sizes=[7, 7, 7, 5], small_kernel=3)
+NUM_LAYERS = 8
+HEAD = NUM_LAYERS + 1
+LR, WD, RATE = 1e-3, 0.05, 0.9
+CONSTRUCTOR = 'lkmm.LayerDecayOptimWrapperConstructor'
+
+
+def _cfg(**paramwise):
+    paramwise.setdefault('decay_rate', RATE)
+    return dict(
+        constructor=CONSTRUCTOR,
+        optimizer=dict(type='AdamW', lr=LR, weight_decay=WD),
+        paramwise_cfg=paramwise)
+
+
+def _constructor(**paramwise):
+    cfg = _cfg(**paramwise)
+    cfg.pop('constructor')
+    paramwise = cfg.pop('paramwise_cfg')
+    return LayerDecayOptimWrapperConstructor(cfg, paramwise)
+
+
+class _Classifier(nn.Module):
+    """Minimal model with a ``backbone`` and a head outside it."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.backbone = RepLKNet(ARCH, **kwargs)
+        self.head = nn.Linear(32, 5)
+
+    def forward(self, x):
+        feat = self.backbone(x)[-1].mean((2, 3))
+        return self.head(feat)
+
+
+def _group_of(optimizer):
+    """Map parameter -> its param group, asserting it is in exactly one."""
+    seen = {}
+    for group in optimizer.param_groups:
+        for param in group['params']:
+            assert param not in seen, 'parameter in two groups'
+            seen[param] = group
+    return seen
+
+
+@pytest.fixture(scope='module')
+def model():
+    return _Classifier(final_norm=True)
+
+
+def test_layer_ids_follow_official_grouping(model):
+    ctor = _constructor()
+    assert ctor.get_num_layers(model.backbone) == NUM_LAYERS
+    expected = {
+        'backbone.stem.0.conv.weight': 0,
+        'backbone.stem.3.bn.bias': 0,
+        'backbone.stages.0.0.pw1.conv.weight': 1,  # RepLK block of pair 0
+        'backbone.stages.0.1.pw2.conv.weight': 1,  # its ConvFFN
+        'backbone.transitions.0.0.conv.weight': 1,  # goes with stage 0
+        'backbone.stages.1.0.pre_norm.weight': 2,
+        'backbone.transitions.1.1.conv.weight': 2,
+        'backbone.stages.2.0.pw1.conv.weight': 3,  # pair 0
+        'backbone.stages.2.3.pw1.conv.weight': 3,  # pair 1, same group
+        'backbone.stages.2.4.pw1.conv.weight': 4,  # pair 2
+        'backbone.stages.2.8.pw1.conv.weight': 5,  # pair 4
+        'backbone.stages.2.9.pw2.conv.weight': 5,
+        'backbone.stages.2.16.pw1.conv.weight': 7,  # pair 8 (last)
+        'backbone.stages.2.17.pw2.bn.weight': 7,
+        'backbone.transitions.2.0.conv.weight': 7,  # last stage-2 group
+        'backbone.stages.3.0.pw1.conv.weight': NUM_LAYERS,
+        'backbone.stages.3.1.pw2.conv.weight': NUM_LAYERS,
+        'backbone.out_norm3.weight': HEAD,  # like the official final norm
+        'head.weight': HEAD,
+        'head.bias': HEAD,
+    }
+    names = dict(model.named_parameters())
+    for name, layer_id in expected.items():
+        assert name in names, name
+        assert ctor.get_layer_id(name, model) == layer_id, name
+
+
+def _official_layer_id(name):
+    """The official RepLKNet table (optim_factory.get_num_layer_for_replknet)
+    for layers=[2, 2, 18, 2], written for lkmm names (no ``.blocks``)."""
+    parts = name.split('.')
+    if parts[0] == 'stem':
+        return 0
+    if parts[0] == 'stages':
+        stage, block = int(parts[1]), int(parts[2])
+        return {0: 1, 1: 2, 2: 3 + block // 4, 3: 12}[stage]
+    if parts[0] == 'transitions':
+        return {0: 1, 1: 2, 2: 11}[int(parts[1])]
+    return 13
+
+
+def test_matches_official_table_for_18_pair_stage():
+    backbone = RepLKNet(
+        dict(channels=[4, 4, 4, 4], layers=[2, 2, 18, 2],
+             kernel_sizes=[3, 3, 3, 3], small_kernel=None))
+    ctor = _constructor(num_layers=12)  # the official num_layers
+    assert ctor.get_num_layers(backbone) == 12
+    for name, _ in backbone.named_parameters():
+        assert ctor.get_layer_id(name, backbone) == _official_layer_id(name)
+    # official: stem lr = decay ** 13, head lr = decay ** 0
+    assert ctor.get_lr_scale(0, 12) == pytest.approx(RATE**13)
+    assert ctor.get_lr_scale(13, 12) == 1
+
+
+def test_param_groups_lr_and_weight_decay(model):
+    ctor = _constructor()
+    wrapper = ctor(model)
+    groups = _group_of(wrapper.optimizer)
+    named = dict(model.named_parameters())
+    assert set(groups) == set(named.values())  # every param exactly once
+    for name, param in named.items():
+        group = groups[param]
+        layer_id = ctor.get_layer_id(name, model)
+        assert group['layer_id'] == layer_id
+        scale = RATE**(HEAD - layer_id)
+        assert group['lr_scale'] == pytest.approx(scale), name
+        assert group['lr'] == pytest.approx(LR * scale), name
+        expect_wd = 0. if param.ndim == 1 else WD
+        assert group['weight_decay'] == expect_wd, name
+    # norms and biases without weight decay, convs and linear with it
+    assert groups[named['backbone.stem.0.bn.weight']]['weight_decay'] == 0
+    assert groups[named['backbone.out_norm3.bias']]['weight_decay'] == 0
+    assert groups[named['head.bias']]['weight_decay'] == 0
+    assert groups[named['head.weight']]['weight_decay'] == WD
+    assert groups[named['head.weight']]['lr'] == pytest.approx(LR)
+    assert groups[named['backbone.stem.0.conv.weight']]['lr'] == \
+        pytest.approx(LR * RATE**HEAD)
+    # one group per (layer, decay / no decay), head first (the logged lr)
+    assert len(wrapper.optimizer.param_groups) == 2 * (HEAD + 1)
+    assert [g['layer_id'] for g in wrapper.optimizer.param_groups] == [
+        i for i in range(HEAD, -1, -1) for _ in range(2)]
+    assert wrapper.get_lr()['lr'][0] == pytest.approx(LR)
+
+
+def test_no_decay_names(model):
+    ctor = _constructor(no_decay_names=['head.weight', 'backbone.stem'])
+    groups = _group_of(ctor(model).optimizer)
+    named = dict(model.named_parameters())
+    assert groups[named['head.weight']]['weight_decay'] == 0
+    assert groups[named['backbone.stem.2.conv.weight']]['weight_decay'] == 0
+    assert groups[named['backbone.stages.0.0.pw1.conv.weight']][
+        'weight_decay'] == WD
+
+
+def test_stage_wise(model):
+    ctor = _constructor(decay_type='stage_wise', decay_rate=0.4)
+    assert ctor.get_num_layers(model.backbone) == 3
+    expected = {
+        'backbone.stem.0.conv.weight': 0,
+        'backbone.stages.0.1.pw1.conv.weight': 0,
+        'backbone.transitions.0.1.conv.weight': 0,
+        'backbone.stages.1.0.pw1.conv.weight': 1,
+        'backbone.transitions.1.0.conv.weight': 1,
+        'backbone.stages.2.0.pw1.conv.weight': 2,
+        'backbone.stages.2.17.pw1.conv.weight': 2,
+        'backbone.transitions.2.0.conv.weight': 2,
+        'backbone.stages.3.0.pw1.conv.weight': 3,
+        'backbone.out_norm3.weight': 4,
+        'head.weight': 4,
+    }
+    for name, layer_id in expected.items():
+        assert ctor.get_layer_id(name, model) == layer_id, name
+    groups = _group_of(ctor(model).optimizer)
+    named = dict(model.named_parameters())
+    assert groups[named['backbone.stem.0.conv.weight']]['lr'] == \
+        pytest.approx(LR * 0.4**4)
+    assert groups[named['backbone.stages.2.0.pw1.conv.weight']]['lr'] == \
+        pytest.approx(LR * 0.4**2)
+    assert groups[named['head.weight']]['lr'] == pytest.approx(LR)
+    assert len(groups) == len(named)
+
+
+def test_frozen_params_left_out():
+    model = _Classifier(frozen_stages=1)
+    groups = _group_of(_constructor()(model).optimizer)
+    trainable = {p for p in model.parameters() if p.requires_grad}
+    assert set(groups) == trainable
+    assert model.backbone.stem[0].conv.weight not in groups
+
+
+def test_logs_group_table(model):
+    MMLogger.get_instance('test_layer_decay', log_level='INFO')
+    logger = MMLogger.get_current_instance()  # what print_log uses
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    records = []
+
+    class _Keep(logging.Handler):
+
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    handler = _Keep(level=logging.INFO)
+    logger.addHandler(handler)
+    try:
+        _constructor()(model)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    table = '\n'.join(records)
+    assert 'RepLKNet, layer_wise decay_rate=0.9' in table
+    assert 'lr_scale' in table and ' head ' in table
+
+
+@pytest.mark.parametrize('paramwise, field', [
+    (dict(decay_rate=0.9, decay_type='block_wise'), 'decay_type'),
+    (dict(decay_rate=0.), 'decay_rate'),
+    (dict(decay_rate=1.5), 'decay_rate'),
+    (dict(decay_rate='0.9'), 'decay_rate'),
+    (dict(decay_rate=None), 'decay_rate'),
+    (dict(decay_rate=0.9, num_layers=-1), 'num_layers'),
+    (dict(decay_rate=0.9, no_decay_names='head'), 'no_decay_names'),
+    (dict(decay_rate=0.9, layer_decay_rate=0.9), 'layer_decay_rate'),
+])
+def test_bad_paramwise_cfg(paramwise, field):
+    with pytest.raises(ValueError, match=field):
+        LayerDecayOptimWrapperConstructor(
+            dict(optimizer=dict(type='AdamW', lr=LR)), paramwise)
+
+
+def test_num_layers_mismatch(model):
+    with pytest.raises(ValueError, match='num_layers=8'):
+        _constructor(num_layers=12)(model)
+    _constructor(num_layers=NUM_LAYERS)(model)
+
+
+def test_unsupported_backbone():
+
+    class Plain(nn.Module):
+
+        def __init__(self):
+            super().__init__()
+            self.backbone = nn.Conv2d(3, 4, 3)
+            self.head = nn.Linear(4, 2)
+
+    with pytest.raises(NotImplementedError, match=r"Conv2d.*\['RepLKNet'\]"):
+        _constructor()(Plain())
+    with pytest.raises(NotImplementedError, match='backbone'):
+        _constructor()(nn.Linear(2, 2))
+
+
+def test_register_layer_id_function_plugs_in():
+
+    class TinyNet(nn.Module):
+
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 4, 3)
+            self.stage = nn.Conv2d(4, 4, 3)
+
+    @register_layer_id_function(TinyNet)
+    def tiny_layer_id(name, backbone, decay_type):
+        return 0 if name.startswith('stem') else 1
+
+    try:
+        model = nn.Module()
+        model.backbone = TinyNet()
+        model.head = nn.Linear(4, 2)
+        ctor = _constructor()
+        assert ctor.get_layer_id('backbone.stem.weight', model) == 0
+        assert ctor.get_layer_id('backbone.stage.bias', model) == 1
+        assert ctor.get_layer_id('head.weight', model) == 2
+    finally:
+        LAYER_ID_FUNCTIONS.pop(TinyNet)
+
+
+def _step(model, wrapper, inputs):
+    """One optimizer step; return whether backbone and head params moved."""
+    stem = model.backbone.stem[0].conv.weight
+    before = stem.detach().clone()
+    out = model(inputs, mode='tensor')
+    if isinstance(out, (tuple, list)):  # detector: (cls_scores, bbox_preds)
+        out = [t for level in out for t in level]
+        loss = sum(t.float().mean() for t in out)
+    else:
+        loss = out.float().pow(2).mean()
+    wrapper.update_params(loss)
+    return not torch.equal(before, stem.detach())
+
+
+TINY = dict(channels=[8, 16, 24, 32], layers=[1, 1, 3, 1],
+            kernel_sizes=[7, 7, 7, 5], small_kernel=3)
+SCOPE_MODELS = {
+    'mmpretrain': dict(
+        type='ImageClassifier',
+        backbone=dict(type='lkmm.RepLKNet', arch=TINY, final_norm=True),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=5, in_channels=32)),
+    'mmseg': dict(
+        type='EncoderDecoder',
+        data_preprocessor=dict(type='SegDataPreProcessor', size=(64, 64)),
+        backbone=dict(type='lkmm.RepLKNet', arch=TINY, out_indices=(2, 3)),
+        decode_head=dict(type='FCNHead', in_channels=32, in_index=1,
+                         channels=8, num_convs=1, num_classes=3),
+        train_cfg=dict(), test_cfg=dict(mode='whole')),
+    'mmdet': dict(
+        type='RetinaNet',
+        data_preprocessor=dict(type='DetDataPreprocessor',
+                               pad_size_divisor=32),
+        backbone=dict(type='lkmm.RepLKNet', arch=TINY, out_indices=(2, 3)),
+        neck=dict(type='FPN', in_channels=[24, 32], out_channels=8,
+                  num_outs=2),
+        bbox_head=dict(
+            type='RetinaHead', num_classes=3, in_channels=8,
+            stacked_convs=1, feat_channels=8,
+            anchor_generator=dict(
+                type='AnchorGenerator', octave_base_scale=4,
+                scales_per_octave=1, ratios=[1.0], strides=[16, 32]),
+            bbox_coder=dict(type='DeltaXYWHBBoxCoder'),
+            loss_cls=dict(type='FocalLoss', use_sigmoid=True),
+            loss_bbox=dict(type='L1Loss'))),
+}
+
+
+@pytest.mark.parametrize('scope', list(SCOPE_MODELS))
+def test_build_in_every_scope_and_step(scope):
+    from mmengine.config import Config
+    model = build_model_from_cfg(
+        Config(dict(default_scope=scope, model=SCOPE_MODELS[scope])))
+    model.train()
+    init_default_scope(scope)
+    with DefaultScope.overwrite_default_scope(scope):
+        ctor_cls = OPTIM_WRAPPER_CONSTRUCTORS.get(CONSTRUCTOR)
+        wrapper = build_optim_wrapper(model, _cfg())
+    assert ctor_cls is LayerDecayOptimWrapperConstructor
+    groups = _group_of(wrapper.optimizer)
+    assert set(groups) == set(model.parameters())
+    # TINY: stage 2 has 3 pairs -> 2 groups, ids 3, 4; stage 3 -> 5
+    head = max(g['layer_id'] for g in wrapper.optimizer.param_groups)
+    assert head == 6
+    non_backbone = [p for n, p in model.named_parameters()
+                    if not n.startswith('backbone.')]
+    assert non_backbone and all(groups[p]['lr'] == pytest.approx(LR)
+                                for p in non_backbone)
+    assert _step(model, wrapper, torch.randn(2, 3, 64, 64))
