@@ -22,7 +22,6 @@ import copy
 import os
 import os.path as osp
 import re
-import tempfile
 import time
 from contextlib import contextmanager
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
@@ -36,7 +35,8 @@ from lkmm.analysis.benchmark import (_as_tensor_module, _first_forward,
                                      compare_train_vs_deploy, flatten_tensors,
                                      format_benchmark_table,
                                      input_shape_from_cfg, resolve_device)
-from lkmm.utils.fileio import _UMASK
+from lkmm.utils.fileio import publish as _publish
+from lkmm.utils.fileio import temp_file_beside as _temp_path
 from .launch import build_model_from_cfg, load_config
 
 __all__ = [
@@ -263,25 +263,6 @@ def _compare(reference: List[torch.Tensor], outputs: List[torch.Tensor],
             f'{what}: outputs differ by {diff:.3g}, more than the tolerance '
             f'{tolerance:g} x output scale {scale:.3g} = {allowed:.3g}')
     return stats
-
-
-def _temp_path(final: str, suffix: str) -> str:
-    """An empty temporary file next to ``final`` (same file system)."""
-    folder = osp.dirname(osp.abspath(final))
-    os.makedirs(folder, exist_ok=True)
-    fd, path = tempfile.mkstemp(
-        prefix=f'.{osp.basename(final)}.', suffix=suffix, dir=folder)
-    os.close(fd)
-    return path
-
-
-def _publish(tmp: str, final: str) -> None:
-    """Move a finished temporary file into place (atomic rename)."""
-    with open(tmp, 'rb+') as f:
-        os.fsync(f.fileno())  # on disk before the name points at it
-    # mkstemp files are 0600; give the result the usual umask-based mode.
-    os.chmod(tmp, 0o666 & ~_UMASK)
-    os.replace(tmp, final)
 
 
 def _deployed_meta(source_meta: dict, config: str, checkpoint: str,

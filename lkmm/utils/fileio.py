@@ -20,6 +20,55 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def temp_file_beside(final: Union[str, Path],
+                     suffix: str = '.partial') -> str:
+    """Create an empty temporary file in the folder of ``final``.
+
+    Same folder, hence same file system: :func:`publish` can rename it.
+
+    Args:
+        final (str | Path): The path the content is meant for; its folder is
+            created if needed.
+        suffix (str): Suffix of the temporary name. Defaults to
+            ``'.partial'``.
+
+    Returns:
+        str: The temporary file's path.
+    """
+    final = os.fspath(final)
+    folder = osp.dirname(osp.abspath(final))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f'.{osp.basename(final)}.', suffix=suffix, dir=folder)
+    os.close(fd)
+    return tmp
+
+
+def publish(tmp: str, final: Union[str, Path]) -> None:
+    """Move a finished temporary file into place (atomic rename).
+
+    Args:
+        tmp (str): From :func:`temp_file_beside`, completely written.
+        final (str | Path): Destination.
+    """
+    with open(tmp, 'rb+') as f:
+        os.fsync(f.fileno())  # on disk before the name points at it
+    os.chmod(tmp, 0o666 & ~_UMASK)
+    os.replace(tmp, os.fspath(final))
+
+
+def _write_atomically(write, filepath: Union[str, Path]) -> None:
+    tmp = temp_file_beside(filepath)
+    try:
+        with open(tmp, 'wb') as f:
+            write(f)
+        publish(tmp, filepath)
+    except BaseException:
+        if osp.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def atomic_write_bytes(data: bytes, filepath: Union[str, Path]) -> None:
     """Write ``data`` to ``filepath`` so readers never see a partial file.
 
@@ -27,22 +76,21 @@ def atomic_write_bytes(data: bytes, filepath: Union[str, Path]) -> None:
         data (bytes): Content.
         filepath (str | Path): Destination; its folder is created if needed.
     """
-    filepath = os.fspath(filepath)
-    folder = osp.dirname(osp.abspath(filepath))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f'.{osp.basename(filepath)}.', suffix='.partial', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, filepath)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
+    _write_atomically(lambda f: f.write(data), filepath)
+
+
+def atomic_torch_save(obj, filepath: Union[str, Path]) -> None:
+    """``torch.save`` that leaves ``filepath`` complete or untouched.
+
+    Streams to the temporary file, so a multi-GB checkpoint is not held in
+    memory twice (as serializing to bytes first would).
+
+    Args:
+        obj: What to save.
+        filepath (str | Path): Destination; its folder is created if needed.
+    """
+    import torch
+    _write_atomically(lambda f: torch.save(obj, f), filepath)
 
 
 class AtomicLocalBackend(LocalBackend):

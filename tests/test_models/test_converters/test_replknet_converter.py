@@ -7,7 +7,6 @@ first test checks that claim against an independent statement of the
 official key names.
 """
 import copy
-import importlib.util
 import os
 import os.path as osp
 import re
@@ -164,10 +163,9 @@ def max_diff(a, b):
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location('replknet_to_lkmm', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The tool's logic (``lkmm.apis.convert``), called in-process."""
+    from lkmm.apis import convert
+    return convert
 
 
 def run_tool(args):
@@ -308,8 +306,8 @@ def test_official_to_backbone_and_downstream_pretrained(tmp_path):
     cls_path, bb_path = str(tmp_path / 'cls.pth'), str(tmp_path / 'bb.pth')
     src_path = str(tmp_path / 'official.pth')
     torch.save({'model': sd}, src_path)
-    assert tool.main([src_path, cls_path]) == 0
-    assert tool.main([src_path, bb_path, '--target', 'backbone']) == 0
+    assert tool.replknet_to_lkmm_main([src_path, cls_path]) == 0
+    assert tool.replknet_to_lkmm_main([src_path, bb_path, '--target', 'backbone']) == 0
     for path, prefix in ((cls_path, 'backbone.'), (bb_path, None)):
         init = dict(type='Pretrained', checkpoint=path)
         if prefix:
@@ -398,7 +396,7 @@ def test_cli_refuses_incomplete_or_foreign_inputs(tmp_path, capsys):
     sd = official_state_dict(mmpre_backbone())
     torch.save(sd, corrupt)
     corrupt.write_bytes(corrupt.read_bytes()[:300])  # truncated download
-    assert tool.main([str(corrupt), str(dst)]) == 1
+    assert tool.replknet_to_lkmm_main([str(corrupt), str(dst)]) == 1
     err = capsys.readouterr().err
     assert 'error: cannot read' in err and 'corrupt' in err
     assert not dst.exists()
@@ -406,19 +404,19 @@ def test_cli_refuses_incomplete_or_foreign_inputs(tmp_path, capsys):
 
     foreign = tmp_path / 'resnet.pth'
     torch.save({'state_dict': {'conv1.weight': torch.zeros(2)}}, foreign)
-    assert tool.main([str(foreign), str(dst)]) == 1
+    assert tool.replknet_to_lkmm_main([str(foreign), str(dst)]) == 1
     assert 'not a RepLKNet checkpoint' in capsys.readouterr().err
     assert not dst.exists()
 
     sd['stages.0.blocks.0.extra.weight'] = torch.zeros(1)
     src = tmp_path / 'extra.pth'
     torch.save(sd, src)
-    assert tool.main([str(src), str(dst)]) == 1
+    assert tool.replknet_to_lkmm_main([str(src), str(dst)]) == 1
     out = capsys.readouterr()
     assert 'stages.0.blocks.0.extra.weight' in out.out
     assert '--allow-missing' in out.err
     assert not dst.exists()
-    assert tool.main([str(src), str(dst), '--allow-missing']) == 0
+    assert tool.replknet_to_lkmm_main([str(src), str(dst), '--allow-missing']) == 0
     assert dst.exists()
     assert sorted(os.listdir(tmp_path)) == ['extra.pth', 'out.pth',
                                             'resnet.pth']  # no temp files

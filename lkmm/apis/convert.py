@@ -1,0 +1,155 @@
+"""The logic behind ``tools/model_converters/replknet_to_lkmm.py``.
+
+Usage::
+
+    python tools/model_converters/replknet_to_lkmm.py SRC DST \
+        [--target classifier|backbone] [--format auto|official|mmpretrain]
+
+The source is read with :func:`lkmm.utils.checkpoint.safe_load` (never runs
+pickled code). The converted weights are verified by building the inferred
+lkmm model and loading them with ``strict=True``, then written atomically
+in mmengine format (``{'state_dict': ..., 'meta': ...}``); on any error DST
+is left untouched.
+
+* ``--target classifier`` (default): mmpretrain ``ImageClassifier`` keys
+  (``backbone.*``, ``head.fc.*``). Use DST as ``load_from`` of a
+  classification config with ``backbone=dict(type='lkmm.RepLKNet',
+  final_norm=True, ...)``, or downstream with
+  ``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``.
+* ``--target backbone``: bare ``lkmm.RepLKNet`` keys (the head is dropped);
+  use ``init_cfg=dict(type='Pretrained', checkpoint=DST)`` without prefix.
+
+Exit status: 0 on success; 1 when the input cannot be read or converted,
+or when source keys could not be mapped or target keys are missing (unless
+``--allow-missing``).
+"""
+import argparse
+import os.path as osp
+import re
+import sys
+import time
+
+import lkmm
+from lkmm.models.converters import (REPLKNET_FORMATS,
+                                    build_replknet_model,
+                                    compare_state_dict_with_model,
+                                    convert_replknet_state_dict,
+                                    head_num_classes, infer_replknet_kwargs)
+from lkmm.utils.checkpoint import UnsafeCheckpointError, safe_load
+from lkmm.utils.fileio import atomic_torch_save
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Convert an official (DingXiaoH/RepLKNet-pytorch) or '
+        'mmpretrain RepLKNet checkpoint into an lkmm checkpoint')
+    parser.add_argument('src', help='source checkpoint (.pth)')
+    parser.add_argument('dst', help='output checkpoint (mmengine format)')
+    parser.add_argument(
+        '--target', choices=['classifier', 'backbone'], default='classifier',
+        help='classifier: ImageClassifier keys backbone.* and head.fc.* '
+        '(downstream: Pretrained init with prefix="backbone."); backbone: '
+        'bare lkmm.RepLKNet keys, head dropped (default: classifier)')
+    parser.add_argument(
+        '--format', choices=('auto', ) + REPLKNET_FORMATS, default='auto',
+        help='source layout (default: detect it)')
+    parser.add_argument(
+        '--allow-missing', action='store_true',
+        help='write the output even if source keys could not be mapped '
+        '(they are dropped) or target keys are missing (e.g. no head)')
+    return parser.parse_args(argv)
+
+
+def _print_keys(title, keys):
+    print(f'{title} ({len(keys)}):')
+    for key in keys:
+        print(f'  {key}')
+
+
+def _short(err):
+    """One informative line of a torch.load error."""
+    text = str(err)
+    # torch's weights_only failures start with a long generic preamble.
+    match = re.search(r'WeightsUnpickler error:\s*(\S.*)', text)
+    line = match.group(1) if match else text.strip().split('\n')[0]
+    return f'{type(err).__name__}: {line}' if line else type(err).__name__
+
+
+def convert(args):
+    """Load, convert, verify and save; returns the exit status."""
+    if not osp.isfile(args.src):
+        raise ValueError(f'source checkpoint not found: {args.src}')
+    try:
+        checkpoint = safe_load(args.src, map_location='cpu')
+    except UnsafeCheckpointError:
+        raise  # its own message says what was refused and what to do
+    except Exception as err:
+        # Corrupt, truncated or non-torch files fail in many ways inside
+        # torch.load (UnpicklingError, RuntimeError, EOFError, KeyError..).
+        raise ValueError(
+            f'cannot read {args.src} as a PyTorch checkpoint (corrupt, '
+            f'truncated or not a checkpoint): {_short(err)}') from None
+    src_format = None if args.format == 'auto' else args.format
+    state_dict, report = convert_replknet_state_dict(
+        checkpoint, src_format=src_format, target=args.target)
+    kwargs = infer_replknet_kwargs(state_dict)
+    num_classes = head_num_classes(state_dict)
+    print(f'source format: {report.src_format}, target: {args.target}')
+    print(f'inferred lkmm.RepLKNet kwargs: {kwargs}')
+    if args.target == 'classifier':
+        print(f'head: {num_classes} classes' if num_classes else 'head: none')
+    print(f'converted tensors: {report.num_tensors}')
+
+    model = build_replknet_model(kwargs, args.target, num_classes)
+    missing, report.unexpected, report.mismatched = \
+        compare_state_dict_with_model(state_dict, model)
+    report.missing = list(dict.fromkeys(report.missing + missing))
+    if report.dropped:
+        _print_keys('dropped source keys (not part of the target)',
+                    report.dropped)
+    if report.filled:
+        print(f'filled {len(report.filled)} missing BN num_batches_tracked '
+              'with 0')
+    for name in ('unknown', 'missing', 'unexpected', 'mismatched'):
+        if getattr(report, name):
+            _print_keys(f'{name} keys', getattr(report, name))
+    if report.unexpected or report.mismatched:
+        print('error: the converted weights do not fit the inferred model',
+              file=sys.stderr)
+        return 1
+    if (report.unknown or report.missing) and not args.allow_missing:
+        print('error: conversion is incomplete (see the keys above); pass '
+              '--allow-missing to write it anyway', file=sys.stderr)
+        return 1
+    # The real check: the inferred model accepts every tensor as is.
+    model.load_state_dict(state_dict, strict=not report.missing)
+    print('verified: the inferred lkmm model loads the weights '
+          f'(strict={not report.missing})')
+
+    meta = dict(
+        converted_by='tools/model_converters/replknet_to_lkmm.py',
+        lkmm_version=lkmm.__version__,
+        source=osp.basename(args.src),
+        source_format=report.src_format,
+        target=args.target,
+        replknet_kwargs=kwargs,
+        num_classes=num_classes,
+        time=time.strftime('%Y-%m-%d %H:%M:%S'))
+    del model, checkpoint  # large models: keep only one copy of the weights
+    atomic_torch_save(dict(state_dict=state_dict, meta=meta), args.dst)
+    print(f'saved {args.dst}')
+    return 0
+
+
+def replknet_to_lkmm_main(argv=None) -> int:
+    """``tools/model_converters/replknet_to_lkmm.py``; returns the exit
+    status."""
+    args = parse_args(argv)
+    try:
+        return convert(args)
+    except (ValueError, UnsafeCheckpointError) as err:
+        # Expected failures get one clear line, not a traceback.
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+
+
