@@ -16,6 +16,8 @@ from mmengine.config import Config, DictAction
 from mmengine.dist import is_distributed
 from mmengine.runner import Runner
 
+from lkmm.utils.model_checks import check_backbone_channels
+
 LAUNCHERS = ['none', 'pytorch', 'slurm', 'mpi']
 
 
@@ -146,8 +148,11 @@ def build_runner(cfg: Config, launcher: str = 'none') -> Runner:
     init_cpu_distributed(launcher, cfg)
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    check_backbone_channels(runner.model)
+    return runner
 
 
 def build_model_from_cfg(cfg: Config):
@@ -160,6 +165,11 @@ def build_model_from_cfg(cfg: Config):
 
     Returns:
         nn.Module: The model, weights not initialized.
+
+    Raises:
+        ChannelMismatchError: when a neck or head does not take the channels
+            an lkmm backbone gives (see
+            :func:`lkmm.utils.model_checks.check_backbone_channels`).
     """
     import importlib
 
@@ -174,12 +184,16 @@ def build_model_from_cfg(cfg: Config):
         model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
     scope = cfg.get('default_scope')
     if scope is None:
-        return MODELS.build(model_cfg)
+        model = MODELS.build(model_cfg)
+        check_backbone_channels(model)
+        return model
     init_default_scope(scope)
     # Every OpenMMLab library exposes its registries as <scope>.registry.
     registry = importlib.import_module(f'{scope}.registry').MODELS
     with DefaultScope.overwrite_default_scope(scope):
-        return registry.build(model_cfg)
+        model = registry.build(model_cfg)
+    check_backbone_channels(model)
+    return model
 
 
 def find_unset_pretrained(node, path: str = 'model') -> List[str]:
