@@ -79,6 +79,24 @@ val_dataloader = dict(
         pipeline=test_pipeline,
         **dataset))
 test_dataloader = val_dataloader
+# Multi-scale + flip test (tools/test.py --tta): ratios of the 64x64 scale.
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='Resize', scale=(int(64 * r), int(64 * r)),
+                     keep_ratio=True) for r in (0.75, 1.0, 1.5)
+            ],
+            [
+                dict(type='RandomFlip', prob=0., direction='horizontal'),
+                dict(type='RandomFlip', prob=1., direction='horizontal')
+            ],
+            [dict(type='LoadAnnotations', reduce_zero_label=True)],
+            [dict(type='PackSegInputs')],
+        ]),
+]
 
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
 max_iters = 600

@@ -3,11 +3,12 @@
 # pre-training): 49.9 mIoU single-scale, 50.6 multi-scale; 112M params,
 # 1170 GFLOPs at 2048x512.
 #
-# Schedule as the paper: 8 GPUs x 2 images, 160k iterations. NOTE: the
-# official release (RepLKNet-pytorch) instead trained 40k iterations with 64
-# GPUs x 2 images (same number of samples seen); to follow it, use
-#   --cfg-options train_cfg.max_iters=40000 train_dataloader.batch_size=2
-# on 64 GPUs and scale the scheduler ends to 40000.
+# Schedule as the paper: 8 GPUs x 2 images, 160k iterations (2.56M images).
+# NOTE: the official release (RepLKNet-pytorch) instead trained 40k
+# iterations with 64 GPUs x 2 images (5.12M images, twice as many); to follow
+# it, run 64 GPUs with
+#   --cfg-options train_cfg.max_iters=40000
+# and scale the scheduler ends to 40000.
 #
 # Multi-scale test: configs/replknet/upernet_ade20k_ms.py or
 #   tools/test.py CONFIG CKPT --tta
@@ -74,3 +75,25 @@ param_scheduler = [
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=16000)
+
+# Multi-scale + flip test as the release (mmseg 0.x): ratios of the 2048x512
+# test scale (mmseg 1.x's stock ADE20K tta_pipeline scales the original image
+# instead). Used by upernet_ade20k_ms.py and tools/test.py --tta.
+img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='Resize', scale=(int(2048 * r), int(512 * r)),
+                     keep_ratio=True) for r in img_ratios
+            ],
+            [
+                dict(type='RandomFlip', prob=0., direction='horizontal'),
+                dict(type='RandomFlip', prob=1., direction='horizontal')
+            ],
+            [dict(type='LoadAnnotations')],
+            [dict(type='PackSegInputs')],
+        ]),
+]

@@ -3,8 +3,13 @@
 Papers report the *inference* model: re-parameterized (deployed) backbone,
 no training-only parts such as the auxiliary head of a segmentor. Counting
 uses mmengine's maintained counter (``mmengine.analysis``).
+
+Detectors are counted by the convention of mmdet 2.x ``forward_dummy`` (the
+``tools/analysis_tools/get_flops.py`` of that era, behind the detection
+FLOPs of RepLKNet, Swin, ConvNeXt, ...), see :class:`_DetectorDummyForward`.
 """
 import copy
+import warnings
 from typing import List, Optional, Tuple
 
 import torch
@@ -72,9 +77,167 @@ class _TensorForward(nn.Module):
         return tuple(flatten_tensors(out))
 
 
+#: RoIs that the mmdet 2.x convention sends through the bbox heads (the RPN
+#: keeps 1000 proposals per image at test time) ...
+NUM_DUMMY_PROPOSALS = 1000
+#: ... and through the mask heads (a detector keeps 100 boxes per image).
+NUM_DUMMY_MASK_ROIS = 100
+
+
+def _mmdet_detector_kind(model: nn.Module) -> Optional[str]:
+    """``'single_stage'``, ``'two_stage'`` or None for other models.
+
+    None also for mmdet detectors whose heads the dummy forward does not
+    know (DETR-like, HTC, SCNet, PointRend, ...): they keep ``mode='tensor'``.
+    """
+    try:
+        from mmdet.models.detectors import (SingleStageDetector,
+                                            TwoStageDetector)
+        from mmdet.models.roi_heads import CascadeRoIHead, StandardRoIHead
+    except ImportError:  # mmdet not installed: not a detector
+        return None
+    if isinstance(model, SingleStageDetector):
+        return 'single_stage'
+    if not isinstance(model, TwoStageDetector) or not model.with_roi_head:
+        return None
+    roi_head = model.roi_head
+    for base in (CascadeRoIHead, StandardRoIHead):
+        if isinstance(roi_head, base):
+            # Subclasses that change what a RoI goes through (HTC's
+            # semantic/mask flow, SCNet, ...) are not covered.
+            cls = type(roi_head)
+            if cls._bbox_forward is base._bbox_forward and \
+                    cls._mask_forward is base._mask_forward:
+                return 'two_stage'
+            return None
+    return None
+
+
+def _dummy_proposals(batch_size: int, height: int, width: int, num: int,
+                     device) -> torch.Tensor:
+    """``num`` fixed boxes per image as RoIs ``(batch_idx, x1, y1, x2, y2)``.
+
+    Boxes of every scale (16 px to the short side) spread over the image, so
+    the RoI extractor samples from all FPN levels. Their positions do not
+    change any FLOP count; they are fixed only to make runs repeatable.
+    """
+    gen = torch.Generator().manual_seed(0)
+    centre = torch.rand(num, 2, generator=gen) * torch.tensor(
+        [float(width), float(height)])
+    short = float(max(min(height, width), 16))
+    size = 16. * (short / 16.)**torch.rand(num, 2, generator=gen)
+    boxes = torch.cat([centre - size / 2, centre + size / 2], dim=1)
+    boxes[:, 0::2] = boxes[:, 0::2].clamp(0, width)
+    boxes[:, 1::2] = boxes[:, 1::2].clamp(0, height)
+    rois = [
+        torch.cat([boxes.new_full((num, 1), float(i)), boxes], dim=1)
+        for i in range(batch_size)
+    ]
+    return torch.cat(rois).to(device)
+
+
+class _DetectorDummyForward(nn.Module):
+    """An mmdet 3.x detector run the way mmdet 2.x ``forward_dummy`` ran it.
+
+    Published detection FLOPs (RepLKNet, Swin, ConvNeXt, ... "at 1280x800")
+    were counted with mmdet 2.x ``get_flops.py``, which calls
+    ``forward_dummy``:
+
+    * single-stage detectors: backbone, neck and the dense head on the
+      features (``bbox_head(feats)``), no post-processing -- the same as
+      mmdet 3.x ``mode='tensor'``;
+    * two-stage and cascade detectors: backbone, neck, the RPN head on the
+      features (no proposal decoding), then a *fixed* set of
+      ``num_proposals`` (1000) RoIs per image through the bbox RoI extractor
+      and bbox head of every stage (the same RoIs for every stage, no
+      refinement in between), and the first ``num_mask_rois`` (100) of them
+      through the mask RoI extractor and mask head of every stage.
+
+    mmdet 3.x ``mode='tensor'`` instead decodes the real proposals and runs
+    the mask heads on all of them (up to 1000 per stage): mmdet's stock
+    Cascade Mask R-CNN R50 at 800x1280 counts 1824G that way against 393G
+    here. RoIAlign is not counted (neither mmcv 1.x's counter nor mmengine's
+    knows it), so the boxes do not affect the count. mmengine's counter also
+    skips the element-wise ops (ReLU, BN in eval, additions) that mmcv 1.x's
+    counted; they are a fraction of a percent of a detector.
+
+    Checked against published counts at 1280x800 (mmdet 2.x numbers):
+    mmdet's ConvNeXt-T Cascade Mask R-CNN 4conv1fc-GIoU config gives 740.8G
+    (ConvNeXt paper, Table 3: 86M, 741G), mmdet's Mask R-CNN R50-FPN
+    259.8G (260G as quoted in backbone papers' Mask R-CNN tables).
+
+    Supported RoI heads: ``StandardRoIHead``, ``CascadeRoIHead`` and
+    subclasses that keep their ``_bbox_forward`` / ``_mask_forward``.
+
+    Args:
+        detector (nn.Module): An mmdet ``SingleStageDetector`` or
+            ``TwoStageDetector``.
+        num_proposals (int): RoIs per image through the bbox heads.
+        num_mask_rois (int): RoIs per image through the mask heads.
+    """
+
+    def __init__(self, detector: nn.Module,
+                 num_proposals: int = NUM_DUMMY_PROPOSALS,
+                 num_mask_rois: int = NUM_DUMMY_MASK_ROIS):
+        super().__init__()
+        kind = _mmdet_detector_kind(detector)
+        if kind is None:
+            raise TypeError(
+                f'{type(detector).__name__} is not a detector the mmdet 2.x '
+                'dummy forward supports (single-stage, or two-stage with a '
+                'Standard/Cascade RoI head)')
+        if not 0 < num_mask_rois <= num_proposals:
+            raise ValueError('need 0 < num_mask_rois <= num_proposals, got '
+                             f'{num_mask_rois} and {num_proposals}')
+        self.detector = detector
+        self.kind = kind
+        self.num_proposals = num_proposals
+        self.num_mask_rois = num_mask_rois
+
+    def _roi_head_forward(self, feats, rois) -> list:
+        from mmdet.models.roi_heads import CascadeRoIHead
+        roi_head = self.detector.roi_head
+        batch_size = feats[0].shape[0]
+        # The first num_mask_rois RoIs of every image.
+        mask_rois = rois.view(batch_size, self.num_proposals,
+                              5)[:, :self.num_mask_rois].reshape(-1, 5)
+        outs = []
+        if isinstance(roi_head, CascadeRoIHead):
+            stages = range(roi_head.num_stages)
+            if roi_head.with_bbox:
+                for stage in stages:
+                    res = roi_head._bbox_forward(stage, feats, rois)
+                    outs += [res['cls_score'], res['bbox_pred']]
+            if roi_head.with_mask:
+                for stage in stages:
+                    outs.append(roi_head._mask_forward(
+                        stage, feats, mask_rois)['mask_preds'])
+            return outs
+        if roi_head.with_bbox:
+            res = roi_head._bbox_forward(feats, rois)
+            outs += [res['cls_score'], res['bbox_pred']]
+        if roi_head.with_mask:
+            outs.append(roi_head._mask_forward(feats, mask_rois)['mask_preds'])
+        return outs
+
+    def forward(self, x):
+        det = self.detector
+        feats = det.extract_feat(x)
+        if self.kind == 'single_stage':
+            return tuple(flatten_tensors(det.bbox_head(feats)))
+        outs = []
+        if det.with_rpn:
+            outs.append(det.rpn_head(feats))
+        rois = _dummy_proposals(x.shape[0], x.shape[-2], x.shape[-1],
+                                self.num_proposals, x.device)
+        outs += self._roi_head_forward(feats, rois)
+        return tuple(flatten_tensors(outs))
+
+
 def inference_complexity(model: nn.Module,
                          input_shape: Tuple[int, int, int] = (3, 224, 224),
-                         deploy: bool = True) -> dict:
+                         deploy: bool = True,
+                         detector_forward: str = 'mmdet2_dummy') -> dict:
     """Count params and FLOPs of ``model`` as the papers do.
 
     Args:
@@ -83,18 +246,37 @@ def inference_complexity(model: nn.Module,
         input_shape (tuple): ``(C, H, W)`` of one input image.
         deploy (bool): Count the inference form (see
             :func:`to_inference_form`). Defaults to True.
+        detector_forward (str): How an mmdet detector runs:
+            ``'mmdet2_dummy'`` (default) follows mmdet 2.x ``forward_dummy``
+            as published detection FLOPs do (1000 fixed RoIs through each
+            bbox head, the first 100 through each mask head; see
+            :class:`_DetectorDummyForward`); ``'tensor'`` calls mmdet 3.x
+            ``mode='tensor'`` (real proposals, mask heads on all of them).
+            Detectors the dummy forward does not support (DETR-like, HTC,
+            ...) use ``'tensor'`` with a warning. Other models ignore it.
 
     Returns:
         dict: ``params`` and ``flops`` (one multiply-add counts as one FLOP,
         as in the papers), plus the formatted strings ``params_str`` and
         ``flops_str``.
     """
+    if detector_forward not in ('mmdet2_dummy', 'tensor'):
+        raise ValueError('detector_forward must be "mmdet2_dummy" or '
+                         f'"tensor", got {detector_forward!r}')
     if deploy:
         model = to_inference_form(model)
     else:
         model = copy.deepcopy(model).eval()
     params = sum(p.numel() for p in model.parameters())
-    if hasattr(model, 'data_preprocessor'):
+    if detector_forward == 'mmdet2_dummy' and \
+            _mmdet_detector_kind(model) is not None:
+        model = _DetectorDummyForward(model)
+    elif hasattr(model, 'data_preprocessor'):
+        if detector_forward == 'mmdet2_dummy' and _is_mmdet_detector(model):
+            warnings.warn(
+                f'{type(model).__name__}: no mmdet 2.x dummy forward for '
+                'this detector; counting mode="tensor" (real proposals) '
+                'instead')
         model = _TensorForward(model)
     with torch.no_grad():
         info = get_model_complexity_info(
@@ -103,6 +285,14 @@ def inference_complexity(model: nn.Module,
     return dict(params=params, flops=info['flops'],
                 params_str=f'{params / 1e6:.2f}M',
                 flops_str=f'{info["flops"] / 1e9:.2f}G')
+
+
+def _is_mmdet_detector(model: nn.Module) -> bool:
+    try:
+        from mmdet.models.detectors import BaseDetector
+    except ImportError:
+        return False
+    return isinstance(model, BaseDetector)
 
 
 def _pipeline_shape(pipeline) -> Optional[Tuple[int, int]]:
