@@ -75,9 +75,9 @@ class BaselineValHook(Hook):
         key = self._pick(self.latest)
         before = self.untrained.get(key, float('nan'))
         after = self.latest[key]
-        ratio = after / before if before else float('inf')
+        change = f'{after / before:.1f}x' if before else 'from zero'
         runner.logger.info(f'{key}: untrained {before:.4f} -> trained '
-                           f'{after:.4f} ({ratio:.1f}x)')
+                           f'{after:.4f} ({change})')
 
 
 @HOOKS.register_module()

@@ -1,0 +1,184 @@
+"""Evaluation runs on the generated sets in the real formats: Cityscapes
+(mmseg's CityscapesDataset, single-scale and --tta multi-scale mIoU) and COCO
+(mmdet's CocoDataset with pycocotools' CocoMetric, box and mask AP), through
+tools/train.py, tools/test.py and tools/dist_train.sh as a user runs them."""
+import glob
+import json
+import os
+import os.path as osp
+import re
+
+import pytest
+
+CITYSCAPES_CONFIG = 'configs/demo/upernet_replknet-tiny_shapes-cityscapes.py'
+COCO_CONFIG = 'configs/demo/cascade-mask-rcnn_replknet-tiny_shapes-coco.py'
+# One thread a process: on a shared 2-core machine, 2-thread OpenMP runs
+# next to another busy process slow down by 10x and more.
+ENV = dict(OMP_NUM_THREADS='1')
+
+
+@pytest.fixture(scope='module')
+def cityscapes_root(tmp_path_factory):
+    from lkmm.datasets import make_shapes_cityscapes
+    root = str(tmp_path_factory.mktemp('shapes_cityscapes'))
+    return make_shapes_cityscapes(root, num_train=16, num_val=4)
+
+
+@pytest.fixture(scope='module')
+def coco_root(tmp_path_factory):
+    """The demo's default set (64 training, 16 validation images)."""
+    from lkmm.datasets import make_shapes_coco
+    root = str(tmp_path_factory.mktemp('shapes_coco'))
+    return make_shapes_coco(root)
+
+
+def _cityscapes_options(root):
+    return [f'{split}_dataloader.dataset.data_root={root}'
+            for split in ('train', 'val', 'test')]
+
+
+def _coco_options(root):
+    ann = osp.join(root, 'annotations', 'instances_val2017.json')
+    return [
+        *[f'{split}_dataloader.dataset.data_root={root}/'
+          for split in ('train', 'val', 'test')],
+        f'val_evaluator.ann_file={ann}', f'test_evaluator.ann_file={ann}'
+    ]
+
+
+def _scalars(work_dir, key):
+    rows = []
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                          'scalars.json'))):
+        with open(path) as f:
+            rows += [json.loads(line) for line in f if line.strip()]
+    return [row for row in rows if key in row]
+
+
+def _last_checkpoint(work_dir):
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip()
+
+
+def _metric(log, name):
+    """Values of ``name: <float>`` printed in a log."""
+    return [float(v) for v in re.findall(
+        re.escape(name) + r': (-?[0-9.]+)', log)]
+
+
+def test_demo_configs_shrink_the_published_ones():
+    from mmengine.config import Config
+
+    from lkmm.datasets import SHAPES_COCO_METAINFO
+    seg = Config.fromfile(CITYSCAPES_CONFIG)
+    assert seg.train_dataloader.dataset.type == 'CityscapesDataset'
+    assert seg.model.backbone.norm_cfg.type == 'BN'
+    assert seg.model.decode_head.num_classes == 19
+    assert seg.model.decode_head.align_corners
+    assert seg.train_cfg.max_iters <= 500
+    assert len(seg.tta_pipeline[1].transforms[0]) > 1  # several scales
+    det = Config.fromfile(COCO_CONFIG)
+    assert det.model.type == 'CascadeRCNN'
+    assert det.optim_wrapper.type == 'OptimWrapper'
+    assert tuple(det.train_dataloader.dataset.metainfo.classes) == \
+        SHAPES_COCO_METAINFO['classes']
+    heads = det.model.roi_head.bbox_head
+    assert len(heads) == 3
+    for head in heads:
+        assert head.type == 'Shared4Conv1FCBBoxHead'
+        assert head.num_classes == 3 and head.norm_cfg.type == 'BN'
+        assert head.loss_bbox.type == 'GIoULoss'
+    assert det.model.roi_head.mask_head.num_classes == 3
+    assert 'SyncBN' not in det.pretty_text
+    assert det.val_evaluator.type == 'CocoMetric'
+    assert set(det.val_evaluator.metric) == {'bbox', 'segm'}
+    assert det.randomness.deterministic
+
+
+@pytest.mark.slow
+def test_cityscapes_train_then_test_single_and_multi_scale(
+        tools, cityscapes_root, tmp_path):
+    work_dir = str(tmp_path / 'cityscapes')
+    data = _cityscapes_options(cityscapes_root)
+    tools.run([tools.python, 'tools/train.py', CITYSCAPES_CONFIG,
+               '--work-dir', work_dir, '--cfg-options', *data,
+               'train_cfg.max_iters=4', 'train_cfg.val_interval=4',
+               'default_hooks.checkpoint.interval=4',
+               'param_scheduler.0.end=1', 'param_scheduler.1.begin=1',
+               'param_scheduler.1.end=4'], env=ENV)
+    ckpt = _last_checkpoint(work_dir)
+    assert osp.basename(ckpt) == 'iter_4.pth'
+    trained = _scalars(work_dir, 'mIoU')[-1]['mIoU']
+    single = tools.run([tools.python, 'tools/test.py', CITYSCAPES_CONFIG,
+                        ckpt, '--work-dir', work_dir, '--cfg-options',
+                        *data], env=ENV)
+    log = single.stdout + single.stderr
+    assert _metric(log, 'mIoU') == [pytest.approx(trained, abs=0.01)]
+    multi = tools.run([tools.python, 'tools/test.py', CITYSCAPES_CONFIG,
+                       ckpt, '--tta', '--work-dir', work_dir,
+                       '--cfg-options', *data], env=ENV)
+    log = multi.stdout + multi.stderr
+    assert 'SegTTAModel' in log or 'TestTimeAug' in log
+    ms = _metric(log, 'mIoU')
+    assert len(ms) == 1 and 0 <= ms[0] <= 100
+
+
+@pytest.mark.slow
+def test_coco_test_tool_reports_box_and_mask_ap(tools, coco_root, tmp_path):
+    work_dir = str(tmp_path / 'coco')
+    data = _coco_options(coco_root)
+    # Two iterations: 8 training images, batch 4, one epoch; no validation.
+    tools.run([tools.python, 'tools/train.py', COCO_CONFIG, '--work-dir',
+               work_dir, '--cfg-options', *data,
+               'train_dataloader.dataset.indices=8', 'train_cfg.max_epochs=1',
+               'train_cfg.val_interval=2',
+               'default_hooks.checkpoint.interval=1', 'custom_hooks=[]'],
+              env=ENV)
+    ckpt = _last_checkpoint(work_dir)
+    assert osp.basename(ckpt) == 'epoch_1.pth'
+    proc = tools.run([tools.python, 'tools/test.py', COCO_CONFIG, ckpt,
+                      '--work-dir', work_dir, '--cfg-options', *data],
+                     env=ENV)
+    log = proc.stdout + proc.stderr
+    for name in ('coco/bbox_mAP', 'coco/segm_mAP', 'coco/bbox_mAP_50',
+                 'coco/segm_mAP_50'):
+        values = _metric(log, name)
+        assert len(values) == 1 and 0 <= values[0] <= 1, (name, values)
+    assert 'bbox_mAP_copypaste' in log and 'segm_mAP_copypaste' in log
+
+
+@pytest.mark.slow
+def test_detection_demo_learns(tools, coco_root, tmp_path):
+    """The whole demo: box AP rises above the untrained model's."""
+    work_dir = str(tmp_path / 'demo')
+    proc = tools.run([tools.python, 'tools/train.py', COCO_CONFIG,
+                      '--work-dir', work_dir, '--cfg-options',
+                      *_coco_options(coco_root)], env=ENV)
+    log = proc.stdout + proc.stderr
+    untrained = _metric(log, 'untrained model: coco/bbox_mAP')
+    assert untrained, 'BaselineValHook logged no untrained box AP'
+    metrics = _scalars(work_dir, 'coco/bbox_mAP')
+    assert metrics[0]['step'] == 0
+    assert metrics[0]['coco/bbox_mAP'] == pytest.approx(untrained[0],
+                                                        abs=1e-3)
+    trained = metrics[-1]['coco/bbox_mAP']
+    assert trained > 0 and trained > untrained[0], metrics
+    assert osp.isfile(_last_checkpoint(work_dir))
+
+
+@pytest.mark.slow
+def test_detection_dist_train_two_processes_on_cpu(tools, coco_root,
+                                                   tmp_path):
+    work_dir = str(tmp_path / 'dist')
+    # 2 processes x batch 4 on 16 images: two iterations, one epoch.
+    proc = tools.run(
+        ['bash', 'tools/dist_train.sh', COCO_CONFIG, '2', '--work-dir',
+         work_dir, '--cfg-options', *_coco_options(coco_root),
+         'train_dataloader.dataset.indices=16', 'train_cfg.max_epochs=1',
+         'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=1',
+         'default_hooks.logger.interval=1', 'custom_hooks=[]'],
+        env=dict(ENV, PORT=str(29500 + (os.getpid() + 500) % 1000)))
+    log = proc.stdout + proc.stderr
+    assert 'Distributed training: True' in log
+    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
+    assert 'Epoch(train) [1][2/2]' in re.sub(r' +', ' ', log)
