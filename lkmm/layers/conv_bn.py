@@ -5,9 +5,14 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_norm_layer
 
+from .depthwise_conv import DepthwiseConv2d
+
 
 class ConvBN(nn.Sequential):
     """``conv -> norm [-> act]`` with a bias-free convolution.
+
+    Depth-wise convolutions are :class:`DepthwiseConv2d` (an ``nn.Conv2d``
+    that runs lkmm's fast op).
 
     The children are named ``conv``, ``bn`` and (optionally) ``act`` so that
     state dicts stay readable and BN folding knows where to look.
@@ -37,16 +42,15 @@ class ConvBN(nn.Sequential):
         super().__init__()
         if padding is None:
             padding = kernel_size // 2
-        self.add_module(
-            'conv',
-            nn.Conv2d(
-                in_channels,
-                out_channels,
-                kernel_size,
-                stride=stride,
-                padding=padding,
-                groups=groups,
-                bias=False))
+        if groups == in_channels == out_channels and groups > 1:
+            # Depth-wise: lkmm's op (fast large kernels on CPU).
+            conv = DepthwiseConv2d(in_channels, kernel_size, stride=stride,
+                                   padding=padding, bias=False)
+        else:
+            conv = nn.Conv2d(in_channels, out_channels, kernel_size,
+                             stride=stride, padding=padding, groups=groups,
+                             bias=False)
+        self.add_module('conv', conv)
         self.add_module('bn', build_norm_layer(norm_cfg, out_channels)[1])
         if act_cfg is not None:
             self.add_module('act', build_activation_layer(act_cfg))

@@ -12,6 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .conv_bn import ConvBN, fuse_conv_bn
+from .depthwise_conv import DepthwiseConv2d
 
 
 class ReparamLargeKernelConv(nn.Module):
@@ -66,10 +67,8 @@ class ReparamLargeKernelConv(nn.Module):
         return hasattr(self, 'fused_conv')
 
     def _make_fused_conv(self) -> nn.Conv2d:
-        return nn.Conv2d(
-            self.channels, self.channels, self.kernel_size,
-            stride=self.stride, padding=self.kernel_size // 2,
-            groups=self.channels, bias=True)
+        return DepthwiseConv2d(self.channels, self.kernel_size,
+                               stride=self.stride, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.deployed:

@@ -1,0 +1,332 @@
+"""Depth-wise convolution speed: torch vs lkmm in the layout of RepLKNet
+Table 1.
+
+The paper times a stack of 24 depth-wise layers on a ``(64, 384, R, R)``
+input for kernel sizes 3..31 and resolutions 16/32/64. Here the stack depth,
+batch, channels, device and dtype are settable, both implementations run in
+the same process with their rounds interleaved (so a busy machine slows both
+alike), and forward as well as forward+backward are timed. Achieved GFLOP/s
+count a multiply-add as 2 FLOPs of the direct convolution, the same for
+both implementations (forward+backward is three convolutions' worth).
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass
+from typing import Dict, List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from lkmm.ops import depthwise_conv2d, depthwise_conv_impl, \
+    plan_depthwise_conv
+
+__all__ = [
+    'PAPER_KERNELS', 'PAPER_RESOLUTIONS', 'DWConvCell', 'time_dwconv_stack',
+    'benchmark_dwconv_grid', 'format_dwconv_tables', 'benchmark_dwconv_main'
+]
+
+#: Kernel sizes and resolutions of RepLKNet Table 1.
+PAPER_KERNELS = (3, 5, 7, 9, 13, 17, 21, 27, 29, 31)
+PAPER_RESOLUTIONS = (16, 32, 64)
+MODES = ('forward', 'forward_backward')
+IMPLS = ('torch', 'lkmm')
+_DTYPES = dict(fp32=torch.float32, bf16=torch.bfloat16, fp16=torch.float16,
+               fp64=torch.float64)
+
+
+@dataclass
+class DWConvCell:
+    """One grid cell: both implementations on one shape and mode.
+
+    Args:
+        resolution (int): R of the ``(N, C, R, R)`` input.
+        kernel (int): Kernel size K.
+        mode (str): ``'forward'`` or ``'forward_backward'``.
+        torch_ms (float): Median ms of the stack with ``F.conv2d``.
+        lkmm_ms (float): Median ms of the stack with lkmm's op.
+        gflop (float): Direct-convolution GFLOP of one run of the stack.
+        plan (dict): What lkmm ran for each part.
+        max_abs_diff (float): Largest output difference lkmm vs torch.
+    """
+    resolution: int
+    kernel: int
+    mode: str
+    torch_ms: float
+    lkmm_ms: float
+    gflop: float
+    plan: Dict[str, str]
+    max_abs_diff: float
+
+    @property
+    def speedup(self) -> float:
+        """torch time over lkmm time (> 1: lkmm is faster)."""
+        return self.torch_ms / self.lkmm_ms
+
+    def gflops(self, impl: str) -> float:
+        """Achieved GFLOP/s of ``impl`` ('torch' or 'lkmm')."""
+        ms = self.torch_ms if impl == 'torch' else self.lkmm_ms
+        return self.gflop / ms * 1e3
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out.update(speedup=self.speedup, torch_gflops=self.gflops('torch'),
+                   lkmm_gflops=self.gflops('lkmm'))
+        return out
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def _stack_fn(impl: str, x, weights, grad_out, mode: str):
+    """A closure running the stack once with ``impl``."""
+    forced = 'torch' if impl == 'torch' else 'auto'
+
+    def run():
+        with depthwise_conv_impl(forced):
+            if mode == 'forward':
+                with torch.no_grad():
+                    out = x
+                    for w in weights:
+                        out = depthwise_conv2d(out, w)
+                return out
+            out = x
+            for w in weights:
+                out = depthwise_conv2d(out, w)
+            out.backward(grad_out)
+            return out
+
+    return run
+
+
+def time_dwconv_stack(batch: int = 8,
+                      channels: int = 384,
+                      resolution: int = 32,
+                      kernel: int = 31,
+                      layers: int = 1,
+                      mode: str = 'forward',
+                      device: str = 'cpu',
+                      dtype: torch.dtype = torch.float32,
+                      reps: int = 3,
+                      warmup: int = 1,
+                      seed: int = 0) -> DWConvCell:
+    """Time a stack of ``layers`` depth-wise KxK convolutions, torch vs lkmm.
+
+    Args:
+        batch (int): N. Defaults to 8.
+        channels (int): C. Defaults to 384 (as the paper).
+        resolution (int): R (square maps). Defaults to 32.
+        kernel (int): K, odd. Defaults to 31.
+        layers (int): Depth of the stack (paper: 24). Defaults to 1.
+        mode (str): ``'forward'`` (no autograd) or ``'forward_backward'``
+            (gradients of the input and of every kernel). Defaults to
+            ``'forward'``.
+        device (str): Device. Defaults to ``'cpu'``.
+        dtype (torch.dtype): Input and kernel dtype. Defaults to fp32.
+        reps (int): Timed rounds per implementation; the median is kept.
+        warmup (int): Untimed rounds per implementation first.
+        seed (int): Seed of the random input and kernels.
+
+    Returns:
+        DWConvCell: Both timings, the FLOP count, lkmm's plan and the
+        largest output difference.
+    """
+    if mode not in MODES:
+        raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
+    if kernel < 1 or kernel % 2 != 1:
+        raise ValueError(f'kernel must be a positive odd int, got {kernel}')
+    for name, value in (('batch', batch), ('channels', channels),
+                        ('resolution', resolution), ('layers', layers),
+                        ('reps', reps)):
+        if value < 1:
+            raise ValueError(f'{name} must be >= 1, got {value}')
+    device = torch.device(device)
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, channels, resolution, resolution, generator=gen)
+    # Kernels scaled to keep activations O(1) through the stack.
+    weights = [(torch.randn(channels, 1, kernel, kernel, generator=gen) /
+                kernel) for _ in range(layers)]
+    x = x.to(device, dtype)
+    weights = [w.to(device, dtype) for w in weights]
+    grad_out = torch.randn(x.shape, generator=gen).to(device, dtype) \
+        if mode == 'forward_backward' else None
+    if mode == 'forward_backward':
+        x.requires_grad_(True)
+        for w in weights:
+            w.requires_grad_(True)
+    runs = {impl: _stack_fn(impl, x, weights, grad_out, mode)
+            for impl in IMPLS}
+    outs = {}
+    for impl in IMPLS:
+        for _ in range(max(warmup, 1)):
+            outs[impl] = runs[impl]().detach()
+    _sync(device)
+    times: Dict[str, List[float]] = {impl: [] for impl in IMPLS}
+    for _ in range(reps):
+        for impl in IMPLS:  # interleaved rounds
+            _sync(device)
+            start = time.perf_counter()
+            runs[impl]()
+            _sync(device)
+            times[impl].append((time.perf_counter() - start) * 1e3)
+    diff = (outs['torch'].float() - outs['lkmm'].float()).abs().max().item()
+    gflop = 2 * batch * channels * resolution**2 * kernel**2 * layers / 1e9
+    if mode == 'forward_backward':
+        gflop *= 3
+    plan = plan_depthwise_conv(x.shape, (kernel, kernel), device, dtype,
+                               impl='auto')
+    return DWConvCell(resolution=resolution, kernel=kernel, mode=mode,
+                      torch_ms=statistics.median(times['torch']),
+                      lkmm_ms=statistics.median(times['lkmm']),
+                      gflop=gflop, plan=plan, max_abs_diff=diff)
+
+
+def benchmark_dwconv_grid(kernels: Sequence[int] = PAPER_KERNELS,
+                          resolutions: Sequence[int] = PAPER_RESOLUTIONS,
+                          modes: Sequence[str] = MODES,
+                          log=print,
+                          **kwargs) -> List[DWConvCell]:
+    """Run :func:`time_dwconv_stack` over a grid (progress to ``log``).
+
+    Args:
+        kernels (Sequence[int]): Kernel sizes. Defaults to Table 1's.
+        resolutions (Sequence[int]): Resolutions. Defaults to Table 1's.
+        modes (Sequence[str]): Modes to time.
+        log (callable, optional): Called with a line per finished cell.
+        **kwargs: Passed to :func:`time_dwconv_stack`.
+
+    Returns:
+        list[DWConvCell]: One cell per (mode, resolution, kernel).
+    """
+    cells = []
+    total = len(modes) * len(resolutions) * len(kernels)
+    for mode in modes:
+        for res in resolutions:
+            for k in kernels:
+                cell = time_dwconv_stack(resolution=res, kernel=k, mode=mode,
+                                         **kwargs)
+                cells.append(cell)
+                if log is not None:
+                    log(f'[{len(cells)}/{total}] {mode} R={res} K={k}: '
+                        f'torch {cell.torch_ms:.1f} ms, lkmm '
+                        f'{cell.lkmm_ms:.1f} ms ({cell.speedup:.2f}x)')
+    return cells
+
+
+def format_dwconv_tables(cells: Sequence[DWConvCell]) -> str:
+    """Table 1 layout: per mode and resolution, rows torch / lkmm (ms),
+    speed-up and achieved GFLOP/s, one column per kernel size."""
+    lines = []
+    for mode in MODES:
+        sub = [c for c in cells if c.mode == mode]
+        if not sub:
+            continue
+        kernels = sorted({c.kernel for c in sub})
+        head = f'{"R":>4} {"":<14}' + ''.join(f'{k:>9}' for k in kernels)
+        lines += ['', f'{mode.replace("_", "+")} (ms, median)', head,
+                  '-' * len(head)]
+        for res in sorted({c.resolution for c in sub}):
+            row = {c.kernel: c for c in sub if c.resolution == res}
+
+            def fmt(fn, spec):
+                return ''.join(
+                    f'{fn(row[k]):>9{spec}}' if k in row else f'{"-":>9}'
+                    for k in kernels)
+
+            lines.append(f'{res:>4} {"torch":<14}' +
+                         fmt(lambda c: c.torch_ms, '.1f'))
+            lines.append(f'{"":>4} {"lkmm":<14}' +
+                         fmt(lambda c: c.lkmm_ms, '.1f'))
+            lines.append(f'{"":>4} {"speed-up":<14}' +
+                         fmt(lambda c: c.speedup, '.2f'))
+            lines.append(f'{"":>4} {"torch GFLOP/s":<14}' +
+                         fmt(lambda c: c.gflops('torch'), '.0f'))
+            lines.append(f'{"":>4} {"lkmm GFLOP/s":<14}' +
+                         fmt(lambda c: c.gflops('lkmm'), '.0f'))
+    worst = min(cells, key=lambda c: c.speedup)
+    lines += ['', f'slowest cell for lkmm: {worst.mode} R={worst.resolution} '
+              f'K={worst.kernel} speed-up {worst.speedup:.2f}x; largest '
+              f'output difference {max(c.max_abs_diff for c in cells):.2e}']
+    return '\n'.join(lines)
+
+
+def _int_list(text: str) -> List[int]:
+    try:
+        return [int(v) for v in text.split(',') if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'expected comma-separated integers, got {text!r}') from None
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Depth-wise KxK convolution speed, torch vs lkmm, in the '
+        'layout of RepLKNet Table 1 (both measured in the same run)')
+    parser.add_argument('--kernels', type=_int_list,
+                        default=list(PAPER_KERNELS),
+                        help='comma-separated odd kernel sizes '
+                        '(default: Table 1: 3,5,7,9,13,17,21,27,29,31)')
+    parser.add_argument('--resolutions', type=_int_list,
+                        default=list(PAPER_RESOLUTIONS),
+                        help='comma-separated R (default: 16,32,64)')
+    parser.add_argument('--batch', type=int, default=8,
+                        help='N (paper: 64; default: 8)')
+    parser.add_argument('--channels', type=int, default=384,
+                        help='C (default: 384, as the paper)')
+    parser.add_argument('--layers', type=int, default=1,
+                        help='depth of the stack (paper: 24; default: 1)')
+    parser.add_argument('--modes', default='forward,forward_backward',
+                        help='comma-separated subset of forward, '
+                        'forward_backward (default: both)')
+    parser.add_argument('--device', default='cpu', help='cpu or cuda')
+    parser.add_argument('--dtype', default='fp32', choices=sorted(_DTYPES))
+    parser.add_argument('--reps', type=int, default=3,
+                        help='timed rounds per implementation (median)')
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--out', help='also write the cells as JSON here')
+    return parser.parse_args(argv)
+
+
+def benchmark_dwconv_main(argv: Optional[Sequence[str]] = None) -> int:
+    """Command-line entry of ``tools/analysis/benchmark_dwconv.py``."""
+    args = parse_args(argv)
+    modes = [m.strip() for m in args.modes.split(',') if m.strip()]
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        print(f'error: --modes must be a subset of {", ".join(MODES)}, '
+              f'got {args.modes!r}', file=sys.stderr)
+        return 2
+    bad = [k for k in args.kernels if k < 1 or k % 2 != 1]
+    if bad or not args.kernels:
+        print(f'error: --kernels must be positive odd sizes, got {bad}',
+              file=sys.stderr)
+        return 2
+    if args.device.startswith('cuda') and not torch.cuda.is_available():
+        print('error: --device cuda requested but CUDA is not available',
+              file=sys.stderr)
+        return 2
+    try:
+        cells = benchmark_dwconv_grid(
+            kernels=args.kernels, resolutions=args.resolutions, modes=modes,
+            batch=args.batch, channels=args.channels, layers=args.layers,
+            device=args.device, dtype=_DTYPES[args.dtype], reps=args.reps,
+            warmup=args.warmup)
+    except ValueError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 2
+    print(f'\ndepth-wise conv stack: {args.layers} layer(s), input '
+          f'({args.batch}, {args.channels}, R, R), {args.dtype}, '
+          f'{args.device}, torch {torch.__version__}, '
+          f'{torch.get_num_threads()} threads')
+    print(format_dwconv_tables(cells))
+    if args.out:
+        from lkmm.utils.fileio import atomic_write_bytes
+        atomic_write_bytes(
+            json.dumps([c.to_dict() for c in cells], indent=1).encode(),
+            args.out)
+        print(f'cells written to {args.out}')
+    return 0
