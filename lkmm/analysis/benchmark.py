@@ -31,7 +31,8 @@ from .complexity import (_TensorForward, config_input_shape, flatten_tensors,
 __all__ = [
     'BenchmarkResult', 'TrainDeployComparison', 'resolve_device',
     'benchmark_model', 'compare_train_vs_deploy', 'format_benchmark_table',
-    'flatten_tensors', 'input_shape_from_cfg', 'benchmark_main'
+    'flatten_tensors', 'input_shape_from_cfg', 'benchmark_main',
+    'DWConvComparison', 'compare_dwconv_impls', 'format_dwconv_comparison'
 ]
 
 DeviceType = Union[str, torch.device, None]
@@ -427,6 +428,147 @@ def format_benchmark_table(
     return '\n'.join(lines)
 
 
+@dataclass
+class DWConvComparison:
+    """One model with ``nn.Conv2d``'s depth-wise kernels vs lkmm's op.
+
+    Args:
+        mode (str): ``'train'`` (forward+backward of the training structure
+            in train mode) or ``'deploy'`` (forward of the deployed form).
+        torch (BenchmarkResult): With the reference path
+            (``depthwise_conv_impl('torch')``).
+        lkmm (BenchmarkResult): With lkmm's planned op (``'auto'``).
+        max_rel_diff (float): Largest difference between the two of any
+            output (and, in train mode, any parameter gradient), relative
+            to that tensor's largest magnitude (at least 1e-3 of the
+            largest magnitude of all of them).
+    """
+    mode: str
+    torch: BenchmarkResult
+    lkmm: BenchmarkResult
+    max_rel_diff: float
+
+    @property
+    def speed_ratio(self) -> float:
+        """lkmm images/s over torch images/s (> 1: lkmm is faster)."""
+        return self.lkmm.images_per_s / self.torch.images_per_s
+
+    def to_dict(self) -> dict:
+        return dict(mode=self.mode, torch=self.torch.to_dict(),
+                    lkmm=self.lkmm.to_dict(), max_rel_diff=self.max_rel_diff,
+                    speed_ratio=self.speed_ratio)
+
+
+DWCONV_MODES = ('train', 'deploy')
+
+
+def compare_dwconv_impls(model: nn.Module,
+                         input_shape: Sequence[int] = (3, 224, 224),
+                         batch_size: int = 1,
+                         warmup: int = 1,
+                         iters: int = 5,
+                         device: DeviceType = None,
+                         mode: str = 'train',
+                         seed: int = 0) -> DWConvComparison:
+    """Time a model with the reference depth-wise convolution
+    (``nn.Conv2d``) and with lkmm's op, interleaved in the same run.
+
+    Args:
+        model (nn.Module): A backbone or OpenMMLab model in training
+            structure; not modified (a copy runs).
+        input_shape (Sequence[int]): ``(C, H, W)`` of one image.
+        batch_size (int): Images per step. Defaults to 1.
+        warmup (int): Untimed steps per implementation. Defaults to 1.
+        iters (int): Timed steps per implementation. Defaults to 5.
+        device (str | torch.device, optional): None picks CUDA when
+            available, else CPU.
+        mode (str): ``'train'``: a training step's forward+backward (train
+            mode, loss = mean of squared outputs; no optimizer step), or
+            ``'deploy'``: inference forward of the deployed form.
+        seed (int): Seed of the random batch (and of drop path).
+
+    Returns:
+        DWConvComparison: Both results and the speed ratio lkmm/torch.
+    """
+    from lkmm.ops import depthwise_conv_impl
+    if mode not in DWCONV_MODES:
+        raise ValueError(f'mode must be one of {DWCONV_MODES}, got {mode!r}')
+    _check_counts(batch_size, warmup, iters)
+    device = resolve_device(device)
+    if mode == 'train':
+        form = copy.deepcopy(model).to(device).train()
+    else:
+        form = to_inference_form(model).to(device)
+    module = _as_tensor_module(form)
+    inputs = _random_batch(input_shape, batch_size, device, seed)
+
+    def step():
+        if mode == 'deploy':
+            with _inference_context(device):
+                return flatten_tensors(module(inputs))
+        form.zero_grad(set_to_none=True)
+        outs = flatten_tensors(module(inputs))
+        sum(o.float().square().mean() for o in outs).backward()
+        grads = [p.grad for p in form.parameters() if p.grad is not None]
+        return [o.detach() for o in outs] + grads
+
+    def timed(impl):
+        with depthwise_conv_impl(impl):
+            if device.type == 'cuda':
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            step()
+            if device.type == 'cuda':
+                torch.cuda.synchronize(device)
+        return (time.perf_counter() - start) * 1000.
+
+    impls = {'nn.Conv2d': 'torch', 'lkmm': 'auto'}
+    firsts = {}
+    for name, impl in impls.items():
+        torch.manual_seed(seed)  # same drop-path draws for both
+        with depthwise_conv_impl(impl):
+            firsts[name] = [t.clone() for t in step()]
+    pairs = [(a.float(), b.float()) for a, b in zip(*firsts.values())]
+    # Tensors that are zero up to rounding (e.g. gradients of a conv that
+    # feeds a train-mode BN through a constant) are measured against a
+    # floor, not against their own noise.
+    floor = 1e-3 * max((b.abs().max().item() for _, b in pairs),
+                       default=1.)
+    max_rel_diff = max(((a - b).abs().max().item() /
+                        max(b.abs().max().item(), floor, 1e-12)
+                        for a, b in pairs), default=0.)
+    del firsts
+    results = {
+        name: BenchmarkResult(
+            name=name, device=str(device), batch_size=batch_size,
+            input_shape=tuple(input_shape), warmup=warmup,
+            params=sum(p.numel() for p in form.parameters()))
+        for name in impls
+    }
+    for phase, count in (('warmup', warmup), ('timed', iters)):
+        for i in range(count):
+            order = list(impls.items())
+            if i % 2:
+                order.reverse()  # alternate who goes first
+            for name, impl in order:
+                ms = timed(impl)
+                if phase == 'timed':
+                    results[name].times_ms.append(ms)
+    return DWConvComparison(mode=mode, torch=results['nn.Conv2d'],
+                            lkmm=results['lkmm'], max_rel_diff=max_rel_diff)
+
+
+def format_dwconv_comparison(result: DWConvComparison) -> str:
+    """A text table of :func:`compare_dwconv_impls`' result."""
+    what = ('training step (forward+backward, train mode)'
+            if result.mode == 'train' else 'deployed inference forward')
+    table = format_benchmark_table([result.torch, result.lkmm])
+    return (f'{what}, depth-wise convolutions by nn.Conv2d vs lkmm\n'
+            f'{table}\nspeed ratio lkmm/nn.Conv2d: {result.speed_ratio:.2f}x '
+            f'(images/s); max relative output/gradient difference: '
+            f'{result.max_rel_diff:.3g}')
+
+
 # --------------------------------------------------------------------------
 # tools/analysis/benchmark.py
 
@@ -444,8 +586,10 @@ def parse_benchmark_args(argv: Optional[List[str]] = None):
         '--shape', type=int, nargs=2, metavar=('H', 'W'),
         help='input height and width (default: the config\'s '
         'data_preprocessor size, else 224 224)')
-    parser.add_argument('--batch-size', type=int, default=1,
-                        help='images per forward (default 1)')
+    parser.add_argument('--batch-size', type=int,
+                        help='images per forward (default 1; 2 for '
+                        '--compare dwconv in train mode, where BN needs '
+                        'more than one value per channel)')
     parser.add_argument('--warmup', type=int, default=5,
                         help='untimed iterations per form (default 5)')
     parser.add_argument('--iters', type=int, default=30,
@@ -455,6 +599,15 @@ def parse_benchmark_args(argv: Optional[List[str]] = None):
         'available, else cpu)')
     parser.add_argument('--threads', type=int,
                         help='CPU threads for torch (default: torch\'s)')
+    parser.add_argument(
+        '--compare', choices=['deploy', 'dwconv'], default='deploy',
+        help='deploy: training structure vs deployed form (inference); '
+        'dwconv: the same model with nn.Conv2d vs lkmm depth-wise '
+        'convolutions (default: deploy)')
+    parser.add_argument(
+        '--dwconv-mode', choices=list(DWCONV_MODES), default='train',
+        help='with --compare dwconv: train = forward+backward of a training '
+        'step, deploy = inference of the deployed form (default: train)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config entries, e.g. model.backbone.with_cp=False')
@@ -483,15 +636,17 @@ def input_shape_from_cfg(cfg, shape: Optional[Sequence[int]] = None
     return (int(channels), int(shape[0]), int(shape[1]))
 
 
-def benchmark_main(argv: Optional[List[str]] = None) -> TrainDeployComparison:
-    """``tools/analysis/benchmark.py``: build, time both forms, print table.
+def benchmark_main(argv: Optional[List[str]] = None
+                   ) -> Union[TrainDeployComparison, DWConvComparison]:
+    """``tools/analysis/benchmark.py``: build, time, print a table.
 
     Args:
         argv (list[str], optional): Command-line arguments; ``sys.argv``
             when None.
 
     Returns:
-        TrainDeployComparison: The measurements.
+        TrainDeployComparison | DWConvComparison: The measurements
+        (``--compare deploy`` or ``--compare dwconv``).
     """
     args = parse_benchmark_args(argv)
     try:
@@ -520,6 +675,19 @@ def benchmark_main(argv: Optional[List[str]] = None) -> TrainDeployComparison:
     if args.checkpoint is not None:
         from mmengine.runner import load_checkpoint
         load_checkpoint(model, args.checkpoint, map_location='cpu')
+    if args.batch_size is None:
+        args.batch_size = 2 if (args.compare == 'dwconv' and
+                                args.dwconv_mode == 'train') else 1
+    if args.compare == 'dwconv':
+        print(f'timing {args.dwconv_mode} steps with nn.Conv2d and with '
+              f'lkmm depth-wise convolutions on {device}: {args.warmup} '
+              f'warm-up + {args.iters} timed each, interleaved', flush=True)
+        result = compare_dwconv_impls(
+            model, input_shape=input_shape, batch_size=args.batch_size,
+            warmup=args.warmup, iters=args.iters, device=device,
+            mode=args.dwconv_mode)
+        print(format_dwconv_comparison(result), flush=True)
+        return result
     print(f'timing train form and deployed form on {device}: '
           f'{args.warmup} warm-up + {args.iters} timed iterations each, '
           'interleaved', flush=True)

@@ -148,3 +148,60 @@ def test_cuda_request_without_cuda(backbone):
     # The command line reports it as a usage error before building anything.
     with pytest.raises(SystemExit, match='CUDA is not available'):
         benchmark_main([DEMO, '--device', 'cuda'])
+
+
+# --------------------------------------------------------------------------
+# nn.Conv2d vs lkmm depth-wise convolutions (``--compare dwconv``)
+
+BIG_KERNELS = dict(channels=[8, 16, 16, 16], layers=[1, 1, 1, 1],
+                   kernel_sizes=[31, 21, 13, 7], small_kernel=5)
+
+
+@pytest.mark.parametrize('mode', ['train', 'deploy'])
+def test_compare_dwconv_impls(mode, monkeypatch):
+    from lkmm.analysis.benchmark import (DWConvComparison,
+                                         compare_dwconv_impls,
+                                         format_dwconv_comparison)
+    import lkmm.ops.depthwise_conv as dw
+    model = _randomize_bn(RepLKNet(arch=BIG_KERNELS, out_indices=(3, )))
+    # Record which implementation every depth-wise call ran with.
+    seen = []
+    original = dw.plan_depthwise_conv
+
+    def spy(*args, **kwargs):
+        plan = original(*args, **kwargs)
+        seen.append((dw.get_depthwise_conv_impl(), plan['forward']))
+        return plan
+
+    monkeypatch.setattr(dw, 'plan_depthwise_conv', spy)
+    result = compare_dwconv_impls(model, input_shape=(3, 64, 64),
+                                  batch_size=2, warmup=1, iters=2,
+                                  device='cpu', mode=mode)
+    assert isinstance(result, DWConvComparison) and result.mode == mode
+    assert result.torch.name == 'nn.Conv2d' and result.lkmm.name == 'lkmm'
+    assert result.torch.iters == result.lkmm.iters == 2
+    assert result.speed_ratio > 0
+    # Same outputs (and gradients in train mode) either way.
+    assert result.max_rel_diff < 1e-4
+    # Both paths really ran, and lkmm's used the FFT for the 31x31 layers.
+    assert ('torch', 'torch') in seen and ('auto', 'fft') in seen
+    text = format_dwconv_comparison(result)
+    assert 'speed ratio lkmm/nn.Conv2d' in text
+    assert ('forward+backward' in text) == (mode == 'train')
+    # The model passed in is untouched.
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_compare_dwconv_bad_mode(backbone):
+    from lkmm.analysis.benchmark import compare_dwconv_impls
+    with pytest.raises(ValueError, match="mode must be one of.*'train'"):
+        compare_dwconv_impls(backbone, input_shape=SHAPE, mode='inference')
+
+
+def test_benchmark_cli_compare_dwconv(capsys):
+    from lkmm.analysis.benchmark import DWConvComparison
+    result = benchmark_main([DEMO, '--compare', 'dwconv', '--iters', '1',
+                             '--warmup', '0',
+                             '--shape', '32', '32'])
+    assert isinstance(result, DWConvComparison) and result.mode == 'train'
+    assert 'speed ratio lkmm/nn.Conv2d' in capsys.readouterr().out

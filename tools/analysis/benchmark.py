@@ -1,7 +1,9 @@
-"""Inference speed, training structure vs deployed (re-parameterized) form.
+"""Model speed: training structure vs deployed (re-parameterized) form, or
+nn.Conv2d vs lkmm depth-wise convolutions (``--compare dwconv``).
 
 Usage: python tools/analysis/benchmark.py CONFIG [--checkpoint CKPT]
            [--shape H W] [--batch-size N] [--warmup N] [--iters N]
+           [--compare deploy|dwconv] [--dwconv-mode train|deploy]
            [--device cpu|cuda] [--threads N] [--cfg-options ...]
 
 See ``-h``; the logic lives in :mod:`lkmm.analysis.benchmark`.
