@@ -51,10 +51,12 @@ model = dict(
         norm_intermediate_features=True,
         # The MegData-73M RepLKNet-XL checkpoint (lkmm format: the official
         # "MegData-73M pretrained model" through
-        # tools/model_converters/replknet_to_lkmm.py --target backbone): set
-        # it with --cfg-options model.backbone.init_cfg.checkpoint=PATH.
-        # Training refuses to start without it. Its output norms
-        # (norm_intermediate_features) are not in it and start fresh.
+        # tools/model_converters/replknet_to_lkmm.py, default --target
+        # classifier, hence prefix 'backbone.'): set it with --cfg-options
+        # model.backbone.init_cfg.checkpoint=PATH. Training refuses to start
+        # without it. out_norm0-2 start fresh; out_norm3 starts from the
+        # classifier's final BN (the official release starts it fresh too:
+        # see configs/replknet/README.md, "XL's output norms").
         init_cfg=dict(type='Pretrained', checkpoint=None,
                       prefix='backbone.')),
     decode_head=dict(in_channels=[256, 512, 1024, 2048]),

@@ -3,7 +3,7 @@
 Usage::
 
     python tools/model_converters/replknet_to_lkmm.py SRC DST \
-        [--target classifier|backbone] [--format auto|official|mmpretrain]
+        [--target classifier|backbone] [--format auto|official|mmpretrain|lkmm]
 
 The source is read with :func:`lkmm.utils.checkpoint.safe_load` (never runs
 pickled code). The converted weights are verified by building the inferred

@@ -5,7 +5,7 @@ download. Everything is generated from a seed, so runs are reproducible.
 """
 import os
 import os.path as osp
-from typing import Tuple
+from typing import Callable, Dict, Tuple, Union
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -24,6 +24,65 @@ _STYLES = {
     3: ((90, 170, 90), 'stripes'),
     4: ((90, 110, 200), 'checker'),
 }
+
+
+# ------------------------------------------------ arguments and the stamp
+
+
+def _check_count(name: str, value) -> None:
+    """A count (images, images per class, a square side) is an int >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f'{name} must be a positive int, got {value!r}')
+
+
+def _check_size(size: Union[int, Tuple[int, int]],
+                minimum: int) -> Tuple[int, int]:
+    """``size`` as ``(h, w)``; an int means a square."""
+    if isinstance(size, int) and not isinstance(size, bool):
+        size = (size, size)
+    if (not isinstance(size, (tuple, list)) or len(size) != 2 or any(
+            isinstance(v, bool) or not isinstance(v, int) or v < minimum
+            for v in size)):
+        raise ValueError(f'size must be an int or an (h, w) pair of ints '
+                         f'>= {minimum}, got {size!r}')
+    return int(size[0]), int(size[1])
+
+
+def _check_seed(seed) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f'seed must be a non-negative int, got {seed!r}')
+
+
+def _write_once(root: str, stamp_name: str, settings: Dict[str, object],
+                write: Callable[[], None]) -> str:
+    """Run ``write`` unless ``root`` already holds a complete set.
+
+    The stamp ``root/stamp_name`` holds the settings as ``key=value`` pairs
+    on one line. It is written last, so its presence means the set is
+    complete; when it holds other settings it is removed before ``write``
+    starts, so a half-written set is never taken for a complete one.
+
+    Args:
+        root (str): The dataset folder.
+        stamp_name (str): File name of the stamp in ``root``.
+        settings (dict): What the set was drawn with, in stamp order.
+        write (callable): Writes the set into ``root``.
+
+    Returns:
+        str: ``root``.
+    """
+    stamp = osp.join(root, stamp_name)
+    text = ' '.join(f'{key}={value}' for key, value in settings.items())
+    text += '\n'
+    if osp.isfile(stamp):
+        with open(stamp) as f:
+            if f.read() == text:
+                return root
+        os.remove(stamp)  # being rewritten: not complete until the end
+    write()
+    with open(stamp, 'w') as f:  # written last: the set is complete
+        f.write(text)
+    return root
 
 
 def _texture(kind: str, size: int, rng: np.random.Generator,
@@ -102,33 +161,30 @@ def make_shapes_segmentation(root: str,
     Returns:
         str: ``root``.
     """
-    for name, value in (('num_train', num_train), ('num_val', num_val),
-                        ('size', size)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f'{name} must be a positive int, got {value!r}')
-    stamp = osp.join(root, 'lkmm_shapes.txt')
-    settings = f'num_train={num_train} num_val={num_val} size={size} ' \
-               f'seed={seed}\n'
-    if osp.isfile(stamp):
-        with open(stamp) as f:
-            if f.read() == settings:
-                return root
-    rng = np.random.default_rng(seed)
-    for split, count in (('training', num_train), ('validation', num_val)):
-        img_dir = osp.join(root, 'images', split)
-        ann_dir = osp.join(root, 'annotations', split)
-        os.makedirs(img_dir, exist_ok=True)
-        os.makedirs(ann_dir, exist_ok=True)
-        for i in range(count):
-            image, label = _draw_sample(size, rng)
-            Image.fromarray(image).save(
-                osp.join(img_dir, f'shapes_{i:05d}.jpg'), quality=95)
-            Image.fromarray(label).save(
-                osp.join(ann_dir, f'shapes_{i:05d}.png'))
-    # Written last: its presence means the set is complete.
-    with open(stamp, 'w') as f:
-        f.write(settings)
-    return root
+    _check_count('num_train', num_train)
+    _check_count('num_val', num_val)
+    _check_count('size', size)
+    _check_seed(seed)
+
+    def write():
+        rng = np.random.default_rng(seed)
+        for split, count in (('training', num_train),
+                             ('validation', num_val)):
+            img_dir = osp.join(root, 'images', split)
+            ann_dir = osp.join(root, 'annotations', split)
+            os.makedirs(img_dir, exist_ok=True)
+            os.makedirs(ann_dir, exist_ok=True)
+            for i in range(count):
+                image, label = _draw_sample(size, rng)
+                Image.fromarray(image).save(
+                    osp.join(img_dir, f'shapes_{i:05d}.jpg'), quality=95)
+                Image.fromarray(label).save(
+                    osp.join(ann_dir, f'shapes_{i:05d}.png'))
+
+    return _write_once(
+        root, 'lkmm_shapes.txt',
+        dict(num_train=num_train, num_val=num_val, size=size, seed=seed),
+        write)
 
 
 # Classification demo: one class per (shape, texture) pair, so neither the
@@ -184,7 +240,8 @@ def make_shapes_classification(root: str,
         root/val/<class>/<class>_00000.png
 
     The eight classes of :data:`SHAPES_CLS_CLASSES` combine an outline with a
-    texture; colours are random.
+    texture; colours are random. Existing complete datasets with the same
+    settings are kept.
 
     Args:
         root (str): Output folder.
@@ -196,29 +253,26 @@ def make_shapes_classification(root: str,
     Returns:
         str: ``root``.
     """
-    for name, value in (('num_train_per_class', num_train_per_class),
-                        ('num_val_per_class', num_val_per_class),
-                        ('size', size)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f'{name} must be a positive int, got {value!r}')
-    stamp = osp.join(root, 'lkmm_shapes_cls.txt')
-    settings = (f'num_train_per_class={num_train_per_class} '
-                f'num_val_per_class={num_val_per_class} size={size} '
-                f'seed={seed}\n')
-    if osp.isfile(stamp):
-        with open(stamp) as f:
-            if f.read() == settings:
-                return root
-    rng = np.random.default_rng(seed)
-    for split, count in (('train', num_train_per_class),
-                         ('val', num_val_per_class)):
-        for cls in SHAPES_CLS_CLASSES:
-            shape, texture = cls.split('_')
-            folder = osp.join(root, split, cls)
-            os.makedirs(folder, exist_ok=True)
-            for i in range(count):
-                Image.fromarray(_draw_object(shape, texture, size, rng)).save(
-                    osp.join(folder, f'{cls}_{i:05d}.png'))
-    with open(stamp, 'w') as f:  # written last: the set is complete
-        f.write(settings)
-    return root
+    _check_count('num_train_per_class', num_train_per_class)
+    _check_count('num_val_per_class', num_val_per_class)
+    _check_count('size', size)
+    _check_seed(seed)
+
+    def write():
+        rng = np.random.default_rng(seed)
+        for split, count in (('train', num_train_per_class),
+                             ('val', num_val_per_class)):
+            for cls in SHAPES_CLS_CLASSES:
+                shape, texture = cls.split('_')
+                folder = osp.join(root, split, cls)
+                os.makedirs(folder, exist_ok=True)
+                for i in range(count):
+                    Image.fromarray(
+                        _draw_object(shape, texture, size, rng)).save(
+                            osp.join(folder, f'{cls}_{i:05d}.png'))
+
+    return _write_once(
+        root, 'lkmm_shapes_cls.txt',
+        dict(num_train_per_class=num_train_per_class,
+             num_val_per_class=num_val_per_class, size=size, seed=seed),
+        write)

@@ -15,8 +15,8 @@ from typing import List, Tuple, Union
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .synthetic import _texture
-from .synthetic_coco import _check_count, _check_seed, _check_size
+from .synthetic import (_check_count, _check_seed, _check_size, _texture,
+                        _write_once)
 
 # Train ids (0..18, the index into CityscapesDataset.METAINFO['classes']) of
 # the classes drawn, and their Cityscapes label ids (for *_labelIds.png).
@@ -211,34 +211,30 @@ def make_shapes_cityscapes(root: str,
     _check_count('num_val', num_val)
     hw = _check_size(size, 32)
     _check_seed(seed)
-    stamp = osp.join(root, 'lkmm_shapes_cityscapes.txt')
-    settings = (f'num_train={num_train} num_val={num_val} size={hw[0]}x'
-                f'{hw[1]} seed={seed}\n')
-    if osp.isfile(stamp):
-        with open(stamp) as f:
-            if f.read() == settings:
-                return root
-        os.remove(stamp)  # being rewritten: not complete until the end
-    rng = np.random.default_rng(seed)
-    for split, count in (('train', num_train), ('val', num_val)):
-        cities = _CITIES[split]
-        for city in cities:  # clear files of other settings
-            for top in ('leftImg8bit', 'gtFine'):
-                folder = osp.join(root, top, split, city)
-                if osp.isdir(folder):
-                    shutil.rmtree(folder)
-                os.makedirs(folder)
-        for i in range(count):
-            city = cities[i % len(cities)]
-            stem = f'{city}_{i // len(cities):06d}_000019'
-            image, label_ids, train_ids, instances = _draw_street(hw, rng)
-            Image.fromarray(image).save(
-                osp.join(root, 'leftImg8bit', split, city,
-                         f'{stem}_leftImg8bit.png'))
-            gt = osp.join(root, 'gtFine', split, city, f'{stem}_gtFine_')
-            Image.fromarray(train_ids).save(gt + 'labelTrainIds.png')
-            Image.fromarray(label_ids).save(gt + 'labelIds.png')
-            Image.fromarray(instances).save(gt + 'instanceIds.png')
-    with open(stamp, 'w') as f:  # written last: the set is complete
-        f.write(settings)
-    return root
+
+    def write():
+        rng = np.random.default_rng(seed)
+        for split, count in (('train', num_train), ('val', num_val)):
+            cities = _CITIES[split]
+            for city in cities:  # clear files of other settings
+                for top in ('leftImg8bit', 'gtFine'):
+                    folder = osp.join(root, top, split, city)
+                    if osp.isdir(folder):
+                        shutil.rmtree(folder)
+                    os.makedirs(folder)
+            for i in range(count):
+                city = cities[i % len(cities)]
+                stem = f'{city}_{i // len(cities):06d}_000019'
+                image, label_ids, train_ids, instances = _draw_street(hw, rng)
+                Image.fromarray(image).save(
+                    osp.join(root, 'leftImg8bit', split, city,
+                             f'{stem}_leftImg8bit.png'))
+                gt = osp.join(root, 'gtFine', split, city, f'{stem}_gtFine_')
+                Image.fromarray(train_ids).save(gt + 'labelTrainIds.png')
+                Image.fromarray(label_ids).save(gt + 'labelIds.png')
+                Image.fromarray(instances).save(gt + 'instanceIds.png')
+
+    return _write_once(
+        root, 'lkmm_shapes_cityscapes.txt',
+        dict(num_train=num_train, num_val=num_val, size=f'{hw[0]}x{hw[1]}',
+             seed=seed), write)

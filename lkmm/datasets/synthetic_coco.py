@@ -16,7 +16,8 @@ from typing import Dict, List, Optional, Tuple, Union
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .synthetic import _texture
+from .synthetic import (_check_count, _check_seed, _check_size, _texture,
+                        _write_once)
 
 SHAPES_COCO_METAINFO = dict(
     classes=('disk', 'square', 'triangle'),
@@ -33,29 +34,6 @@ _COCO_STYLES = {
 _MIN_VISIBLE = 0.6
 _MIN_PIXELS = 30
 _TRIES = 20
-
-
-def _check_count(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f'{name} must be a positive int, got {value!r}')
-
-
-def _check_size(size: Union[int, Tuple[int, int]],
-                minimum: int) -> Tuple[int, int]:
-    """``size`` as ``(h, w)``; an int means a square."""
-    if isinstance(size, int) and not isinstance(size, bool):
-        size = (size, size)
-    if (not isinstance(size, (tuple, list)) or len(size) != 2 or any(
-            isinstance(v, bool) or not isinstance(v, int) or v < minimum
-            for v in size)):
-        raise ValueError(f'size must be an int or an (h, w) pair of ints '
-                         f'>= {minimum}, got {size!r}')
-    return int(size[0]), int(size[1])
-
-
-def _check_seed(seed) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f'seed must be a non-negative int, got {seed!r}')
 
 
 def mask_to_polygon(mask: np.ndarray) -> Optional[List[float]]:
@@ -239,52 +217,49 @@ def make_shapes_coco(root: str,
     _check_count('num_val', num_val)
     hw = _check_size(size, 32)
     _check_seed(seed)
-    stamp = osp.join(root, 'lkmm_shapes_coco.txt')
-    settings = (f'num_train={num_train} num_val={num_val} size={hw[0]}x'
-                f'{hw[1]} seed={seed}\n')
-    if osp.isfile(stamp):
-        with open(stamp) as f:
-            if f.read() == settings:
-                return root
-        os.remove(stamp)  # being rewritten: not complete until the end
-    rng = np.random.default_rng(seed)
-    categories = [
-        dict(id=i + 1, name=name, supercategory='shape')
-        for i, name in enumerate(SHAPES_COCO_METAINFO['classes'])
-    ]
-    os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
-    next_image, next_ann = 1, 1
-    for split, count in (('train2017', num_train), ('val2017', num_val)):
-        os.makedirs(osp.join(root, split), exist_ok=True)
-        images, annotations = [], []
-        for _ in range(count):
-            image, objects = _draw_coco_sample(hw, rng)
-            file_name = f'{next_image:012d}.jpg'
-            Image.fromarray(image).save(
-                osp.join(root, split, file_name), quality=95)
-            images.append(
-                dict(id=next_image, file_name=file_name, height=hw[0],
-                     width=hw[1]))
-            for cat, mask, polygon in objects:
-                rows, cols = np.nonzero(mask)
-                x0, y0 = int(cols.min()), int(rows.min())
-                annotations.append(
-                    dict(id=next_ann, image_id=next_image,
-                         category_id=cat + 1,
-                         bbox=[float(x0), float(y0),
-                               float(cols.max() + 1 - x0),
-                               float(rows.max() + 1 - y0)],
-                         area=float(mask.sum()), iscrowd=0,
-                         segmentation=[polygon]))
-                next_ann += 1
-            next_image += 1
-        with open(osp.join(root, 'annotations', f'instances_{split}.json'),
-                  'w') as f:
-            json.dump(
-                dict(info=dict(description='lkmm generated shapes',
-                               version='1.0'),
-                     licenses=[], images=images, annotations=annotations,
-                     categories=categories), f)
-    with open(stamp, 'w') as f:  # written last: the set is complete
-        f.write(settings)
-    return root
+
+    def write():
+        rng = np.random.default_rng(seed)
+        categories = [
+            dict(id=i + 1, name=name, supercategory='shape')
+            for i, name in enumerate(SHAPES_COCO_METAINFO['classes'])
+        ]
+        os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
+        next_image, next_ann = 1, 1
+        for split, count in (('train2017', num_train), ('val2017', num_val)):
+            os.makedirs(osp.join(root, split), exist_ok=True)
+            images, annotations = [], []
+            for _ in range(count):
+                image, objects = _draw_coco_sample(hw, rng)
+                file_name = f'{next_image:012d}.jpg'
+                Image.fromarray(image).save(
+                    osp.join(root, split, file_name), quality=95)
+                images.append(
+                    dict(id=next_image, file_name=file_name, height=hw[0],
+                         width=hw[1]))
+                for cat, mask, polygon in objects:
+                    rows, cols = np.nonzero(mask)
+                    x0, y0 = int(cols.min()), int(rows.min())
+                    annotations.append(
+                        dict(id=next_ann, image_id=next_image,
+                             category_id=cat + 1,
+                             bbox=[float(x0), float(y0),
+                                   float(cols.max() + 1 - x0),
+                                   float(rows.max() + 1 - y0)],
+                             area=float(mask.sum()), iscrowd=0,
+                             segmentation=[polygon]))
+                    next_ann += 1
+                next_image += 1
+            with open(
+                    osp.join(root, 'annotations',
+                             f'instances_{split}.json'), 'w') as f:
+                json.dump(
+                    dict(info=dict(description='lkmm generated shapes',
+                                   version='1.0'),
+                         licenses=[], images=images, annotations=annotations,
+                         categories=categories), f)
+
+    return _write_once(
+        root, 'lkmm_shapes_coco.txt',
+        dict(num_train=num_train, num_val=num_val, size=f'{hw[0]}x{hw[1]}',
+             seed=seed), write)
