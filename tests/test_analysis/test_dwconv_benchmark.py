@@ -58,7 +58,11 @@ def test_grid_and_tables():
     text = format_dwconv_tables(cells)
     assert 'forward (ms, median)' in text
     assert 'speed-up' in text and 'lkmm GFLOP/s' in text
-    assert 'slowest cell for lkmm' in text
+    assert [c.same_as_torch for c in cells] == [True, False, True, False]
+    assert 'slowest cell where lkmm runs its own kernel: forward' in text
+    assert "cells where lkmm runs torch's kernel" in text
+    runs = [ln for ln in text.splitlines() if 'lkmm runs ' in ln]
+    assert runs and runs[0].split()[-2:] == ['T', 'F']
 
 
 def test_cli_writes_json(tmp_path, capsys):

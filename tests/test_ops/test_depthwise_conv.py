@@ -195,7 +195,7 @@ def test_traced_graph_holds_a_real_convolution():
 
 
 def test_fft_size():
-    assert [fft_size(n) for n in (1, 11, 13, 47, 61, 97)] == \
-        [1, 12, 14, 48, 63, 98]
+    assert [fft_size(n) for n in (1, 11, 13, 45, 47, 61, 77, 97)] == \
+        [2, 12, 14, 48, 48, 64, 80, 98]
     with pytest.raises(ValueError, match='positive'):
         fft_size(0)
