@@ -1,4 +1,10 @@
 from .hooks import BaselineValHook, IterationSeedHook
 from .optimizers import LayerDecayOptimWrapperConstructor  # noqa: F401
+from .sparsity import (DynamicSparsityHook, SparseMasks, apply_sparsity_masks,
+                       count_nonzero_params, sparse_param_summary)
 
-__all__ = ['BaselineValHook', 'IterationSeedHook']
+__all__ = [
+    'BaselineValHook', 'IterationSeedHook', 'DynamicSparsityHook',
+    'SparseMasks', 'apply_sparsity_masks', 'count_nonzero_params',
+    'sparse_param_summary'
+]

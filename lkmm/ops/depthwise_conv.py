@@ -26,7 +26,6 @@ forced with :func:`set_depthwise_conv_impl`, the context manager
 :func:`depthwise_conv_impl` or the environment variable ``LKMM_DWCONV_IMPL``
 (``auto`` | ``torch`` | ``fft``).
 """
-import math
 import os
 import threading
 from contextlib import contextmanager
@@ -48,8 +47,8 @@ DWCONV_IMPLS = ('auto', 'torch', 'fft')
 # (measured with torch 2.14: 145 GFLOP/s at 13x13, 7 GFLOP/s at 14x14; only
 # the kernel *width* matters: 31x13 still runs at ~90 GFLOP/s).
 _ONEDNN_MAX_FAST_WIDTH = 13
-# torch's 3x3 weight gradient is cheap (memory bound): FFTs never pay off.
-_FFT_MIN_WEIGHT_GRAD_KERNEL = 5
+# Map area from which the FFT weight gradient beats torch's for 5x5 kernels.
+_FFT_MIN_WEIGHT_GRAD_AREA_5X5 = 400
 # Bytes of complex spectra per channel chunk: small enough to stay in the
 # L2/L3 caches between the forward and the inverse transform.
 _CHUNK_BYTES = 2 << 20
@@ -178,20 +177,25 @@ def plan_depthwise_conv(input_shape: Sequence[int],
         # elsewhere until a GPU benchmark says otherwise.
         return dict.fromkeys(parts, 'torch')
     h, w = input_shape[-2:]
-    (reach_h, len_h), (reach_w, len_w) = (_geometry(h, kernel_size[0]),
-                                          _geometry(w, kernel_size[1]))
-    kh, kw = 2 * reach_h + 1, 2 * reach_w + 1  # taps that meet the input
-    # oneDNN runs the (cropped) kernel at full speed up to 13 wide, fp32.
-    fast_direct = kw <= _ONEDNN_MAX_FAST_WIDTH and dtype == torch.float32
+    # The taps that meet the input (the kernel is cropped to them).
+    kh = 2 * _geometry(h, kernel_size[0])[0] + 1
+    kw = 2 * _geometry(w, kernel_size[1])[0] + 1
+    if max(kh, kw) <= 3:
+        # Memory bound whatever the kernel: nothing to gain.
+        return dict.fromkeys(parts, 'torch')
+    # oneDNN runs the (cropped) kernel at full speed up to 13 wide in fp32
+    # and bf16 (fp16 and fp64 have no fast CPU kernel at all).
+    fast_direct = kw <= _ONEDNN_MAX_FAST_WIDTH and dtype in (
+        torch.float32, torch.bfloat16)
     direct = 'torch' if fast_direct else 'fft'
-    # torch's weight gradient runs at ~4 GFLOP/s for every kernel above 3x3;
-    # the FFT costs ~L log L per map plus a fixed overhead per transform
-    # (fitted on a 2-core AVX-512 CPU, torch 2.14).
-    torch_cost = h * w * kh * kw
-    fft_cost = len_h * len_w * math.log2(len_h * len_w) + 1000
-    weight = 'fft' if not fast_direct or (
-        max(kh, kw) >= _FFT_MIN_WEIGHT_GRAD_KERNEL
-        and torch_cost > fft_cost) else 'torch'
+    # torch's weight gradient runs at ~4-14 GFLOP/s for every kernel above
+    # 3x3. Measured against the FFT (2-core AVX-512 CPU, torch 2.14, min of
+    # 9): from 7x7 up the FFT wins or ties on every map size tried (7..64);
+    # at 5x5 it loses on small maps (0.6-0.9x at 7x7..16x16) and wins from
+    # about 20x20 (3-5x at 28..32).
+    small_map = h * w < _FFT_MIN_WEIGHT_GRAD_AREA_5X5
+    weight = 'fft' if not fast_direct or max(kh, kw) >= 7 or (
+        max(kh, kw) >= 5 and not small_map) else 'torch'
     return dict(forward=direct, grad_input=direct, grad_weight=weight)
 
 

@@ -119,8 +119,25 @@ def test_plan_by_shape_device_dtype():
     plan = plan_depthwise_conv((8, 384, 32, 32), (7, 7), cpu, fp32, 'auto')
     assert plan == dict(forward='torch', grad_input='torch',
                         grad_weight='fft')
+    # 5x5: the FFT weight gradient only pays from about 20x20 maps.
+    plan = plan_depthwise_conv((8, 384, 32, 32), (5, 5), cpu, fp32, 'auto')
+    assert plan['grad_weight'] == 'fft'
+    plan = plan_depthwise_conv((8, 384, 16, 16), (5, 5), cpu, fp32, 'auto')
+    assert set(plan.values()) == {'torch'}
     plan = plan_depthwise_conv((8, 384, 32, 32), (3, 3), cpu, fp32, 'auto')
     assert set(plan.values()) == {'torch'}
+    # bf16 has oneDNN's fast direct kernel too; fp16 does not (except 3x3,
+    # which is memory bound).
+    bf16 = plan_depthwise_conv((8, 384, 32, 32), (7, 7), cpu,
+                               torch.bfloat16, 'auto')
+    assert bf16 == dict(forward='torch', grad_input='torch',
+                        grad_weight='fft')
+    fp16 = plan_depthwise_conv((8, 384, 32, 32), (7, 7), cpu, torch.float16,
+                               'auto')
+    assert set(fp16.values()) == {'fft'}
+    assert set(plan_depthwise_conv((8, 384, 32, 32), (3, 3), cpu,
+                                   torch.float16, 'auto').values()) == \
+        {'torch'}
     # A huge kernel on a small map is cropped to the taps that matter
     # (13x13 on 7x7) and then fits the fast direct kernel.
     plan = plan_depthwise_conv((8, 64, 7, 7), (101, 101), cpu, fp32, 'auto')

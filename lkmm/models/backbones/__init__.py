@@ -1,3 +1,4 @@
+from .large_kernel_convnext import LargeKernelConvNeXt
 from .replknet import RepLKNet
 
-__all__ = ['RepLKNet']
+__all__ = ['LargeKernelConvNeXt', 'RepLKNet']
