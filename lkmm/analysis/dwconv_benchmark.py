@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence
 
 import torch
-import torch.nn.functional as F
 
 from lkmm.ops import depthwise_conv2d, depthwise_conv_impl, \
     plan_depthwise_conv

@@ -42,12 +42,12 @@ from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 
 from lkmm.ops import depthwise_conv2d
 from .conv_bn import ConvBN, fuse_conv_bn
 from .depthwise_conv import DepthwiseConv2d
+from .reparam_large_kernel import check_small_kernel, fuse_centred_branches
 
 __all__ = [
     'make_sharing_grid', 'parse_sharing_grid', 'half_sharing_grid',
@@ -372,12 +372,7 @@ class ReparamPeripheralConv(nn.Module):
                  deploy: bool = False):
         super().__init__()
         _check_odd('kernel_size', kernel_size)
-        if small_kernel is not None and (
-                not isinstance(small_kernel, int) or small_kernel % 2 != 1
-                or not 0 < small_kernel < kernel_size):
-            raise ValueError(
-                'small_kernel must be odd and smaller than kernel_size '
-                f'({kernel_size}), or None; got {small_kernel!r}')
+        check_small_kernel(small_kernel, kernel_size)
         self.channels = channels
         self.kernel_size = kernel_size
         self.small_kernel = small_kernel
@@ -447,12 +442,9 @@ class ReparamPeripheralConv(nn.Module):
                                 bias=None)
         kernel, bias = fuse_conv_bn(dense, self.large_conv.bn)
         if hasattr(self, 'small_conv'):
-            small_kernel, small_bias = fuse_conv_bn(self.small_conv.conv,
-                                                    self.small_conv.bn)
-            # Both convs are centred ('same' padding).
-            pad = (self.kernel_size - self.small_kernel) // 2
-            kernel = kernel + F.pad(small_kernel, [pad] * 4)
-            bias = bias + small_bias
+            small_kernel, small_bias = fuse_centred_branches(
+                [self.small_conv], self.kernel_size)
+            kernel, bias = kernel + small_kernel, bias + small_bias
         return kernel, bias
 
     def switch_to_deploy(self) -> None:

@@ -5,7 +5,7 @@ two outputs are summed: the small kernel eases optimization of the large one
 (paper Table 2). For inference both branches and their BNs are folded into one
 KxK convolution with bias, so the deployed model pays nothing for the branch.
 """
-from typing import Optional
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -15,7 +15,89 @@ from .conv_bn import ConvBN, fuse_conv_bn
 from .depthwise_conv import DepthwiseConv2d
 
 
-class ReparamLargeKernelConv(nn.Module):
+def check_small_kernel(small_kernel: Optional[int], kernel_size: int) -> None:
+    """``small_kernel`` must be None or an odd int smaller than the large
+    ``kernel_size``.
+
+    Raises:
+        ValueError: naming the field and the allowed values.
+    """
+    if small_kernel is not None and (
+            not isinstance(small_kernel, int) or small_kernel % 2 != 1
+            or not 0 < small_kernel < kernel_size):
+        raise ValueError(
+            'small_kernel must be odd and smaller than kernel_size '
+            f'({kernel_size}), or None; got {small_kernel!r}')
+
+
+def pad_centred(kernel: torch.Tensor, size: int) -> torch.Tensor:
+    """Zero-pad a centred ``(C, 1, h, w)`` kernel to ``size x size``."""
+    ph = (size - kernel.shape[-2]) // 2
+    pw = (size - kernel.shape[-1]) // 2
+    return F.pad(kernel, [pw, pw, ph, ph])
+
+
+def fuse_centred_branches(branches: Sequence[nn.Module],
+                          kernel_size: int
+                          ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Kernel and bias of a sum of centred depth-wise conv-BN branches.
+
+    Every branch is a 'same' convolution, so its kernel sits in the middle
+    of the ``kernel_size`` square (RepLKNet's small kernel, SLaK's stripes).
+
+    Args:
+        branches (Sequence[ConvBN]): Modules with ``conv`` and ``bn``.
+        kernel_size (int): Size K of the folded kernel.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``(C, 1, K, K)`` kernel and ``(C,)`` bias.
+    """
+    kernel = bias = 0
+    for branch in branches:
+        k, b = fuse_conv_bn(branch.conv, branch.bn)
+        kernel = kernel + pad_centred(k, kernel_size)
+        bias = bias + b
+    return kernel, bias
+
+
+class FoldableDepthwiseConv(nn.Module):
+    """Base of the depth-wise convolutions whose training-time branches
+    fold into one :class:`DepthwiseConv2d` with bias, ``fused_conv``.
+
+    Subclasses set ``channels`` and ``kernel_size`` (and optionally
+    ``stride``), list their branch attributes in ``branch_names`` and
+    implement :meth:`get_fused_kernel_bias`.
+    """
+    branch_names: Tuple[str, ...] = ()
+
+    @property
+    def deployed(self) -> bool:
+        """Whether the branches have been folded into ``fused_conv``."""
+        return hasattr(self, 'fused_conv')
+
+    def _make_fused_conv(self) -> DepthwiseConv2d:
+        return DepthwiseConv2d(self.channels, self.kernel_size,
+                               stride=getattr(self, 'stride', 1), bias=True)
+
+    def get_fused_kernel_bias(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Kernel and bias of the single conv equal to the eval output."""
+        raise NotImplementedError
+
+    def switch_to_deploy(self) -> None:
+        """Fold the BNs and all branches into ``fused_conv`` (in place)."""
+        if self.deployed:
+            return
+        kernel, bias = self.get_fused_kernel_bias()
+        fused = self._make_fused_conv().to(kernel.device, kernel.dtype)
+        fused.weight.data.copy_(kernel)
+        fused.bias.data.copy_(bias)
+        self.fused_conv = fused
+        for name in self.branch_names:
+            if hasattr(self, name):
+                delattr(self, name)
+
+
+class ReparamLargeKernelConv(FoldableDepthwiseConv):
     """Depth-wise ``KxK conv-BN (+ kxk conv-BN)`` that folds into one conv.
 
     Args:
@@ -41,11 +123,7 @@ class ReparamLargeKernelConv(nn.Module):
         if kernel_size % 2 != 1:
             raise ValueError(
                 f'kernel_size must be odd, got {kernel_size}')
-        if small_kernel is not None and (small_kernel % 2 != 1
-                                         or small_kernel >= kernel_size):
-            raise ValueError(
-                'small_kernel must be odd and smaller than kernel_size '
-                f'({kernel_size}), or None; got {small_kernel}')
+        check_small_kernel(small_kernel, kernel_size)
         self.channels = channels
         self.kernel_size = kernel_size
         self.small_kernel = small_kernel
@@ -61,14 +139,7 @@ class ReparamLargeKernelConv(nn.Module):
                     channels, channels, small_kernel, stride=stride,
                     groups=channels, norm_cfg=norm_cfg)
 
-    @property
-    def deployed(self) -> bool:
-        """Whether the branches have been folded into ``fused_conv``."""
-        return hasattr(self, 'fused_conv')
-
-    def _make_fused_conv(self) -> nn.Conv2d:
-        return DepthwiseConv2d(self.channels, self.kernel_size,
-                               stride=self.stride, bias=True)
+    branch_names = ('large_conv', 'small_conv')
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.deployed:
@@ -85,29 +156,10 @@ class ReparamLargeKernelConv(nn.Module):
         Returns:
             tuple[Tensor, Tensor]: ``(C, 1, K, K)`` kernel and ``(C,)`` bias.
         """
-        kernel, bias = fuse_conv_bn(self.large_conv.conv, self.large_conv.bn)
+        branches = [self.large_conv]
         if hasattr(self, 'small_conv'):
-            small_kernel, small_bias = fuse_conv_bn(self.small_conv.conv,
-                                                    self.small_conv.bn)
-            # Both convs are centred ('same' padding): the small kernel sits
-            # in the middle of the large one.
-            pad = (self.kernel_size - self.small_kernel) // 2
-            kernel = kernel + F.pad(small_kernel, [pad] * 4)
-            bias = bias + small_bias
-        return kernel, bias
-
-    def switch_to_deploy(self) -> None:
-        """Fold BN and the small branch into ``fused_conv`` (in place)."""
-        if self.deployed:
-            return
-        kernel, bias = self.get_fused_kernel_bias()
-        fused = self._make_fused_conv().to(kernel.device, kernel.dtype)
-        fused.weight.data.copy_(kernel)
-        fused.bias.data.copy_(bias)
-        self.fused_conv = fused
-        del self.large_conv
-        if hasattr(self, 'small_conv'):
-            del self.small_conv
+            branches.append(self.small_conv)
+        return fuse_centred_branches(branches, self.kernel_size)
 
     def extra_repr(self) -> str:
         return (f'channels={self.channels}, kernel_size={self.kernel_size}, '

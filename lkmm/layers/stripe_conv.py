@@ -11,23 +11,15 @@ SLaK's second ingredient, is a training procedure and not part of the layer.
 from typing import Optional
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
-from .conv_bn import ConvBN, fuse_conv_bn
-from .depthwise_conv import DepthwiseConv2d
+from .conv_bn import ConvBN
+from .reparam_large_kernel import (FoldableDepthwiseConv, check_small_kernel,
+                                   fuse_centred_branches)
 
 __all__ = ['ReparamStripeConv']
 
 
-def _pad_to(kernel: torch.Tensor, size: int) -> torch.Tensor:
-    """Zero-pad a centred ``(C, 1, h, w)`` kernel to ``size x size``."""
-    ph = (size - kernel.shape[-2]) // 2
-    pw = (size - kernel.shape[-1]) // 2
-    return F.pad(kernel, [pw, pw, ph, ph])
-
-
-class ReparamStripeConv(nn.Module):
+class ReparamStripeConv(FoldableDepthwiseConv):
     """Depth-wise ``Kxw conv-BN + wxK conv-BN (+ kxk conv-BN)`` that folds
     into one dense KxK conv with bias.
 
@@ -66,12 +58,7 @@ class ReparamStripeConv(nn.Module):
             raise ValueError(
                 'stripe_width must be an odd int in [1, kernel_size] '
                 f'([1, {kernel_size}]), got {stripe_width!r}')
-        if small_kernel is not None and (
-                not isinstance(small_kernel, int) or small_kernel % 2 != 1
-                or not 0 < small_kernel < kernel_size):
-            raise ValueError(
-                'small_kernel must be odd and smaller than kernel_size '
-                f'({kernel_size}), or None; got {small_kernel!r}')
+        check_small_kernel(small_kernel, kernel_size)
         self.channels = channels
         self.kernel_size = kernel_size
         self.stripe_width = stripe_width
@@ -90,13 +77,7 @@ class ReparamStripeConv(nn.Module):
             self.small_conv = ConvBN(channels, channels, small_kernel,
                                      groups=channels, norm_cfg=norm_cfg)
 
-    @property
-    def deployed(self) -> bool:
-        """Whether the branches have been folded into ``fused_conv``."""
-        return hasattr(self, 'fused_conv')
-
-    def _make_fused_conv(self) -> DepthwiseConv2d:
-        return DepthwiseConv2d(self.channels, self.kernel_size, bias=True)
+    branch_names = ('tall_conv', 'wide_conv', 'small_conv')
 
     def forward(self, x: torch.Tensor,
                 pos_embed: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -120,29 +101,10 @@ class ReparamStripeConv(nn.Module):
         """
         if self.deployed:
             return self.fused_conv.weight.clone(), self.fused_conv.bias.clone()
-        kernel = bias = 0
         branches = [self.tall_conv, self.wide_conv]
         if hasattr(self, 'small_conv'):
             branches.append(self.small_conv)
-        for branch in branches:
-            # Every branch is centred: its kernel sits in the middle of KxK.
-            k, b = fuse_conv_bn(branch.conv, branch.bn)
-            kernel = kernel + _pad_to(k, self.kernel_size)
-            bias = bias + b
-        return kernel, bias
-
-    def switch_to_deploy(self) -> None:
-        """Fold the BNs and all branches into ``fused_conv`` (in place)."""
-        if self.deployed:
-            return
-        kernel, bias = self.get_fused_kernel_bias()
-        fused = self._make_fused_conv().to(kernel.device, kernel.dtype)
-        fused.weight.data.copy_(kernel)
-        fused.bias.data.copy_(bias)
-        self.fused_conv = fused
-        for name in ('tall_conv', 'wide_conv', 'small_conv'):
-            if hasattr(self, name):
-                delattr(self, name)
+        return fuse_centred_branches(branches, self.kernel_size)
 
     def extra_repr(self) -> str:
         return (f'channels={self.channels}, kernel_size={self.kernel_size}, '

@@ -242,33 +242,32 @@ def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
         torch.float32
 
 
-def _fft_forward(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    dtype = _compute_dtype(x.dtype)
-    x = x.to(dtype).contiguous()
+def _fft_filter(t: torch.Tensor, weight: torch.Tensor,
+                correlate: bool) -> torch.Tensor:
+    """``t`` cross-correlated (the forward) or convolved (the input
+    gradient) with ``weight``, through FFTs."""
+    dtype = _compute_dtype(t.dtype)
+    t = t.to(dtype).contiguous()
     weight = weight.to(dtype)
-    geo = _Spectra(x.shape, weight)
-    kernel_conj = geo.kernel_spectrum(weight).conj()
-    out = torch.empty_like(x)
+    geo = _Spectra(t.shape, weight)
+    kernel = geo.kernel_spectrum(weight)
+    if correlate:
+        kernel = kernel.conj()
+    out = torch.empty_like(t)
     for sl in geo.chunks():
-        spec = geo.rfft(x[:, sl])
-        spec.mul_(kernel_conj[sl])
+        spec = geo.rfft(t[:, sl])
+        spec.mul_(kernel[sl])
         out[:, sl] = geo.irfft_crop(spec)
     return out
 
 
+def _fft_forward(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return _fft_filter(x, weight, correlate=True)
+
+
 def _fft_grad_input(grad_out: torch.Tensor,
                     weight: torch.Tensor) -> torch.Tensor:
-    dtype = _compute_dtype(grad_out.dtype)
-    grad_out = grad_out.to(dtype).contiguous()
-    weight = weight.to(dtype)
-    geo = _Spectra(grad_out.shape, weight)
-    kernel = geo.kernel_spectrum(weight)
-    grad_in = torch.empty_like(grad_out)
-    for sl in geo.chunks():
-        spec = geo.rfft(grad_out[:, sl])
-        spec.mul_(kernel[sl])
-        grad_in[:, sl] = geo.irfft_crop(spec)
-    return grad_in
+    return _fft_filter(grad_out, weight, correlate=False)
 
 
 def _fft_grad_weight(x: torch.Tensor, grad_out: torch.Tensor,

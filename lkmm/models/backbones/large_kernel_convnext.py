@@ -30,6 +30,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from lkmm.layers import (KernelPositionalEmbedding, PartialConv,
                          build_large_kernel_conv)
 from lkmm.registry import MODELS
+from .arch_utils import (check_odd_positive, check_positive_ints,
+                         check_same_length, lookup_arch, parse_out_indices)
 
 LARGE_KERNEL_FORMS = ('dense', 'stripe', 'peripheral')
 
@@ -111,12 +113,6 @@ class LargeKernelConvNeXtStage(nn.Module):
             else:
                 x = block(x, embed)
         return x
-
-
-def _check_odd_positive(name, values):
-    if any(not isinstance(k, int) or k < 1 or k % 2 != 1 for k in values):
-        raise ValueError(f'arch "{name}" must hold positive odd integers, '
-                         f'got {values}')
 
 
 def _widths(base, factor=1.3):
@@ -235,7 +231,7 @@ class LargeKernelConvNeXt(BaseModule):
         super().__init__(init_cfg=init_cfg)
         self.arch_settings = arch = self.parse_arch(arch)
         self.num_stages = len(arch['depths'])
-        self.out_indices = _parse_out_indices(out_indices, self.num_stages)
+        self.out_indices = parse_out_indices(out_indices, self.num_stages)
         if not isinstance(frozen_stages, int) or not (
                 0 <= frozen_stages <= self.num_stages):
             raise ValueError(
@@ -298,36 +294,16 @@ class LargeKernelConvNeXt(BaseModule):
         Raises:
             ValueError: naming the field and the allowed values.
         """
-        if isinstance(arch, str):
-            if arch not in cls.arch_zoo:
-                raise ValueError(
-                    f'Unknown arch "{arch}" for LargeKernelConvNeXt; choose '
-                    f'one of {sorted(cls.arch_zoo)} or pass a dict with keys '
-                    f'{list(cls._arch_keys)}')
-            arch = cls.arch_zoo[arch]
-        if not isinstance(arch, dict):
-            raise ValueError(
-                f'arch must be a str or a dict, got {type(arch).__name__}')
-        unknown = set(arch) - set(cls._arch_keys)
-        if unknown:
-            raise ValueError(f'Unknown arch keys {sorted(unknown)}; allowed '
-                             f'keys are {list(cls._arch_keys)}')
-        missing = {'depths', 'channels', 'kernel_sizes', 'form'} - set(arch)
-        if missing:
-            raise ValueError(f'arch dict is missing keys {sorted(missing)}')
+        arch = lookup_arch('LargeKernelConvNeXt', arch, cls.arch_zoo,
+                           cls._arch_keys,
+                           ('depths', 'channels', 'kernel_sizes', 'form'))
         settings = copy.deepcopy(cls._defaults)
         settings.update(copy.deepcopy(arch))
-        lengths = {k: len(settings[k])
-                   for k in ('depths', 'channels', 'kernel_sizes')}
-        if len(set(lengths.values())) != 1:
-            raise ValueError(
-                'arch "depths", "channels" and "kernel_sizes" must have the '
-                f'same length, got lengths {lengths}')
+        num_stages = check_same_length(
+            settings, ('depths', 'channels', 'kernel_sizes'))
         for key in ('depths', 'channels'):
-            if any(not isinstance(v, int) or v < 1 for v in settings[key]):
-                raise ValueError(f'arch "{key}" must hold positive integers, '
-                                 f'got {settings[key]}')
-        _check_odd_positive('kernel_sizes', settings['kernel_sizes'])
+            check_positive_ints(key, settings[key])
+        check_odd_positive('kernel_sizes', settings['kernel_sizes'])
         if settings['form'] not in LARGE_KERNEL_FORMS:
             raise ValueError(f'arch "form" must be one of '
                              f'{LARGE_KERNEL_FORMS}, got {settings["form"]!r}')
@@ -339,10 +315,10 @@ class LargeKernelConvNeXt(BaseModule):
             raise ValueError('arch "pos_embed" needs form "peripheral", got '
                              f'form {settings["form"]!r}')
         grids = settings['sharing_grids']
-        if grids is not None and len(grids) != lengths['depths']:
+        if grids is not None and len(grids) != num_stages:
             raise ValueError('arch "sharing_grids" needs one grid (or None) '
-                             f'per stage, got {len(grids)} for '
-                             f'{lengths["depths"]} stages')
+                             f'per stage, got {len(grids)} for {num_stages} '
+                             'stages')
         return settings
 
     def forward(self, x):
@@ -391,20 +367,3 @@ class LargeKernelConvNeXt(BaseModule):
 def _small_kernel(small, kernel):
     # No small branch where the large kernel is not larger than it.
     return small if small is not None and small < kernel else None
-
-
-def _parse_out_indices(out_indices, num_stages):
-    if isinstance(out_indices, int):
-        out_indices = [out_indices]
-    if not isinstance(out_indices, Sequence) or not out_indices:
-        raise ValueError('out_indices must be an int or a non-empty '
-                         f'sequence of ints, got {out_indices!r}')
-    parsed = []
-    for index in out_indices:
-        if not isinstance(index, int) or not (
-                -num_stages <= index < num_stages):
-            raise ValueError(
-                f'out_indices entries must be ints in [{-num_stages}, '
-                f'{num_stages - 1}], got {index!r}')
-        parsed.append(index % num_stages)
-    return tuple(parsed)

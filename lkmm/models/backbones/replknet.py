@@ -17,6 +17,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from lkmm.layers import ConvBN, ReparamLargeKernelConv
 from lkmm.registry import MODELS
+from .arch_utils import (check_odd_positive, check_positive_ints,
+                         check_same_length, lookup_arch, parse_out_indices)
 
 
 class RepLKBlock(nn.Module):
@@ -76,13 +78,6 @@ class ConvFFN(nn.Module):
     def forward(self, x):
         out = self.pw2(self.act(self.pw1(self.pre_norm(x))))
         return x + self.drop_path(out)
-
-
-def _check_odd_positive(name, values):
-    for i, k in enumerate(values):
-        if not isinstance(k, int) or k < 1 or k % 2 != 1:
-            raise ValueError(
-                f'arch "{name}"[{i}] must be a positive odd integer, got {k}')
 
 
 @MODELS.register_module()
@@ -176,8 +171,7 @@ class RepLKNet(BaseModule):
         self.arch_settings = self.parse_arch(arch)
         arch = self.arch_settings
         self.num_stages = len(arch['layers'])
-        self.out_indices = self._parse_out_indices(out_indices,
-                                                   self.num_stages)
+        self.out_indices = parse_out_indices(out_indices, self.num_stages)
         if not isinstance(frozen_stages, int) or not (
                 -1 <= frozen_stages <= self.num_stages):
             raise ValueError(
@@ -242,37 +236,14 @@ class RepLKNet(BaseModule):
         Raises:
             ValueError: naming the field and the allowed values.
         """
-        if isinstance(arch, str):
-            if arch not in cls.arch_zoo:
-                raise ValueError(
-                    f'Unknown arch "{arch}" for RepLKNet; choose one of '
-                    f'{sorted(cls.arch_zoo)} or pass a dict with keys '
-                    f'{list(cls._arch_keys)}')
-            return copy.deepcopy(cls.arch_zoo[arch])
-        if not isinstance(arch, dict):
-            raise ValueError(
-                f'arch must be a str or a dict, got {type(arch).__name__}')
-        unknown = set(arch) - set(cls._arch_keys)
-        if unknown:
-            raise ValueError(
-                f'Unknown arch keys {sorted(unknown)}; allowed keys are '
-                f'{list(cls._arch_keys)}')
-        missing = {'channels', 'layers', 'kernel_sizes'} - set(arch)
-        if missing:
-            raise ValueError(f'arch dict is missing keys {sorted(missing)}')
+        arch = lookup_arch('RepLKNet', arch, cls.arch_zoo, cls._arch_keys,
+                           ('channels', 'layers', 'kernel_sizes'))
         settings = dict(small_kernel=5, dw_ratio=1, ffn_ratio=4)
         settings.update(copy.deepcopy(arch))
-        lengths = {k: len(settings[k])
-                   for k in ('channels', 'layers', 'kernel_sizes')}
-        if len(set(lengths.values())) != 1:
-            raise ValueError(
-                'arch "channels", "layers" and "kernel_sizes" must have the '
-                f'same length, got lengths {lengths}')
+        check_same_length(settings, ('channels', 'layers', 'kernel_sizes'))
         for key in ('channels', 'layers'):
-            if any(not isinstance(v, int) or v < 1 for v in settings[key]):
-                raise ValueError(f'arch "{key}" must hold positive integers, '
-                                 f'got {settings[key]}')
-        _check_odd_positive('kernel_sizes', settings['kernel_sizes'])
+            check_positive_ints(key, settings[key])
+        check_odd_positive('kernel_sizes', settings['kernel_sizes'])
         small = settings['small_kernel']
         if small is not None:
             if not isinstance(small, int) or small < 1 or small % 2 != 1:
@@ -290,23 +261,6 @@ class RepLKNet(BaseModule):
                 raise ValueError(f'arch "{key}" must be a positive number, '
                                  f'got {settings[key]!r}')
         return settings
-
-    @staticmethod
-    def _parse_out_indices(out_indices, num_stages):
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        if not isinstance(out_indices, Sequence) or not out_indices:
-            raise ValueError('out_indices must be an int or a non-empty '
-                             f'sequence of ints, got {out_indices!r}')
-        parsed = []
-        for index in out_indices:
-            if not isinstance(index, int) or not (
-                    -num_stages <= index < num_stages):
-                raise ValueError(
-                    f'out_indices entries must be ints in [{-num_stages}, '
-                    f'{num_stages - 1}], got {index!r}')
-            parsed.append(index % num_stages)
-        return tuple(parsed)
 
     def _run(self, module, x):
         if self.with_cp and x.requires_grad:
