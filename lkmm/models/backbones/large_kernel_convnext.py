@@ -31,7 +31,8 @@ from lkmm.layers import (KernelPositionalEmbedding, PartialConv,
                          build_large_kernel_conv)
 from lkmm.registry import MODELS
 from .arch_utils import (check_odd_positive, check_positive_ints,
-                         check_same_length, lookup_arch, parse_out_indices)
+                         check_pretrained_checkpoint, check_same_length,
+                         lookup_arch, parse_out_indices)
 
 LARGE_KERNEL_FORMS = ('dense', 'stripe', 'peripheral')
 
@@ -335,6 +336,10 @@ class LargeKernelConvNeXt(BaseModule):
                 else:
                     outs.append(norm(x))
         return tuple(outs)
+
+    def init_weights(self):
+        check_pretrained_checkpoint('LargeKernelConvNeXt', self.init_cfg)
+        super().init_weights()
 
     def _freeze_stages(self):
         for i in range(self.frozen_stages):

@@ -26,7 +26,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from lkmm.layers import (ChannelBGU, ParCBranch, ReleasedParCMixer,
                          SpatialBGU)
 from lkmm.registry import MODELS
-from .arch_utils import parse_out_indices
+from .arch_utils import check_pretrained_checkpoint, parse_out_indices
 from .large_kernel_convnext import LayerNorm2d
 
 
@@ -507,6 +507,10 @@ class ParCNetV2(BaseModule):
                 else:
                     outs.append(norm(x))
         return tuple(outs)
+
+    def init_weights(self):
+        check_pretrained_checkpoint('ParCNetV2', self.init_cfg)
+        super().init_weights()
 
     def _freeze_stages(self):
         for i in range(self.frozen_stages):

@@ -18,7 +18,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from lkmm.layers import ConvBN, ReparamLargeKernelConv
 from lkmm.registry import MODELS
 from .arch_utils import (check_odd_positive, check_positive_ints,
-                         check_same_length, lookup_arch, parse_out_indices)
+                         check_pretrained_checkpoint, check_same_length,
+                         lookup_arch, parse_out_indices)
 
 
 class RepLKBlock(nn.Module):
@@ -283,15 +284,7 @@ class RepLKNet(BaseModule):
         return tuple(outs)
 
     def init_weights(self):
-        cfg = self.init_cfg
-        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained' and \
-                not cfg.get('checkpoint'):
-            raise ValueError(
-                'RepLKNet init_cfg is Pretrained but its "checkpoint" is not '
-                'set: pass --cfg-options '
-                'model.backbone.init_cfg.checkpoint=PATH (an lkmm or '
-                'converted RepLKNet checkpoint), or init_cfg=None to train '
-                'from scratch')
+        check_pretrained_checkpoint('RepLKNet', self.init_cfg)
         super().init_weights()
 
     def _freeze_stages(self):

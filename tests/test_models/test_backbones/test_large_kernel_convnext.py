@@ -133,3 +133,13 @@ def test_with_cp_matches():
 def test_bad_arch(arch, match):
     with pytest.raises(ValueError, match=match):
         LargeKernelConvNeXt(arch=arch)
+
+
+@pytest.mark.parametrize('name', ['LargeKernelConvNeXt', 'ParCNetV2'])
+def test_pretrained_without_checkpoint_is_refused(name):
+    arch = tiny('dense') if name == 'LargeKernelConvNeXt' else '10m'
+    model = MODELS.build(dict(type=name, arch=arch, init_cfg=dict(
+        type='Pretrained', checkpoint=None)))
+    with pytest.raises(ValueError, match=f'{name} init_cfg is Pretrained '
+                       'but its "checkpoint" is not set'):
+        model.init_weights()
