@@ -259,7 +259,7 @@ def test_unsupported_backbone():
             self.backbone = nn.Conv2d(3, 4, 3)
             self.head = nn.Linear(4, 2)
 
-    with pytest.raises(NotImplementedError, match=r"Conv2d.*\['RepLKNet'\]"):
+    with pytest.raises(NotImplementedError, match=r"Conv2d.*'RepLKNet'"):
         _constructor()(Plain())
     with pytest.raises(NotImplementedError, match='backbone'):
         _constructor()(nn.Linear(2, 2))
@@ -359,3 +359,145 @@ def test_build_in_every_scope_and_step(scope):
     assert non_backbone and all(groups[p]['lr'] == pytest.approx(LR)
                                 for p in non_backbone)
     assert _step(model, wrapper, torch.randn(2, 3, 64, 64))
+
+
+# ------------------------------------------- LargeKernelConvNeXt (PeLK) --
+def _lk_convnext(depths):
+    """A small PeLK-like backbone (peripheral form, positional embedding)
+    with ConvNeXt's stage depths, in a model with a head."""
+    from lkmm.models import LargeKernelConvNeXt
+    model = nn.Module()
+    model.backbone = LargeKernelConvNeXt(
+        arch=dict(depths=depths, channels=[8, 8, 16, 16],
+                  kernel_sizes=[7, 7, 7, 5], form='peripheral',
+                  partial_ratio=0.5, pos_embed=True, centre_size=3),
+        out_indices=(0, 1, 2, 3), gap_before_final_norm=False)
+    model.head = nn.Linear(16, 2)
+    return model
+
+
+def _mmseg_convnext_name(name):
+    """lkmm ``backbone.stages.i.blocks.k.*`` -> ConvNeXt's
+    ``backbone.stages.i.k.*`` (the names mmseg's rules parse)."""
+    parts = name.split('.')
+    if parts[1] == 'stages' and parts[3] == 'blocks':
+        del parts[3]
+    return '.'.join(parts)
+
+
+def _lrs(model, **paramwise):
+    params = []
+    _constructor(**paramwise).add_params(params, model)
+    return {id(p): g['lr'] for g in params for p in g['params']}
+
+
+@pytest.mark.parametrize('depths,num_layers', [([3, 3, 9, 3], 6),
+                                               ([3, 3, 27, 3], 12),
+                                               ([2, 2, 4, 1], 5)])
+def test_large_kernel_convnext_layer_wise_matches_mmseg_convnext(
+        depths, num_layers):
+    """Every parameter gets the lr of mmseg's (= mmdet's, = the ConvNeXt
+    release's) ``get_layer_id_for_convnext`` with the ConvNeXt
+    ``num_layers`` (6 for T, 12 for S/B); PeLK's positional embeddings,
+    which ConvNeXt lacks, go with the first id of their stage."""
+    from mmseg.engine.optimizers.layer_decay_optimizer_constructor import \
+        get_layer_id_for_convnext
+    model = _lk_convnext(depths)
+    ctor = _constructor(decay_type='layer_wise')
+    assert ctor.get_num_layers(model.backbone) == num_layers
+    lrs = _lrs(model, decay_type='layer_wise', num_layers=num_layers)
+    first_id = {0: 1, 1: 2, 2: 3, 3: num_layers}
+    checked = 0
+    for name, param in model.named_parameters():
+        if name.endswith('pos_embed.weight'):
+            layer_id = first_id[int(name.split('.')[2])]
+        else:
+            layer_id = get_layer_id_for_convnext(_mmseg_convnext_name(name),
+                                                 num_layers)
+        expected = LR * RATE**(num_layers + 1 - layer_id)
+        assert lrs[id(param)] == pytest.approx(expected), name
+        checked += 1
+    assert checked == len(list(model.parameters()))
+    # The groups the docstring names.
+    get = ctor.get_layer_id
+    assert get('backbone.downsample_layers.0.0.weight', model) == 0
+    assert get('backbone.downsample_layers.1.1.weight', model) == 2
+    assert get('backbone.downsample_layers.2.1.weight', model) == 3
+    assert get('backbone.downsample_layers.3.1.weight', model) == num_layers
+    assert get('backbone.norm3.weight', model) == num_layers + 1
+    assert get('head.weight', model) == num_layers + 1
+
+
+@pytest.mark.parametrize('depths,num_layers', [([3, 3, 9, 3], 6),
+                                               ([3, 3, 27, 3], 12),
+                                               ([3, 3, 9, 3], None)])
+def test_large_kernel_convnext_stage_wise_matches_mmseg_convnext(
+        depths, num_layers):
+    """mmseg's ``get_stage_id_for_convnext``: every downsampling layer with
+    the stem (id 0), stage i -> i + 1, head ``num_layers + 1``; the mmseg /
+    mmdet ConvNeXt configs' ``num_layers`` (6 or 12, larger than the
+    largest stage id 4) leaves a gap before the head, reproduced here.
+    Without ``num_layers`` the head follows stage 3 (id 5)."""
+    from mmseg.engine.optimizers.layer_decay_optimizer_constructor import \
+        get_stage_id_for_convnext
+    model = _lk_convnext(depths)
+    paramwise = dict(decay_type='stage_wise')
+    if num_layers is not None:
+        paramwise['num_layers'] = num_layers
+    assert _constructor(**paramwise).get_num_layers(model.backbone) == (
+        num_layers or 4)
+    lrs = _lrs(model, **paramwise)
+    top = num_layers or 4
+    for name, param in model.named_parameters():
+        if name.endswith('pos_embed.weight'):
+            stage_id = int(name.split('.')[2]) + 1
+        else:
+            # mmseg's max_stage_id is num_layers + 2; its head id
+            # max_stage_id - 1.
+            stage_id = get_stage_id_for_convnext(
+                _mmseg_convnext_name(name), top + 2)
+        expected = LR * RATE**(top + 1 - stage_id)
+        assert lrs[id(param)] == pytest.approx(expected), name
+    if num_layers == 6:
+        # ConvNeXt-T / PeLK-T ADE20K: stem and downsampling 0.9^7, stages
+        # 0.9^6 .. 0.9^3, heads 1.
+        scales = sorted({round(lr / LR, 6) for lr in lrs.values()})
+        assert scales == [round(RATE**k, 6) for k in (7, 6, 5, 4, 3, 0)]
+
+
+def test_large_kernel_convnext_num_layers_checks():
+    model = _lk_convnext([3, 3, 9, 3])
+    # layer_wise: num_layers must be the derived 6 (no gap: mmseg would put
+    # stage 3 at num_layers, which the derived ids do not).
+    with pytest.raises(ValueError, match='num_layers=6'):
+        _constructor(decay_type='layer_wise', num_layers=12)(model)
+    # stage_wise: at least the largest stage id (4).
+    with pytest.raises(ValueError, match='num_layers=4'):
+        _constructor(decay_type='stage_wise', num_layers=3)(model)
+    _constructor(decay_type='stage_wise', num_layers=4)(model)
+    _constructor(decay_type='stage_wise', num_layers=12)(model)
+    # RepLKNet keeps the strict check in both modes.
+    with pytest.raises(ValueError, match='num_layers=3'):
+        _constructor(decay_type='stage_wise', num_layers=6)(
+            _Classifier(final_norm=True))
+
+
+def test_large_kernel_convnext_frozen_stem_and_no_decay():
+    """Frozen parameters are left out; 1-D tensors (norms, biases,
+    LayerScale) get no weight decay, the positional embedding (3-D) does,
+    as in ConvNeXt's rules (only 1-D, ``.bias`` and ``pos_embed`` /
+    ``cls_token`` names are exempt there -- PeLK's is
+    ``stages.i.pos_embed.weight``)."""
+    model = _lk_convnext([1, 1, 3, 1])
+    params = []
+    _constructor(decay_type='layer_wise').add_params(params, model)
+    group = {id(p): g for g in params for p in g['params']}
+    for name, param in model.named_parameters():
+        wd = group[id(param)].get('weight_decay', WD)
+        assert wd == (0. if param.ndim <= 1 else WD), name
+
+
+def test_register_layer_id_function_rejects_unknown_gap_type():
+    with pytest.raises(ValueError, match='head_gap_decay_types'):
+        register_layer_id_function(nn.Conv2d,
+                                   head_gap_decay_types=('bogus', ))

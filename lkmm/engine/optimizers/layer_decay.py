@@ -17,7 +17,10 @@ head on id 13 with scale 1) and of mmseg's ConvNeXt constructor, whose
 Which layer a parameter belongs to depends on the backbone; a *layer id
 function* per backbone class supplies it (see
 :func:`register_layer_id_function`), so new lkmm backbones plug in without
-touching the constructor.
+touching the constructor. Registered: :class:`RepLKNet` (the official
+RepLKNet grouping, :func:`replknet_layer_id`) and
+:class:`LargeKernelConvNeXt` (PeLK / SLaK / ConvNeXt-31: mmseg's / mmdet's
+ConvNeXt rules, :func:`large_kernel_convnext_layer_id`).
 """
 import logging
 import math
@@ -28,6 +31,7 @@ import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.optim import DefaultOptimWrapperConstructor
 
+from lkmm.models.backbones.large_kernel_convnext import LargeKernelConvNeXt
 from lkmm.models.backbones.replknet import RepLKNet
 from lkmm.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
@@ -43,14 +47,28 @@ LayerIdFunction = Callable[[str, nn.Module, str], Optional[int]]
 #: Backbone class -> layer id function; see :func:`register_layer_id_function`.
 LAYER_ID_FUNCTIONS: Dict[type, LayerIdFunction] = {}
 
+#: Backbone class -> decay types in which ``paramwise_cfg.num_layers`` may
+#: exceed the backbone's largest layer id (see
+#: :func:`register_layer_id_function`).
+HEAD_GAP_DECAY_TYPES: Dict[type, Tuple[str, ...]] = {}
 
-def register_layer_id_function(backbone_cls: type):
+
+def register_layer_id_function(backbone_cls: type,
+                               head_gap_decay_types: Sequence[str] = ()):
     """Decorator registering the layer id function of a backbone class.
 
     Subclasses of ``backbone_cls`` use it too unless they register their own.
 
     Args:
         backbone_cls (type): The backbone class (an ``nn.Module`` subclass).
+        head_gap_decay_types (Sequence[str]): Decay types in which a config's
+            ``paramwise_cfg.num_layers`` may be *larger* than the backbone's
+            largest layer id: the head then gets id ``num_layers + 1`` and the
+            ids in between stay empty, which lowers every backbone lr by the
+            same factor. mmseg / mmdet ConvNeXt configs rely on it for
+            ``stage_wise`` (``num_layers=6`` or ``12`` with stage ids 0-4).
+            Elsewhere ``num_layers`` must equal the derived value. Defaults
+            to ``()``.
 
     Returns:
         Callable: A decorator that registers and returns the function.
@@ -65,8 +83,14 @@ def register_layer_id_function(backbone_cls: type):
         raise TypeError('register_layer_id_function expects an nn.Module '
                         f'subclass, got {backbone_cls!r}')
 
+    unknown = sorted(set(head_gap_decay_types) - set(DECAY_TYPES))
+    if unknown:
+        raise ValueError(f'head_gap_decay_types must be among {DECAY_TYPES}, '
+                         f'got {unknown}')
+
     def _register(fn: LayerIdFunction) -> LayerIdFunction:
         LAYER_ID_FUNCTIONS[backbone_cls] = fn
+        HEAD_GAP_DECAY_TYPES[backbone_cls] = tuple(head_gap_decay_types)
         return fn
 
     return _register
@@ -133,16 +157,98 @@ def replknet_layer_id(name: str, backbone: RepLKNet,
     return None
 
 
-def _find_layer_id_function(backbone: nn.Module) -> LayerIdFunction:
+def _convnext_stage_layer_ids(backbone: LargeKernelConvNeXt,
+                              decay_type: str) -> List[Tuple[int, int]]:
+    """``(first id, number of ids)`` of every LargeKernelConvNeXt stage."""
+    depths = backbone.arch_settings['depths']
+    if decay_type == 'stage_wise':
+        # Stem (and, as in mmseg, every downsampling layer) 0; stage i: i+1.
+        return [(i + 1, 1) for i in range(len(depths))]
+    # layer_wise: stem 0, one id per stage except the penultimate (deep)
+    # one, whose blocks go in groups of 3 (mmseg's ConvNeXt grouping).
+    deep = len(depths) - 2
+    ids, first = [], 1
+    for i, depth in enumerate(depths):
+        count = math.ceil(depth / 3) if i == deep else 1
+        ids.append((first, count))
+        first += count
+    return ids
+
+
+@register_layer_id_function(LargeKernelConvNeXt,
+                            head_gap_decay_types=('stage_wise', ))
+def large_kernel_convnext_layer_id(name: str, backbone: LargeKernelConvNeXt,
+                                   decay_type: str) -> Optional[int]:
+    """Layer id of a LargeKernelConvNeXt (PeLK / SLaK / ConvNeXt-31)
+    parameter, after mmseg's / mmdet's ConvNeXt rules
+    (``get_layer_id_for_convnext`` / ``get_stage_id_for_convnext`` of their
+    ``LearningRateDecayOptimizerConstructor``, the ConvNeXt release's code,
+    which SLaK's downstream code copies).
+
+    ``layer_wise`` (ids 0-6 for depths ``[3, 3, 9, 3]``, 0-12 for
+    ``[3, 3, 27, 3]``, mmseg's ``num_layers`` 6 / 12):
+
+    - ``downsample_layers.0`` (stem) -> 0
+    - ``stages.0`` -> 1, ``stages.1`` -> 2
+    - ``stages.2.blocks.k`` -> ``3 + k // 3`` (groups of three blocks)
+    - ``stages.3`` -> the last backbone id
+    - ``downsample_layers.i`` (i >= 1) -> the first id of stage i, the stage
+      it *precedes* (mmseg: 2, 3 and the last id)
+    - ``stages.i.pos_embed`` (PeLK's kernel-wise positional embedding,
+      shared by all blocks of the stage) -> the first id of stage i, with
+      the downsampling layer in front of the stage (ConvNeXt has no such
+      parameter; mmseg puts a ViT's ``pos_embed`` with the stem)
+    - ``norm{i}`` (the dense-prediction output norms) -> None (the head):
+      mmseg's rules send every name they do not know to the head
+
+    ``stage_wise`` (exactly mmseg's ``get_stage_id_for_convnext``): every
+    ``downsample_layers.i`` -> 0 (the stem's id, not the following stage's:
+    mmseg and the ConvNeXt release do so), ``stages.i`` (pos_embed
+    included) -> ``i + 1``, ``norm{i}`` -> the head. mmseg's configs set
+    ``num_layers=6`` (ConvNeXt-T) or ``12`` (S/B) for stage-wise decay
+    although the stage ids end at 4; the head id is ``num_layers + 1``
+    there, so the backbone's lrs are ``decay_rate ** (num_layers + 1 - id)``
+    with a gap before the head. This constructor accepts such a
+    ``num_layers`` for this backbone in ``stage_wise`` and reproduces those
+    lrs; without ``num_layers`` the head follows stage 3 directly (id 5).
+
+    Args:
+        name (str): Parameter name relative to the backbone.
+        backbone (LargeKernelConvNeXt): The backbone.
+        decay_type (str): ``'layer_wise'`` or ``'stage_wise'``.
+
+    Returns:
+        int | None: The layer id, or None for the head.
+    """
+    parts = name.split('.')
+    stage_ids = _convnext_stage_layer_ids(backbone, decay_type)
+    if parts[0] == 'downsample_layers':
+        stage = int(parts[1])
+        if stage == 0 or decay_type == 'stage_wise':
+            return 0
+        return stage_ids[stage][0]
+    if parts[0] == 'stages':
+        first, count = stage_ids[int(parts[1])]
+        if parts[2] == 'blocks':
+            return first + min(int(parts[3]) // 3, count - 1)
+        return first  # pos_embed: with the stage's first blocks
+    return None
+
+
+def _find_registered_class(backbone: nn.Module) -> type:
     for cls in type(backbone).__mro__:
         if cls in LAYER_ID_FUNCTIONS:
-            return LAYER_ID_FUNCTIONS[cls]
+            return cls
     supported = sorted(cls.__name__ for cls in LAYER_ID_FUNCTIONS)
     raise NotImplementedError(
         'LayerDecayOptimWrapperConstructor has no layer id function for '
         f'backbone {type(backbone).__name__}; supported backbones: '
         f'{supported} (register one with '
         'lkmm.engine.optimizers.register_layer_id_function)')
+
+
+def _find_layer_id_function(backbone: nn.Module) -> LayerIdFunction:
+    return LAYER_ID_FUNCTIONS[_find_registered_class(backbone)]
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
@@ -189,7 +295,12 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             - num_layers (int, optional): The largest backbone layer id (the
               head's id is ``num_layers + 1``), as in mmseg. Derived from the
               backbone by default; when given it must match, so that a
-              config written for another arch fails loudly.
+              config written for another arch fails loudly -- except where
+              the backbone's layer id function was registered with
+              ``head_gap_decay_types`` (LargeKernelConvNeXt, ``stage_wise``):
+              there it may be larger, as mmseg's ConvNeXt stage-wise configs
+              (``num_layers=6`` / ``12`` for stage ids 0-4), and the head
+              takes id ``num_layers + 1``.
             - no_decay_names (Sequence[str], optional): Parameters without
               weight decay besides the 1-D ones. An entry matches a full
               parameter name, a dotted suffix of one (``'pos_embed'``) or a
@@ -281,10 +392,15 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         Returns:
             int: ``num_layers``; the head has id ``num_layers + 1``.
         """
-        fn = _find_layer_id_function(backbone)
+        cls = _find_registered_class(backbone)
+        fn = LAYER_ID_FUNCTIONS[cls]
         ids = [fn(name, backbone, self.decay_type)
                for name, _ in backbone.named_parameters()]
         derived = max((i for i in ids if i is not None), default=0)
+        if self.num_layers is not None and self.num_layers > derived and \
+                self.decay_type in HEAD_GAP_DECAY_TYPES.get(cls, ()):
+            # mmseg/mmdet ConvNeXt stage-wise: the head at num_layers + 1.
+            return self.num_layers
         if self.num_layers is not None and self.num_layers != derived:
             raise ValueError(
                 f'paramwise_cfg "num_layers" is {self.num_layers} but '

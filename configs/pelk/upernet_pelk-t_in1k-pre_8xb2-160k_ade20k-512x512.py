@@ -1,0 +1,122 @@
+# PeLK-T + UperNet on ADE20K, 512x512 crops, 160k iterations.
+# Paper "PeLK: Parameter-efficient Large Kernel ConvNets with Peripheral
+# Convolution" (CVPR 2024), Table 2: 48.1 mIoU single-scale; 62M params,
+# 970 GFLOPs at 2048x512. Multi-scale + flip test:
+# upernet_pelk-t_in1k-pre_8xb2-160k_ade20k-512x512_ms.py.
+#
+# The paper gives only "UperNet, 160K iterations, following Swin and
+# ConvNeXt" (no downstream code was released). The recipe is therefore
+# ConvNeXt's ADE20K one (ConvNeXt release / mmseg's
+# convnext-tiny_upernet_8xb2-amp-160k_ade20k-512x512.py), which SLaK's
+# released segmentation configs also copy:
+# * AdamW lr 1e-4, betas (0.9, 0.999), weight decay 0.05 (none on norms,
+#   biases and other 1-D tensors), stage-wise lr decay 0.9 with ConvNeXt's
+#   num_layers=6 (T; 12 for S/B), i.e. lr x 0.9^7 (stem and downsampling
+#   layers), 0.9^6 .. 0.9^3 (stages 0..3), 1 (UperNet and the output norms);
+#   lkmm.LayerDecayOptimWrapperConstructor reproduces mmseg's ConvNeXt
+#   stage-wise ids exactly (tests/test_engine/test_layer_decay.py);
+# * 1500-iteration linear warm-up from 1e-6, then poly (power 1) to 0;
+# * 8 GPUs x 2 images (batch 16), 160k iterations;
+# * drop path 0.4 (ConvNeXt-T's; the paper gives none);
+# * UperNet 512 channels, pool scales (1, 2, 3, 6), auxiliary FCN head on
+#   stage 2 (256 channels, loss weight 0.4), SyncBN; mmseg's ADE20K pipeline
+#   (random scale 0.5-2 of 2048x512, 512 crop, flip, photometric
+#   distortion); whole-image test at 2048x512 (as the ConvNeXt/SLaK/mmseg
+#   0.x configs; mmseg 1.x's stock ConvNeXt configs slide 512 windows).
+#
+# Backbone: no dynamic sparsity in fine-tuning. PeLK pre-trains with SLaK's
+# dynamic sparsity (40%); nothing in the paper says it is kept downstream and
+# SLaK's downstream code fine-tunes the backbone densely (no masks), so no
+# DynamicSparsityHook here: the pruned weights of the checkpoint start at
+# zero and are trained. The paper's 62M counts the non-zero weights of the
+# 40%-sparse backbone plus the dense UperNet (configs/pelk/README.md).
+_base_ = [
+    'mmseg::_base_/models/upernet_r50.py',
+    'mmseg::_base_/datasets/ade20k.py',
+    'mmseg::_base_/default_runtime.py',
+    'mmseg::_base_/schedules/schedule_160k.py',
+]
+custom_imports = dict(imports=['lkmm'], allow_failed_imports=False)
+
+crop_size = (512, 512)
+norm_cfg = dict(type='SyncBN', requires_grad=True)
+data_preprocessor = dict(size=crop_size)
+channels = [124, 249, 499, 998]  # ConvNeXt-T/S widths x1.3
+model = dict(
+    data_preprocessor=data_preprocessor,
+    pretrained=None,
+    backbone=dict(
+        _delete_=True,
+        type='lkmm.LargeKernelConvNeXt',
+        arch='pelk-t',
+        out_indices=(0, 1, 2, 3),
+        gap_before_final_norm=False,
+        drop_path_rate=0.4,
+        norm_cfg=norm_cfg,
+        with_cp=True,
+        # The ImageNet-1K PeLK-T classifier checkpoint (lkmm format,
+        # pelk-t_32xb128-300e_in1k.py): set it with
+        # --cfg-options model.backbone.init_cfg.checkpoint=PATH. Training
+        # refuses to start without it; init_cfg=None trains from scratch.
+        init_cfg=dict(type='Pretrained', checkpoint=None,
+                      prefix='backbone.')),
+    decode_head=dict(
+        in_channels=channels,
+        channels=512,
+        pool_scales=(1, 2, 3, 6),
+        num_classes=150,
+        norm_cfg=norm_cfg),
+    auxiliary_head=dict(
+        in_channels=channels[2],
+        in_index=2,
+        channels=256,
+        num_classes=150,
+        norm_cfg=norm_cfg,
+        loss_decode=dict(
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
+    test_cfg=dict(mode='whole'))
+
+# 8 GPUs x 2 images.
+train_dataloader = dict(batch_size=2)
+
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    constructor='lkmm.LayerDecayOptimWrapperConstructor',
+    optimizer=dict(
+        type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
+    paramwise_cfg=dict(decay_rate=0.9, decay_type='stage_wise',
+                       num_layers=6))
+
+max_iters = 160000
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0,
+         end=1500),
+    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=1500,
+         end=max_iters),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
+                 val_interval=16000)
+
+# Multi-scale + flip test as ConvNeXt / SLaK ran it (mmseg 0.x
+# MultiScaleFlipAug): ratios 0.5-1.75 of the 2048x512 test scale (mmseg 1.x's
+# stock ADE20K tta_pipeline scales the original image instead). Used by the
+# _ms configs and tools/test.py --tta.
+img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='Resize', scale=(int(2048 * r), int(512 * r)),
+                     keep_ratio=True) for r in img_ratios
+            ],
+            [
+                dict(type='RandomFlip', prob=0., direction='horizontal'),
+                dict(type='RandomFlip', prob=1., direction='horizontal')
+            ],
+            [dict(type='LoadAnnotations')],
+            [dict(type='PackSegInputs')],
+        ]),
+]
