@@ -180,7 +180,7 @@ def test_layer_scale_and_norms_get_no_weight_decay():
 def test_upernet_follows_convnext_recipe():
     """Sec. 4.4: UperNet, 160k iterations, batch 16, ImageNet-1K weights,
     other settings ConvNeXt's (mmseg's stock ConvNeXt-T file, inherited),
-    drop path 0.3 (release); no stage-wise decay (see the README)."""
+    drop path 0.3 (release); stage-wise decay 0.9, num_layers 6."""
     cfg = load(UPERNET)
     backbone = cfg.model.backbone
     assert backbone.arch == '26m' and 'layer_scale_init_value' not in backbone
@@ -193,12 +193,13 @@ def test_upernet_follows_convnext_recipe():
     wrapper = cfg.optim_wrapper
     assert wrapper.type == 'AmpOptimWrapper' and wrapper.loss_scale == \
         'dynamic'
-    assert 'constructor' not in wrapper  # plain: no ParCNetV2 layer ids
+    assert wrapper.constructor == 'lkmm.LayerDecayOptimWrapperConstructor'
     opt = wrapper.optimizer
     assert (opt.type, opt.lr, opt.weight_decay) == ('AdamW', 1e-4, 0.05)
     assert tuple(opt.betas) == (0.9, 0.999)
-    assert 'decay_rate' not in wrapper.paramwise_cfg
-    assert wrapper.paramwise_cfg.norm_decay_mult == 0
+    pw = wrapper.paramwise_cfg
+    assert (pw.decay_rate, pw.decay_type, pw.num_layers) == (0.9,
+                                                            'stage_wise', 6)
     warmup, poly = cfg.param_scheduler
     assert (warmup.type, warmup.start_factor, warmup.end) == ('LinearLR',
                                                               1e-6, 1500)
@@ -292,3 +293,31 @@ def test_upernet_flops_at_2048x512():
     assert info['params'] == UPERNET_PARAMS
     assert info['flops'] == pytest.approx(UPERNET_FLOPS, rel=1e-3)
     assert info['flops'] == pytest.approx(946e9, rel=0.015)
+
+
+def test_upernet_stage_wise_lrs_and_decay():
+    """The built optimizer: stem and downsampling at 0.9^7, stage i at
+    0.9^(6-i), heads 1; no weight decay on LayerScale and norms."""
+    cfg = load(UPERNET)
+    cfg.model.backbone.init_cfg = None
+    model = build_model_from_cfg(cfg)
+    wrapper_cfg = cfg.optim_wrapper.to_dict()
+    wrapper_cfg['type'] = 'OptimWrapper'  # AMP needs a GPU
+    wrapper_cfg.pop('loss_scale')
+    optim = build_optim_wrapper(model, wrapper_cfg).optimizer
+    lr_of, wd_of = {}, {}
+    for group in optim.param_groups:
+        for param in group['params']:
+            lr_of[id(param)] = group['lr'] / 1e-4
+            wd_of[id(param)] = group['weight_decay']
+    backbone = model.backbone
+    assert lr_of[id(backbone.downsample_layers[0][0].weight)] == \
+        pytest.approx(0.9**7)
+    assert lr_of[id(backbone.downsample_layers[2][1].weight)] == \
+        pytest.approx(0.9**7)
+    for i in range(4):
+        block = backbone.stages[i][0]
+        assert lr_of[id(block.gamma1)] == pytest.approx(0.9**(6 - i))
+        assert wd_of[id(block.gamma1)] == 0
+    assert lr_of[id(backbone.norm3.weight)] == pytest.approx(1.)
+    assert lr_of[id(model.decode_head.conv_seg.weight)] == pytest.approx(1.)

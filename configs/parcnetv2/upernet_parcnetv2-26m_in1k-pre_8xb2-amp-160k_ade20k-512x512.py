@@ -20,14 +20,11 @@
 #     checkpoint's) and are resized to 2H-1 x 2W-1 of every input
 #     (paper Sec. 3.1);
 #   * head widths 64-128-320-512 (auxiliary head: stage 3, 320);
-#   * NO stage-wise learning-rate decay. ConvNeXt's recipe (and the release)
-#     use stage-wise decay 0.9 with num_layers 6, but mmseg's
-#     LearningRateDecayOptimizerConstructor accepts only ConvNeXt/BEiT-named
-#     backbones and lkmm.LayerDecayOptimWrapperConstructor has no layer id
-#     function for ParCNetV2 yet (lkmm/engine/optimizers/layer_decay.py
-#     registers RepLKNet and LargeKernelConvNeXt only). Plain AdamW with the
-#     same lr is used; no weight decay on norms, biases, 1-D tensors and
-#     LayerScale (what the ConvNeXt constructor exempts).
+#   * stage-wise learning-rate decay 0.9 with num_layers 6, as ConvNeXt's
+#     recipe and the release (lkmm.LayerDecayOptimWrapperConstructor with
+#     mmseg's ConvNeXt stage ids: stem and downsampling 0, stage i i+1,
+#     output norms with the head); no weight decay on norms, biases, 1-D
+#     tensors and LayerScale (gamma1 / gamma2), as ConvNeXt's constructor.
 #
 # Multi-scale + flip test: upernet_parcnetv2-26m_in1k-pre_8xb2-amp-160k_
 # ade20k-512x512_ms.py.
@@ -59,11 +56,10 @@ optim_wrapper = dict(
     type='AmpOptimWrapper',
     optimizer=dict(
         type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
+    constructor='lkmm.LayerDecayOptimWrapperConstructor',
     paramwise_cfg=dict(
-        norm_decay_mult=0.0,
-        bias_decay_mult=0.0,
-        flat_decay_mult=0.0,
-        custom_keys={'.gamma': dict(decay_mult=0.0)}),
+        decay_rate=0.9, decay_type='stage_wise', num_layers=6,
+        no_decay_names=['gamma1', 'gamma2']),
     loss_scale='dynamic')
 
 # Inherited: LinearLR 1e-6 -> 1 over 1500 iterations, PolyLR power 1 to 0

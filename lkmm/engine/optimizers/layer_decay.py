@@ -32,6 +32,7 @@ from mmengine.logging import print_log
 from mmengine.optim import DefaultOptimWrapperConstructor
 
 from lkmm.models.backbones.large_kernel_convnext import LargeKernelConvNeXt
+from lkmm.models.backbones.parcnetv2 import ParCNetV2
 from lkmm.models.backbones.replknet import RepLKNet
 from lkmm.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
@@ -157,9 +158,10 @@ def replknet_layer_id(name: str, backbone: RepLKNet,
     return None
 
 
-def _convnext_stage_layer_ids(backbone: LargeKernelConvNeXt,
+def _convnext_stage_layer_ids(backbone: nn.Module,
                               decay_type: str) -> List[Tuple[int, int]]:
-    """``(first id, number of ids)`` of every LargeKernelConvNeXt stage."""
+    """``(first id, number of ids)`` of every stage of a ConvNeXt-layout
+    backbone (``arch_settings['depths']``)."""
     depths = backbone.arch_settings['depths']
     if decay_type == 'stage_wise':
         # Stem (and, as in mmseg, every downsampling layer) 0; stage i: i+1.
@@ -232,6 +234,37 @@ def large_kernel_convnext_layer_id(name: str, backbone: LargeKernelConvNeXt,
         if parts[2] == 'blocks':
             return first + min(int(parts[3]) // 3, count - 1)
         return first  # pos_embed: with the stage's first blocks
+    return None
+
+
+@register_layer_id_function(ParCNetV2, head_gap_decay_types=('stage_wise', ))
+def parcnetv2_layer_id(name: str, backbone: ParCNetV2,
+                       decay_type: str) -> Optional[int]:
+    """Layer id of a ParCNetV2 parameter: the ConvNeXt rules of
+    :func:`large_kernel_convnext_layer_id` (ParCNetV2 has ConvNeXt's
+    layout: ``downsample_layers.i``, ``stages.i.k`` blocks, ``norm{i}``
+    outputs), as its release fine-tunes it with ConvNeXt's mmseg recipe.
+
+    Args:
+        name (str): Parameter name relative to the backbone.
+        backbone (ParCNetV2): The backbone.
+        decay_type (str): ``'layer_wise'`` or ``'stage_wise'``.
+
+    Returns:
+        int | None: The layer id, or None for the head.
+    """
+    parts = name.split('.')
+    stage_ids = _convnext_stage_layer_ids(backbone, decay_type)
+    if parts[0] == 'downsample_layers':
+        stage = int(parts[1])
+        if stage == 0 or decay_type == 'stage_wise':
+            return 0
+        return stage_ids[stage][0]
+    if parts[0] == 'stages':
+        first, count = stage_ids[int(parts[1])]
+        if len(parts) > 2 and parts[2].isdigit():
+            return first + min(int(parts[2]) // 3, count - 1)
+        return first
     return None
 
 
