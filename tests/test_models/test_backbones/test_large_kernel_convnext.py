@@ -83,7 +83,7 @@ def test_arch_zoo_widths_and_registry():
     assert arch['pelk-b-101']['centre_size'] == 7
     assert arch['slak-t']['form'] == 'stripe'
     assert arch['convnext-31-t']['kernel_sizes'] == [31, 29, 27, 13]
-    model = MODELS.build(dict(type='LargeKernelConvNeXt',
+    model = MODELS.build(dict(type='lkmm.LargeKernelConvNeXt',
                               arch=tiny('stripe')))
     assert isinstance(model, LargeKernelConvNeXt)
 
@@ -138,7 +138,7 @@ def test_bad_arch(arch, match):
 @pytest.mark.parametrize('name', ['LargeKernelConvNeXt', 'ParCNetV2'])
 def test_pretrained_without_checkpoint_is_refused(name):
     arch = tiny('dense') if name == 'LargeKernelConvNeXt' else '10m'
-    model = MODELS.build(dict(type=name, arch=arch, init_cfg=dict(
+    model = MODELS.build(dict(type=f'lkmm.{name}', arch=arch, init_cfg=dict(
         type='Pretrained', checkpoint=None)))
     with pytest.raises(ValueError, match=f'{name} init_cfg is Pretrained '
                        'but its "checkpoint" is not set'):
