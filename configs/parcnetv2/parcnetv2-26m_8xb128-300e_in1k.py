@@ -1,6 +1,5 @@
 # ParCNetV2-26M, ImageNet-1K, 224x224, 300 epochs: paper Tables 2-3 82.9
-# top-1, 25.6M params, 4.8 GFLOPs (lkmm: 24.64M / 4.10G, see README.md for
-# the gap).
+# top-1, 25.6M params, 4.8 GFLOPs (lkmm: 25.43M / 4.80G, see README.md).
 #
 # Recipe (paper Sec. 4.2): 300 epochs, AdamW lr 5e-4 at batch 1024,
 # weight decay 0.05, "momentum 0.9" = betas (0.9, 0.999), cosine schedule
