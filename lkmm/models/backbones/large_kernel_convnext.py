@@ -24,15 +24,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
-from mmengine.model import BaseModule
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from lkmm.layers import (KernelPositionalEmbedding, PartialConv,
                          build_large_kernel_conv)
 from lkmm.registry import MODELS
 from .arch_utils import (check_odd_positive, check_positive_ints,
-                         check_pretrained_checkpoint, check_same_length,
-                         lookup_arch, parse_out_indices)
+                         check_same_length, lookup_arch, parse_out_indices)
+from .base import ConvNeXtLayoutBackbone
 
 LARGE_KERNEL_FORMS = ('dense', 'stripe', 'peripheral')
 
@@ -126,7 +124,7 @@ _TS_WIDTHS, _B_WIDTHS = [96, 192, 384, 768], [128, 256, 512, 1024]
 
 
 @MODELS.register_module()
-class LargeKernelConvNeXt(BaseModule):
+class LargeKernelConvNeXt(ConvNeXtLayoutBackbone):
     """PeLK / SLaK / ConvNeXt-31 backbone, registered as
     ``lkmm.LargeKernelConvNeXt``.
 
@@ -233,13 +231,7 @@ class LargeKernelConvNeXt(BaseModule):
         self.arch_settings = arch = self.parse_arch(arch)
         self.num_stages = len(arch['depths'])
         self.out_indices = parse_out_indices(out_indices, self.num_stages)
-        if not isinstance(frozen_stages, int) or not (
-                0 <= frozen_stages <= self.num_stages):
-            raise ValueError(
-                f'frozen_stages must be an int in [0, {self.num_stages}], '
-                f'got {frozen_stages!r}')
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
+        self.set_training_options(frozen_stages, norm_eval, with_cp)
         self.gap_before_final_norm = gap_before_final_norm
         self.channels = list(arch['channels'])
 
@@ -321,41 +313,6 @@ class LargeKernelConvNeXt(BaseModule):
                              f'per stage, got {len(grids)} for {num_stages} '
                              'stages')
         return settings
-
-    def forward(self, x):
-        outs = []
-        for i, stage in enumerate(self.stages):
-            x = self.downsample_layers[i](x)
-            x = stage(x)
-            if i in self.out_indices:
-                norm = getattr(self, f'norm{i}')
-                if self.gap_before_final_norm:
-                    # LN over C of the pooled (N, C, 1, 1) map.
-                    outs.append(norm(x.mean((-2, -1), keepdim=True))
-                                .flatten(1))
-                else:
-                    outs.append(norm(x))
-        return tuple(outs)
-
-    def init_weights(self):
-        check_pretrained_checkpoint('LargeKernelConvNeXt', self.init_cfg)
-        super().init_weights()
-
-    def _freeze_stages(self):
-        for i in range(self.frozen_stages):
-            for module in (self.downsample_layers[i], self.stages[i]):
-                module.eval()
-                for param in module.parameters():
-                    param.requires_grad = False
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
 
     def switch_to_deploy(self):
         """Fold every large-kernel conv (branches, BNs, sharing) into one

@@ -18,15 +18,13 @@ from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
-from mmengine.model import BaseModule
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from lkmm.layers import (ChannelBGU, ParCBranch, ReleasedParCMixer,
                          SpatialBGU)
 from lkmm.registry import MODELS
-from .arch_utils import check_pretrained_checkpoint, parse_out_indices
+from .arch_utils import parse_out_indices
+from .base import ConvNeXtLayoutBackbone
 from .large_kernel_convnext import LayerNorm2d
 
 
@@ -175,7 +173,7 @@ _RELEASE = dict(block='release', norm='L2LN', local_kernel_size=7,
 
 
 @MODELS.register_module()
-class ParCNetV2(BaseModule):
+class ParCNetV2(ConvNeXtLayoutBackbone):
     """ParCNetV2 backbone, registered as ``lkmm.ParCNetV2``.
 
     Details the paper leaves open (stem, downsampling, norm, kernel sizes)
@@ -359,19 +357,13 @@ class ParCNetV2(BaseModule):
         self.arch_settings = arch = self.parse_arch(arch)
         self.num_stages = len(arch['depths'])
         self.out_indices = parse_out_indices(out_indices, self.num_stages)
-        if not isinstance(frozen_stages, int) or not (
-                0 <= frozen_stages <= self.num_stages):
-            raise ValueError(
-                f'frozen_stages must be an int in [0, {self.num_stages}], '
-                f'got {frozen_stages!r}')
+        self.set_training_options(frozen_stages, norm_eval, with_cp)
         train_size = nn.modules.utils._pair(train_size)
         if any(not isinstance(s, int) or s < 4 * 2**(self.num_stages - 1)
                for s in train_size):
             raise ValueError(
                 f'train_size must be ints of at least '
                 f'{4 * 2**(self.num_stages - 1)}, got {train_size!r}')
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
         self.gap_before_final_norm = gap_before_final_norm
         self.channels = list(arch['channels'])
         self.oversized, self.gated, self.uniform = oversized, gated, uniform
@@ -422,7 +414,6 @@ class ParCNetV2(BaseModule):
                     impl=oversized_impl))
                 block_idx += 1
             self.stages.append(nn.Sequential(*blocks))
-        self.with_cp = with_cp
 
         for i in self.out_indices:
             self.add_module(f'norm{i}', LayerNorm2d(self.channels[i],
@@ -502,40 +493,7 @@ class ParCNetV2(BaseModule):
         settings['expansion'] = list(e)
         return settings
 
-    def forward(self, x):
-        outs = []
-        for i, stage in enumerate(self.stages):
-            x = self.downsample_layers[i](x)
-            for block in stage:
-                if self.with_cp and x.requires_grad:
-                    x = cp.checkpoint(block, x, use_reentrant=False)
-                else:
-                    x = block(x)
-            if i in self.out_indices:
-                norm = getattr(self, f'norm{i}')
-                if self.gap_before_final_norm:
-                    outs.append(norm(x.mean((-2, -1), keepdim=True))
-                                .flatten(1))
-                else:
-                    outs.append(norm(x))
-        return tuple(outs)
-
-    def init_weights(self):
-        check_pretrained_checkpoint('ParCNetV2', self.init_cfg)
-        super().init_weights()
-
-    def _freeze_stages(self):
-        for i in range(self.frozen_stages):
-            for module in (self.downsample_layers[i], self.stages[i]):
-                module.eval()
-                for param in module.parameters():
-                    param.requires_grad = False
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
+    def forward_stage(self, index: int, x: torch.Tensor) -> torch.Tensor:
+        for block in self.stages[index]:
+            x = self.run_checkpointed(block, x)
+        return x

@@ -9,17 +9,14 @@ from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
-import torch.utils.checkpoint as cp
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks import DropPath
-from mmengine.model import BaseModule
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from lkmm.layers import ConvBN, ReparamLargeKernelConv
 from lkmm.registry import MODELS
 from .arch_utils import (check_odd_positive, check_positive_ints,
-                         check_pretrained_checkpoint, check_same_length,
-                         lookup_arch, parse_out_indices)
+                         check_same_length, lookup_arch, parse_out_indices)
+from .base import LargeKernelBackbone
 
 
 class RepLKBlock(nn.Module):
@@ -82,7 +79,7 @@ class ConvFFN(nn.Module):
 
 
 @MODELS.register_module()
-class RepLKNet(BaseModule):
+class RepLKNet(LargeKernelBackbone):
     """RepLKNet backbone, registered as ``lkmm.RepLKNet``.
 
     A re-implementation of `Scaling Up Your Kernels to 31x31
@@ -173,14 +170,8 @@ class RepLKNet(BaseModule):
         arch = self.arch_settings
         self.num_stages = len(arch['layers'])
         self.out_indices = parse_out_indices(out_indices, self.num_stages)
-        if not isinstance(frozen_stages, int) or not (
-                -1 <= frozen_stages <= self.num_stages):
-            raise ValueError(
-                f'frozen_stages must be an int in [-1, {self.num_stages}], '
-                f'got {frozen_stages!r}')
-        self.frozen_stages = frozen_stages
-        self.norm_eval = norm_eval
-        self.with_cp = with_cp
+        self.set_training_options(frozen_stages, norm_eval, with_cp,
+                                  min_frozen=-1)
         self.channels = list(arch['channels'])
 
         width = self.channels[0]
@@ -263,19 +254,14 @@ class RepLKNet(BaseModule):
                                  f'got {settings[key]!r}')
         return settings
 
-    def _run(self, module, x):
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(module, x, use_reentrant=False)
-        return module(x)
-
     def forward(self, x):
         x = self.stem[0](x)
         for layer in self.stem[1:]:
-            x = self._run(layer, x)
+            x = self.run_checkpointed(layer, x)
         outs = []
         for i, stage in enumerate(self.stages):
             for block in stage:
-                x = self._run(block, x)
+                x = self.run_checkpointed(block, x)
             if i in self.out_indices:
                 norm = getattr(self, f'out_norm{i}', None)
                 outs.append(norm(x) if norm is not None else x)
@@ -283,11 +269,7 @@ class RepLKNet(BaseModule):
                 x = self.transitions[i](x)
         return tuple(outs)
 
-    def init_weights(self):
-        check_pretrained_checkpoint('RepLKNet', self.init_cfg)
-        super().init_weights()
-
-    def _freeze_stages(self):
+    def frozen_modules(self):
         modules = []
         if self.frozen_stages >= 0:
             modules.append(self.stem)
@@ -295,19 +277,7 @@ class RepLKNet(BaseModule):
             modules.append(self.stages[i])
             if i > 0:
                 modules.append(self.transitions[i - 1])
-        for module in modules:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
+        return modules
 
     def switch_to_deploy(self):
         """Fold every re-parameterized large kernel into one conv (in place).
