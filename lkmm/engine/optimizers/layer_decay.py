@@ -179,20 +179,25 @@ def _convnext_stage_layer_ids(backbone: nn.Module,
 
 @register_layer_id_function(LargeKernelConvNeXt,
                             head_gap_decay_types=('stage_wise', ))
-def large_kernel_convnext_layer_id(name: str, backbone: LargeKernelConvNeXt,
-                                   decay_type: str) -> Optional[int]:
-    """Layer id of a LargeKernelConvNeXt (PeLK / SLaK / ConvNeXt-31)
-    parameter, after mmseg's / mmdet's ConvNeXt rules
-    (``get_layer_id_for_convnext`` / ``get_stage_id_for_convnext`` of their
+@register_layer_id_function(ParCNetV2, head_gap_decay_types=('stage_wise', ))
+def convnext_layout_layer_id(name: str, backbone: nn.Module,
+                             decay_type: str) -> Optional[int]:
+    """Layer id of a parameter of a ConvNeXt-layout backbone
+    (LargeKernelConvNeXt: PeLK / SLaK / ConvNeXt-31; ParCNetV2, which its
+    release fine-tunes with ConvNeXt's mmseg recipe), after mmseg's /
+    mmdet's ConvNeXt rules (``get_layer_id_for_convnext`` /
+    ``get_stage_id_for_convnext`` of their
     ``LearningRateDecayOptimizerConstructor``, the ConvNeXt release's code,
-    which SLaK's downstream code copies).
+    which SLaK's downstream code copies). Block k of stage i is
+    ``stages.i.blocks.k`` (LargeKernelConvNeXt) or ``stages.i.k``
+    (ParCNetV2).
 
     ``layer_wise`` (ids 0-6 for depths ``[3, 3, 9, 3]``, 0-12 for
     ``[3, 3, 27, 3]``, mmseg's ``num_layers`` 6 / 12):
 
     - ``downsample_layers.0`` (stem) -> 0
     - ``stages.0`` -> 1, ``stages.1`` -> 2
-    - ``stages.2.blocks.k`` -> ``3 + k // 3`` (groups of three blocks)
+    - block k of stage 2 -> ``3 + k // 3`` (groups of three blocks)
     - ``stages.3`` -> the last backbone id
     - ``downsample_layers.i`` (i >= 1) -> the first id of stage i, the stage
       it *precedes* (mmseg: 2, 3 and the last id)
@@ -211,12 +216,13 @@ def large_kernel_convnext_layer_id(name: str, backbone: LargeKernelConvNeXt,
     although the stage ids end at 4; the head id is ``num_layers + 1``
     there, so the backbone's lrs are ``decay_rate ** (num_layers + 1 - id)``
     with a gap before the head. This constructor accepts such a
-    ``num_layers`` for this backbone in ``stage_wise`` and reproduces those
-    lrs; without ``num_layers`` the head follows stage 3 directly (id 5).
+    ``num_layers`` for these backbones in ``stage_wise`` and reproduces
+    those lrs; without ``num_layers`` the head follows stage 3 directly
+    (id 5).
 
     Args:
         name (str): Parameter name relative to the backbone.
-        backbone (LargeKernelConvNeXt): The backbone.
+        backbone (nn.Module): The backbone (``arch_settings['depths']``).
         decay_type (str): ``'layer_wise'`` or ``'stage_wise'``.
 
     Returns:
@@ -231,40 +237,12 @@ def large_kernel_convnext_layer_id(name: str, backbone: LargeKernelConvNeXt,
         return stage_ids[stage][0]
     if parts[0] == 'stages':
         first, count = stage_ids[int(parts[1])]
-        if parts[2] == 'blocks':
-            return first + min(int(parts[3]) // 3, count - 1)
+        rest = parts[2:]
+        if rest[:1] == ['blocks']:
+            rest = rest[1:]
+        if rest and rest[0].isdigit():
+            return first + min(int(rest[0]) // 3, count - 1)
         return first  # pos_embed: with the stage's first blocks
-    return None
-
-
-@register_layer_id_function(ParCNetV2, head_gap_decay_types=('stage_wise', ))
-def parcnetv2_layer_id(name: str, backbone: ParCNetV2,
-                       decay_type: str) -> Optional[int]:
-    """Layer id of a ParCNetV2 parameter: the ConvNeXt rules of
-    :func:`large_kernel_convnext_layer_id` (ParCNetV2 has ConvNeXt's
-    layout: ``downsample_layers.i``, ``stages.i.k`` blocks, ``norm{i}``
-    outputs), as its release fine-tunes it with ConvNeXt's mmseg recipe.
-
-    Args:
-        name (str): Parameter name relative to the backbone.
-        backbone (ParCNetV2): The backbone.
-        decay_type (str): ``'layer_wise'`` or ``'stage_wise'``.
-
-    Returns:
-        int | None: The layer id, or None for the head.
-    """
-    parts = name.split('.')
-    stage_ids = _convnext_stage_layer_ids(backbone, decay_type)
-    if parts[0] == 'downsample_layers':
-        stage = int(parts[1])
-        if stage == 0 or decay_type == 'stage_wise':
-            return 0
-        return stage_ids[stage][0]
-    if parts[0] == 'stages':
-        first, count = stage_ids[int(parts[1])]
-        if len(parts) > 2 and parts[2].isdigit():
-            return first + min(int(parts[2]) // 3, count - 1)
-        return first
     return None
 
 
