@@ -1,36 +1,10 @@
 # PeLK ablation, Table 7 (kernel size configuration): PeLK-151 (151-89-87-13)
 # at 384x384, 82.8 top-1. The paper trains these "in a 120 epoch schedule"
 # at 384 and mentions no 224 pre-training, so this is
-# pelk-151-t_no-sparsity_32xb128-120e_in1k.py
-# trained from scratch at 384x384: RandomResizedCrop 384 with the same
-# RandAugment / Random Erasing, test resized to 384 without a crop (the
-# pipelines of ../_base_/datasets/imagenet_randaug_384.py). Total batch
-# 4096 kept.
-_base_ = './pelk-151-t_no-sparsity_32xb128-120e_in1k.py'
+# pelk-151-t_no-sparsity_32xb128-120e_in1k.py trained from scratch at
+# 384x384: the 384 recipe of pelk-t_no-sparsity_32xb128-120e_in1k-384px.py
+# (its pipelines) with this model's kernels, as the 224 configs differ.
+_base_ = './pelk-t_no-sparsity_32xb128-120e_in1k-384px.py'
 
-img_size = 384
-bgr_mean = [103.53, 116.28, 123.675]
-bgr_std = [57.375, 57.12, 58.395]
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=img_size, backend='pillow',
-         interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandAugment', policies='timm_increasing', num_policies=2,
-         total_level=10, magnitude_level=9, magnitude_std=0.5,
-         hparams=dict(pad_val=[round(x) for x in bgr_mean],
-                      interpolation='bicubic')),
-    dict(type='RandomErasing', erase_prob=0.25, mode='rand',
-         min_area_ratio=0.02, max_area_ratio=1 / 3,
-         fill_color=bgr_mean, fill_std=bgr_std),
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_size, backend='pillow',
-         interpolation='bicubic'),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
+model = dict(
+    backbone=dict(arch=dict(kernel_sizes=[151, 89, 87, 13], centre_size=9)))

@@ -32,7 +32,7 @@
 # 40%-sparse backbone plus the dense UperNet (configs/pelk/README.md).
 _base_ = [
     'mmseg::_base_/models/upernet_r50.py',
-    'mmseg::_base_/datasets/ade20k.py',
+    '../_base_/datasets/ade20k_tta-2048x512.py',
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_160k.py',
 ]
@@ -97,26 +97,3 @@ param_scheduler = [
 ]
 train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
                  val_interval=16000)
-
-# Multi-scale + flip test as ConvNeXt / SLaK ran it (mmseg 0.x
-# MultiScaleFlipAug): ratios 0.5-1.75 of the 2048x512 test scale (mmseg 1.x's
-# stock ADE20K tta_pipeline scales the original image instead). Used by the
-# _ms configs and tools/test.py --tta.
-img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
-tta_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            [
-                dict(type='Resize', scale=(int(2048 * r), int(512 * r)),
-                     keep_ratio=True) for r in img_ratios
-            ],
-            [
-                dict(type='RandomFlip', prob=0., direction='horizontal'),
-                dict(type='RandomFlip', prob=1., direction='horizontal')
-            ],
-            [dict(type='LoadAnnotations')],
-            [dict(type='PackSegInputs')],
-        ]),
-]
