@@ -22,6 +22,12 @@ is left untouched.
 Exit status: 0 on success; 1 when the input cannot be read or converted,
 or when source keys could not be mapped or target keys are missing (unless
 ``--allow-missing``).
+
+The module also holds the logic behind
+``tools/model_converters/parcnetv2_to_lkmm.py``
+(:func:`parcnetv2_to_lkmm_main`; see :mod:`lkmm.models.converters.parcnetv2`
+for the layouts and targets), with the same reading, verification, report,
+``--allow-missing`` and atomic writing.
 """
 import argparse
 import os.path as osp
@@ -30,11 +36,17 @@ import sys
 import time
 
 import lkmm
-from lkmm.models.converters import (REPLKNET_FORMATS,
+from lkmm.models.converters import (PARCNETV2_FORMATS, PARCNETV2_TARGETS,
+                                    REPLKNET_FORMATS,
+                                    build_parcnetv2_model,
                                     build_replknet_model,
+                                    check_against_model,
                                     compare_state_dict_with_model,
+                                    convert_parcnetv2_state_dict,
                                     convert_replknet_state_dict,
-                                    head_num_classes, infer_replknet_kwargs)
+                                    head_num_classes,
+                                    infer_parcnetv2_kwargs,
+                                    infer_replknet_kwargs)
 from lkmm.utils.checkpoint import UnsafeCheckpointError, safe_load
 from lkmm.utils.fileio import atomic_torch_save
 
@@ -75,20 +87,25 @@ def _short(err):
     return f'{type(err).__name__}: {line}' if line else type(err).__name__
 
 
-def convert(args):
-    """Load, convert, verify and save; returns the exit status."""
-    if not osp.isfile(args.src):
-        raise ValueError(f'source checkpoint not found: {args.src}')
+def _load_source(path):
+    """The source checkpoint, read safely; ValueError when unreadable."""
+    if not osp.isfile(path):
+        raise ValueError(f'source checkpoint not found: {path}')
     try:
-        checkpoint = safe_load(args.src, map_location='cpu')
+        return safe_load(path, map_location='cpu')
     except UnsafeCheckpointError:
         raise  # its own message says what was refused and what to do
     except Exception as err:
         # Corrupt, truncated or non-torch files fail in many ways inside
         # torch.load (UnpicklingError, RuntimeError, EOFError, KeyError..).
         raise ValueError(
-            f'cannot read {args.src} as a PyTorch checkpoint (corrupt, '
+            f'cannot read {path} as a PyTorch checkpoint (corrupt, '
             f'truncated or not a checkpoint): {_short(err)}') from None
+
+
+def convert(args):
+    """Load, convert, verify and save; returns the exit status."""
+    checkpoint = _load_source(args.src)
     src_format = None if args.format == 'auto' else args.format
     state_dict, report = convert_replknet_state_dict(
         checkpoint, src_format=src_format, target=args.target)
@@ -153,3 +170,133 @@ def replknet_to_lkmm_main(argv=None) -> int:
         return 1
 
 
+
+
+# --- ParCNetV2 (tools/model_converters/parcnetv2_to_lkmm.py) ---------------
+
+
+def parse_parcnetv2_args(argv=None):
+    """Arguments of ``tools/model_converters/parcnetv2_to_lkmm.py``.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        argparse.Namespace: ``src``, ``dst``, ``target``, ``format``,
+        ``ema`` and ``allow_missing``.
+    """
+    parser = argparse.ArgumentParser(
+        description='Convert a released ParCNetV2 checkpoint '
+        '(XuRuihan/ParCNetV2: ImageNet model, or its mmseg/mmdet backbone) '
+        "into an lkmm checkpoint for arch='release-*'")
+    parser.add_argument('src', help='source checkpoint (.pth)')
+    parser.add_argument('dst', help='output checkpoint (mmengine format)')
+    parser.add_argument(
+        '--target', choices=PARCNETV2_TARGETS, default='classifier',
+        help='classifier: ImageClassifier keys backbone.* and head.fc.* '
+        '(downstream: Pretrained init with prefix="backbone."); backbone: '
+        'bare lkmm.ParCNetV2 keys, head dropped (default: classifier)')
+    parser.add_argument(
+        '--format', choices=('auto', ) + PARCNETV2_FORMATS, default='auto',
+        help='source layout: classification (models/parcnetv2.py) or dense '
+        '(the mmseg/mmdet backbone) (default: detect it)')
+    parser.add_argument(
+        '--ema', action='store_true',
+        help="convert timm's EMA weights (state_dict_ema)")
+    parser.add_argument(
+        '--allow-missing', action='store_true',
+        help='write the output even if source keys could not be mapped '
+        '(they are dropped) or target keys are missing (e.g. no head)')
+    return parser.parse_args(argv)
+
+
+def convert_parcnetv2(args):
+    """Load, convert, verify and save a ParCNetV2 checkpoint.
+
+    Args:
+        args (argparse.Namespace): From :func:`parse_parcnetv2_args`.
+
+    Returns:
+        int: The exit status (0: written; 1: incomplete or not fitting).
+    """
+    checkpoint = _load_source(args.src)
+    src_format = None if args.format == 'auto' else args.format
+    # Checked below against the model built here (built once).
+    state_dict, report = convert_parcnetv2_state_dict(
+        checkpoint, src_format=src_format, target=args.target,
+        use_ema=args.ema, check=False)
+    dense = report.src_format == 'dense' and args.target == 'backbone'
+    kwargs = infer_parcnetv2_kwargs(state_dict, dense=dense)
+    num_classes = head_num_classes(state_dict)
+    print(f'source format: {report.src_format}, target: {args.target}'
+          + (' (EMA weights)' if args.ema else ''))
+    print(f'inferred lkmm.ParCNetV2 kwargs: {kwargs}')
+    if args.target == 'classifier':
+        print(f'head: {num_classes} classes' if num_classes else 'head: none')
+    model = build_parcnetv2_model(kwargs, args.target, num_classes)
+    check_against_model(state_dict, report, model)  # raises on shapes
+    print(f'matched source keys: {len(report.matched)} -> '
+          f'{report.num_tensors} tensors')
+    if report.reshaped:
+        _print_keys('reshaped (release layout -> lkmm layout)',
+                    report.reshaped)
+    if report.dropped:
+        _print_keys('dropped source keys (not part of the target)',
+                    report.dropped)
+    _print_keys('unexpected source keys (not used)', report.unknown)
+    _print_keys('missing lkmm keys (not filled)', report.missing)
+    if report.unexpected:
+        _print_keys('converted keys the model does not have',
+                    report.unexpected)
+    for note in report.notes:
+        print(f'note: {note}')
+    if report.unexpected:
+        print('error: the converted weights do not fit the inferred model',
+              file=sys.stderr)
+        return 1
+    if (report.unknown or report.missing) and not args.allow_missing:
+        print('error: conversion is incomplete (see the keys above); pass '
+              '--allow-missing to write it anyway', file=sys.stderr)
+        return 1
+    # The real check: the inferred model accepts every tensor as is.
+    model.load_state_dict(state_dict, strict=not report.missing)
+    print('verified: the inferred lkmm model loads the weights '
+          f'(strict={not report.missing})')
+
+    meta = dict(
+        converted_by='tools/model_converters/parcnetv2_to_lkmm.py',
+        lkmm_version=lkmm.__version__,
+        source=osp.basename(args.src),
+        source_format=report.src_format,
+        ema=args.ema,
+        target=args.target,
+        parcnetv2_kwargs=kwargs,
+        num_classes=num_classes,
+        unknown_source_keys=report.unknown,
+        missing_keys=report.missing,
+        time=time.strftime('%Y-%m-%d %H:%M:%S'))
+    del model, checkpoint  # large models: keep only one copy of the weights
+    atomic_torch_save(dict(state_dict=state_dict, meta=meta), args.dst)
+    print(f'saved {args.dst}')
+    return 0
+
+
+def parcnetv2_to_lkmm_main(argv=None) -> int:
+    """``tools/model_converters/parcnetv2_to_lkmm.py``.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        int: The exit status: 0 on success; 1 when the input cannot be read
+        or converted, shapes do not fit, or source keys are unused / lkmm
+        keys missing (unless ``--allow-missing``).
+    """
+    args = parse_parcnetv2_args(argv)
+    try:
+        return convert_parcnetv2(args)
+    except (ValueError, UnsafeCheckpointError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1

@@ -180,11 +180,15 @@ class ReleasedParCMixer(nn.Module):
             are learned at.
         local_kernel_size (int): Odd local depth-wise kernel. Defaults to 7.
         impl (str): Oversized-conv implementation. Defaults to ``'auto'``.
+        resize_kernel (bool): Resize the oversized kernels to the input
+            (see :class:`OversizedConv2d`; the release does not).
+            Defaults to True.
     """
 
     def __init__(self, channels: int,
                  base_size: Union[int, Tuple[int, int]],
-                 local_kernel_size: int = 7, impl: str = 'auto'):
+                 local_kernel_size: int = 7, impl: str = 'auto',
+                 resize_kernel: bool = True):
         super().__init__()
         if not isinstance(local_kernel_size, int) or local_kernel_size < 1 \
                 or local_kernel_size % 2 != 1:
@@ -192,7 +196,8 @@ class ReleasedParCMixer(nn.Module):
                              f'got {local_kernel_size!r}')
         self.pwconv1 = nn.Conv2d(channels, 2 * channels, 1)
         self.act = nn.GELU()
-        self.global_conv = OversizedConv2d(channels, base_size, impl=impl)
+        self.global_conv = OversizedConv2d(channels, base_size, impl=impl,
+                                           resize_kernel=resize_kernel)
         self.local_conv = DepthwiseConv2d(channels, local_kernel_size)
         self.pwconv2 = nn.Conv2d(channels, channels, 1, bias=False)
 

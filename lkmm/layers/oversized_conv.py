@@ -273,6 +273,11 @@ class OversizedConv2d(nn.Module):
             ``H x W`` input (:func:`resize_oversized_kernel`).
         bias (bool): Learn a bias for each of the two convolutions (the
             paper's equations have none). Defaults to False.
+        resize_kernel (bool): Resize the kernels to ``2H-1`` / ``2W-1``
+            (the paper). False applies the learned ``2*H0-1`` / ``2*W0-1``
+            taps at every input size with 'same' zero padding, as the
+            authors' released code does (equal at the base size).
+            Defaults to True.
         impl (str): ``'auto'`` (per axis length,
             :func:`plan_oversized_conv`), ``'torch'``, ``'spatial'`` or
             ``'fft'``; the thread switch :func:`oversized_conv_impl`
@@ -281,7 +286,8 @@ class OversizedConv2d(nn.Module):
 
     def __init__(self, channels: int,
                  base_size: Union[int, Tuple[int, int]],
-                 bias: bool = False, impl: str = 'auto'):
+                 bias: bool = False, impl: str = 'auto',
+                 resize_kernel: bool = True):
         super().__init__()
         base = nn.modules.utils._pair(base_size)
         if any(not isinstance(s, int) or s < 1 for s in base):
@@ -293,6 +299,7 @@ class OversizedConv2d(nn.Module):
         self.channels = channels
         self.base_size = base
         self.impl = _check_impl(impl)
+        self.resize_kernel = bool(resize_kernel)
         # Shaped as depth-wise Conv2d kernels so initializers and converters
         # treat them as such.
         self.weight_h = nn.Parameter(torch.empty(channels, 1,
@@ -318,7 +325,10 @@ class OversizedConv2d(nn.Module):
     def kernels_for(self, h: int, w: int) -> Tuple[torch.Tensor,
                                                    torch.Tensor]:
         """The ``(C, 2H-1)`` and ``(C, 2W-1)`` kernels for an ``H x W``
-        map."""
+        map (the base kernels, ``(C, 2*H0-1)`` and ``(C, 2*W0-1)``, without
+        ``resize_kernel``)."""
+        if not self.resize_kernel:
+            return self.weight_h.flatten(1), self.weight_w.flatten(1)
         kh = resize_oversized_kernel(self.weight_h, 2 * h - 1, -2)
         kw = resize_oversized_kernel(self.weight_w, 2 * w - 1, -1)
         return kh.flatten(1), kw.flatten(1)

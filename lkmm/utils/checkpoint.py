@@ -21,6 +21,7 @@ arbitrary code, so lkmm does the opposite:
   covers ``load_checkpoint``, ``_load_checkpoint``, ``Runner(load_from=...,
   resume=...)`` and ``init_cfg=dict(type='Pretrained', ...)``.
 """
+import argparse
 import io
 import logging
 import os
@@ -77,9 +78,11 @@ def _build_safe_globals():
     # only be HistoryBuffer's own methods or other allowlisted objects.)
     # ndarray/scalar rebuilding and dtype BUILD need the concrete dtype
     # classes (numpy.dtypes.Float64DType, ...) to be allowed as well.
+    # argparse.Namespace: the run arguments timm saves in its checkpoints
+    # (a plain attribute bag; unpickling sets its __dict__, calls nothing).
     safe = [
         HistoryBuffer, np.ndarray, np.dtype, _multiarray._reconstruct,
-        _multiarray.scalar
+        _multiarray.scalar, argparse.Namespace
     ]
     safe += [
         type(np.dtype(c)) for c in ('?', 'i1', 'i2', 'i4', 'i8', 'u1', 'u2',

@@ -301,3 +301,20 @@ def test_numpy_module_spellings(tmp_path, spelling):
     assert spelling.encode() + b'.multiarray\n' in data
     path.write_bytes(data)
     check_numpy_state(safe_load(path))
+
+
+def test_timm_args_namespace_loads_but_not_what_it_holds(tmp_path):
+    """timm saves its run arguments as an argparse.Namespace: plain data,
+    allowed; an object inside it still needs its own allowance."""
+    import argparse
+    args = argparse.Namespace(model='parcnetv2_xt', lr=1e-3, sched='cosine',
+                              drop=[0.0, 0.1])
+    path = str(tmp_path / 'timm.pth.tar')
+    torch.save({'state_dict': {'w': torch.ones(2)}, 'args': args}, path)
+    loaded = safe_load(path)
+    assert loaded['args'] == args
+    torch.testing.assert_close(loaded['state_dict']['w'], torch.ones(2))
+    evil = str(tmp_path / 'evil_args.pth.tar')
+    torch.save({'args': argparse.Namespace(payload=Evil('true'))}, evil)
+    with pytest.raises(UnsafeCheckpointError, match='posix.system'):
+        safe_load(evil)

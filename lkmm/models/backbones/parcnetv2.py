@@ -61,6 +61,9 @@ class ParCNetV2Block(nn.Module):
         layer_scale_init_value (float): Initial LayerScale; 0 for none.
             Defaults to 1e-6.
         impl (str): Oversized-conv implementation. Defaults to ``'auto'``.
+        resize_kernels (bool): Resize the oversized kernels to the input
+            (``block='release'`` may turn it off, as the release).
+            Defaults to True.
     """
 
     def __init__(self, channels: int, global_ratio: float,
@@ -71,13 +74,14 @@ class ParCNetV2Block(nn.Module):
                  norm: str = 'LN', channel_dw_kernel: int = 0,
                  oversized_bias: bool = False, block: str = 'paper',
                  res_scale: bool = False, drop_path: float = 0.,
-                 layer_scale_init_value: float = 1e-6, impl: str = 'auto'):
+                 layer_scale_init_value: float = 1e-6, impl: str = 'auto',
+                 resize_kernels: bool = True):
         super().__init__()
         self.norm1 = _norm(norm, channels)
         if block == 'release':
             self.spatial = ReleasedParCMixer(
                 channels, base_size, local_kernel_size=local_kernel_size,
-                impl=impl)
+                impl=impl, resize_kernel=resize_kernels)
         else:
             parc = ParCBranch(channels, global_ratio, base_size,
                               dw_kernel_size=dw_kernel_size,
@@ -169,7 +173,8 @@ def _conv_padding(kernel: int, stride: int) -> int:
 # same channels, L2-normalizing LayerNorm without bias, residual scaling in
 # stages 3-4 instead of LayerScale.
 _RELEASE = dict(block='release', norm='L2LN', local_kernel_size=7,
-                res_scale=[False, False, True, True], layer_scale=False)
+                res_scale=[False, False, True, True], layer_scale=False,
+                resize_kernels=False)
 
 
 @MODELS.register_module()
@@ -222,10 +227,11 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
     the L2-normalizing LayerNorm without bias (:class:`L2LayerNorm2d`,
     also in the stem and downsampling), residual scaling in stages 3-4 and
     no LayerScale, channel BGU without the output bias, 7x7/3x3 stem and
-    downsampling. The release resizes nothing by default (fixed kernels,
-    'same' padding); here the kernels are resized as the paper describes,
-    which is the same at the training resolution. The ablation switches
-    apply to ``block='paper'`` only.
+    downsampling, L2 norms on the dense-prediction outputs, and fixed
+    oversized kernels (``resize_kernels=False``: the learned 111/55/27/13
+    taps at every input size with 'same' padding, as the release; the
+    paper resizes them to 2H-1, the same at the training resolution). The
+    ablation switches apply to ``block='paper'`` only.
 
     Ablations of Table 1 (10m; paper 9.7M full, rows 3-5: 9.6 / 9.7 /
     9.6M), as in the authors' ablation code:
@@ -268,6 +274,10 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
               Defaults to all False.
             - layer_scale (bool): LayerScale on the residual branches.
               Defaults to True.
+            - resize_kernels (bool): Resize the oversized kernels to each
+              input (the paper); False (``'release-*'``) keeps the learned
+              taps with 'same' padding. Needs block ``'release'`` to be
+              False. Defaults to True.
 
         in_channels (int): Input image channels. Defaults to 3.
         train_size (int | tuple[int, int]): Input size the oversized kernels
@@ -324,13 +334,14 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
     _arch_keys = ('depths', 'channels', 'global_ratios', 'expansion',
                   'dw_kernel_size', 'local_kernel_size', 'stem_kernel',
                   'down_kernel', 'norm', 'channel_dw_kernel',
-                  'oversized_bias', 'block', 'res_scale', 'layer_scale')
+                  'oversized_bias', 'block', 'res_scale', 'layer_scale',
+                  'resize_kernels')
     _defaults = dict(global_ratios=[0.25, 0.5, 0.75, 1.0], expansion=2.5,
                      dw_kernel_size=3, local_kernel_size=7, stem_kernel=7,
                      down_kernel=3, norm='LN', channel_dw_kernel=0,
                      oversized_bias=False, block='paper',
                      res_scale=[False, False, False, False],
-                     layer_scale=True)
+                     layer_scale=True, resize_kernels=True)
 
     def __init__(self,
                  arch: Union[str, dict] = '26m',
@@ -411,13 +422,19 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
                     drop_path=dpr[block_idx],
                     layer_scale_init_value=layer_scale_init_value
                     if arch['layer_scale'] else 0.,
-                    impl=oversized_impl))
+                    impl=oversized_impl,
+                    resize_kernels=arch['resize_kernels']))
                 block_idx += 1
             self.stages.append(nn.Sequential(*blocks))
 
         for i in self.out_indices:
-            self.add_module(f'norm{i}', LayerNorm2d(self.channels[i],
-                                                    eps=1e-6))
+            # The release's dense-prediction outputs use its L2 norm; its
+            # classifier pools, then a standard LayerNorm.
+            if arch['norm'] == 'L2LN' and not gap_before_final_norm:
+                norm = L2LayerNorm2d(self.channels[i])
+            else:
+                norm = LayerNorm2d(self.channels[i], eps=1e-6)
+            self.add_module(f'norm{i}', norm)
         self._freeze_stages()
 
     @classmethod
@@ -473,6 +490,14 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
             if not isinstance(k, int) or k < stride:
                 raise ValueError(f'arch "{key}" must be an int >= its stride '
                                  f'{stride}, got {k!r}')
+        if not isinstance(settings['resize_kernels'], bool):
+            raise ValueError('arch "resize_kernels" must be a bool, got '
+                             f'{settings["resize_kernels"]!r}')
+        if not settings['resize_kernels'] and settings['block'] != 'release':
+            raise ValueError(
+                'arch "resize_kernels"=False (fixed oversized kernels, the '
+                'released code\'s behaviour) needs block "release"; the '
+                'paper resizes them (block "paper")')
         if settings['norm'] not in NORMS:
             raise ValueError(f'arch "norm" must be one of {NORMS}, got '
                              f'{settings["norm"]!r}')

@@ -36,11 +36,15 @@ Targets (the convention of ``tools/model_converters/replknet_to_lkmm.py``):
 """
 import re
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
 import torch.nn as nn
+
+# Shared with the other converters; re-exported here (older imports).
+from .common import (ConversionReport, compare_state_dict_with_model,
+                     extract_state_dict, head_num_classes)
 
 __all__ = [
     'REPLKNET_FORMATS', 'REPLKNET_TARGETS', 'ConversionReport',
@@ -52,11 +56,6 @@ __all__ = [
 
 REPLKNET_FORMATS = ('official', 'mmpretrain', 'lkmm')
 REPLKNET_TARGETS = ('classifier', 'backbone')
-
-# Wrapper keys of whole checkpoints, in order of preference: mmengine /
-# mmcv ('state_dict'), the official (ConvNeXt-style) training script
-# ('model').
-_WRAPPER_KEYS = ('state_dict', 'model')
 
 # Which parameters each kind of module may hold; anything else is unknown.
 _PARAMS = {
@@ -147,106 +146,6 @@ _FORMAT_PATTERNS = {
     'mmpretrain': re.compile(r'backbone\.stages\.\d+\.blocks\.\d+\.'),
     'lkmm': re.compile(r'(backbone\.)?stages\.\d+\.\d+\.'),
 }
-
-
-@dataclass
-class ConversionReport:
-    """What :func:`convert_replknet_state_dict` did, key by key.
-
-    Attributes:
-        src_format (str): Source layout, one of :data:`REPLKNET_FORMATS`.
-        target (str): ``'classifier'`` or ``'backbone'``.
-        num_tensors (int): Tensors in the converted state dict.
-        unknown (list[str]): Source keys that could not be mapped (left out).
-        dropped (list[str]): Source keys left out on purpose (the head when
-            converting to a bare backbone).
-        filled (list[str]): Target keys the source lacked and that were
-            created (BN ``num_batches_tracked``, set to 0).
-        missing (list[str]): Target keys without a value (the classifier
-            head when the source has none; and, given a model, every model
-            key absent from the converted state dict).
-        unexpected (list[str]): Converted keys the given model does not have.
-        mismatched (list[str]): ``'key: checkpoint shape vs model shape'``
-            for keys whose shapes differ from the given model's.
-    """
-    src_format: str
-    target: str
-    num_tensors: int = 0
-    unknown: List[str] = field(default_factory=list)
-    dropped: List[str] = field(default_factory=list)
-    filled: List[str] = field(default_factory=list)
-    missing: List[str] = field(default_factory=list)
-    unexpected: List[str] = field(default_factory=list)
-    mismatched: List[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when every source key was used and nothing is missing."""
-        return not (self.unknown or self.missing or self.unexpected
-                    or self.mismatched)
-
-    def summary(self) -> str:
-        """A multi-line, human-readable account listing keys by name.
-
-        Returns:
-            str: The summary.
-        """
-        lines = [f'{self.src_format} -> lkmm {self.target}: '
-                 f'{self.num_tensors} tensors']
-        for name in ('unknown', 'dropped', 'filled', 'missing', 'unexpected',
-                     'mismatched'):
-            keys = getattr(self, name)
-            if keys:
-                lines.append(f'{name} keys ({len(keys)}):')
-                lines += [f'  {k}' for k in keys]
-        return '\n'.join(lines)
-
-
-def extract_state_dict(checkpoint: Mapping) -> Dict[str, torch.Tensor]:
-    """Unwrap a loaded checkpoint into a plain state dict.
-
-    Accepts ``{'state_dict': sd, ...}`` (mmengine), ``{'model': sd, ...}``
-    (the official training script) or a bare state dict, and strips the
-    ``module.`` prefix that (Distributed)DataParallel adds.
-
-    Args:
-        checkpoint (Mapping): What ``torch.load`` / ``safe_load`` returned.
-
-    Returns:
-        OrderedDict[str, Tensor]: Keys without ``module.``, in file order.
-
-    Raises:
-        ValueError: If it is not a mapping of tensors, is empty, or two keys
-            collide once ``module.`` is removed.
-    """
-    if not isinstance(checkpoint, Mapping):
-        raise ValueError('expected a checkpoint dict (a state dict, or one '
-                         "wrapped as {'state_dict': ...} or {'model': ...}), "
-                         f'got {type(checkpoint).__name__}')
-    state_dict = checkpoint
-    for wrapper in _WRAPPER_KEYS:
-        if isinstance(checkpoint.get(wrapper), Mapping):
-            state_dict = checkpoint[wrapper]
-            break
-    if not state_dict:
-        raise ValueError('the checkpoint holds no weights (empty state dict)')
-    not_tensors = [k for k, v in state_dict.items()
-                   if not isinstance(v, torch.Tensor)]
-    if not_tensors:
-        raise ValueError(
-            'not a state dict: these entries are not tensors: '
-            f'{not_tensors[:10]} (expected a state dict, or one wrapped as '
-            f"{{'state_dict': ...}} or {{'model': ...}})")
-    out = OrderedDict()
-    for key, value in state_dict.items():
-        new_key = key
-        while new_key.startswith('module.'):
-            new_key = new_key[len('module.'):]
-        if new_key in out:
-            raise ValueError(f'keys collide after removing "module.": '
-                             f'{key!r} and another key both give {new_key!r}')
-        out[new_key] = value
-    return out
 
 
 def detect_replknet_format(state_dict: Mapping) -> str:
@@ -419,31 +318,6 @@ def convert_replknet_state_dict(
     return out, report
 
 
-def compare_state_dict_with_model(
-        state_dict: Mapping, model: nn.Module
-) -> Tuple[List[str], List[str], List[str]]:
-    """Compare keys and shapes of a state dict with a model's.
-
-    Args:
-        state_dict (Mapping): Converted state dict.
-        model (nn.Module): Model to compare with.
-
-    Returns:
-        tuple[list[str], list[str], list[str]]: Missing keys (model keys
-        absent from ``state_dict``), unexpected keys, and
-        ``'key: checkpoint shape vs model shape'`` for shape mismatches.
-    """
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in expected]
-    mismatched = [
-        f'{k}: {tuple(state_dict[k].shape)} vs {tuple(v.shape)}'
-        for k, v in expected.items()
-        if k in state_dict and state_dict[k].shape != v.shape
-    ]
-    return missing, unexpected, mismatched
-
-
 def _require(state_dict, key):
     if key not in state_dict:
         raise ValueError(
@@ -605,17 +479,4 @@ def build_replknet_model(backbone_kwargs: dict,
             backbone=dict(type='lkmm.RepLKNet', **backbone_kwargs),
             neck=dict(type='GlobalAveragePooling'),
             head=head))
-
-
-def head_num_classes(state_dict: Mapping) -> Optional[int]:
-    """Number of classes of the ``head.fc`` in a converted state dict.
-
-    Args:
-        state_dict (Mapping): Converted (classifier-form) state dict.
-
-    Returns:
-        int | None: ``head.fc.weight``'s rows, or None without a head.
-    """
-    weight = state_dict.get('head.fc.weight')
-    return None if weight is None else int(weight.shape[0])
 

@@ -216,6 +216,37 @@ def test_released_variant():
     assert small.stages[3][0].res_scale1.grad is not None
 
 
+def test_released_variant_dense_outputs_and_fixed_kernels():
+    """As the release: L2 output norms for dense prediction (the pooled
+    classifier norm stays a LayerNorm) and oversized kernels applied at
+    their learned length whatever the input size."""
+    arch = dict(ParCNetV2.arch_zoo['release-xt'], depths=[1, 1, 1, 1])
+    dense = ParCNetV2(arch, train_size=64, out_indices=(0, 1, 2, 3),
+                      gap_before_final_norm=False)
+    assert all(isinstance(getattr(dense, f'norm{i}'), L2LayerNorm2d)
+               for i in range(4))
+    pooled = ParCNetV2(arch, train_size=64)
+    assert not isinstance(pooled.norm3, L2LayerNorm2d)
+    assert pooled.norm3.bias is not None
+    conv = dense.stages[0][0].spatial.global_conv
+    assert not conv.resize_kernel and conv.kernel_size == (31, 31)
+    x = torch.randn(1, 48, 20, 12)  # not the 16x16 it was learned at
+    kh, kw = conv.kernels_for(20, 12)
+    assert kh.shape == (48, 31) and kw.shape == (48, 31)
+    with torch.no_grad():
+        ref = nn.functional.conv2d(x, conv.weight_h, padding=(15, 0),
+                                   groups=48)
+        ref = nn.functional.conv2d(ref, conv.weight_w, padding=(0, 15),
+                                   groups=48)
+        torch.testing.assert_close(conv(x), ref, atol=1e-5, rtol=1e-5)
+    # The paper form resizes (2H-1, 2W-1 taps).
+    paper = ParCNetV2(TINY, train_size=64).stages[0][0]
+    parc_conv = [m for m in paper.modules()
+                 if isinstance(m, OversizedConv2d)][0]
+    assert parc_conv.resize_kernel
+    assert parc_conv.kernels_for(20, 12)[0].shape[-1] == 39
+
+
 @pytest.mark.parametrize('kwargs, match', [
     (dict(arch='xl'), 'Unknown arch "xl"'),
     (dict(arch=dict(depths=[1], channels=[8], kernel=3)),
@@ -226,6 +257,8 @@ def test_released_variant():
     (dict(arch=dict(TINY, norm='GN')), 'arch "norm" must be one of'),
     (dict(arch=dict(TINY, channel_dw_kernel=2)), 'channel_dw_kernel'),
     (dict(arch=dict(TINY, block='v3')), 'arch "block" must be one of'),
+    (dict(arch=dict(TINY, resize_kernels=False)), 'needs block "release"'),
+    (dict(arch=dict(TINY, resize_kernels=0)), 'resize_kernels" must be a'),
     (dict(arch=TINY, frozen_stages=5), 'frozen_stages'),
     (dict(arch=TINY, train_size=16), 'train_size'),
     (dict(arch=TINY, oversized_impl='cuda'), 'impl must be one of'),
