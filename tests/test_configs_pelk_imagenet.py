@@ -562,37 +562,53 @@ def test_convnext_31_follows_replknet_120e_recipe(size):
     assert cfg.model.head.loss == replknet.model.head.loss
 
 
-# ------------------------------------------------- params as papers count
-def sparse_params(name):
-    """Non-zero parameters of the classifier after a uniform 40% mask."""
-    torch.manual_seed(0)
-    model = build_model_from_cfg(load(name))
-    masks = SparseMasks(model, sparsity=0.4)
-    masks.init('uniform', generator=torch.Generator().manual_seed(0))
-    return count_nonzero_params(model)
+# ---------------------------------------- params / FLOPs as papers count
+def sparse_counts(name, init='uniform'):
+    """``tools/analysis/get_flops.py CONFIG --sparse``: the classifier as
+    its DynamicSparsityHook makes it when training starts (40% of every
+    selected weight zero), non-zero params and FLOPs of non-zero weights."""
+    from lkmm.apis.get_flops import get_flops_main
+    return get_flops_main([osp.join(REPO, 'configs', 'pelk', name),
+                           '--sparse', '--sparse-init', init])
 
 
-@pytest.mark.parametrize('name,expected,paper', [
-    ('pelk-t_32xb128-300e_in1k.py', 29_262_270, 29e6),
-    ('slak-t_32xb128-300e_in1k.py', 30_436_807, 30e6),
+@pytest.mark.parametrize('name,params,flops,paper_params,paper_flops', [
+    ('pelk-t_32xb128-300e_in1k.py', 29_216_380, 5.8714e9, 29e6, 5.6e9),
+    ('slak-t_32xb128-300e_in1k.py', 30_390_918, 5.2588e9, 30e6, 5.0e9),
 ])
-def test_sparse_params_tiny(name, expected, paper):
-    """The README's measured counts (T models; S/B: -m heavy)."""
-    count = sparse_params(name)
-    assert count == pytest.approx(expected, rel=1e-4)
-    assert count == pytest.approx(paper, rel=0.03)
+def test_sparse_counts_tiny(name, params, flops, paper_params, paper_flops):
+    """The README's measured counts (T models; S/B: -m heavy): params
+    within 3% of the paper; FLOPs (uniform densities) within 5%."""
+    result = sparse_counts(name)
+    assert result['nonzero_params'] == params
+    assert result['sparse_flops'] == pytest.approx(flops, rel=1e-4)
+    assert result['nonzero_params'] == pytest.approx(paper_params, rel=0.03)
+    assert result['sparse_flops'] == pytest.approx(paper_flops, rel=0.055)
+    # 40% of the selected weights are zero: 60% of their FLOPs remain.
+    assert 0.55 < result['sparse_flops'] / result['flops'] < 0.65
+
+
+def test_snip_allocation_keeps_the_parameter_count():
+    """SNIP (the configs' init) moves density between layers, not the
+    total: the non-zero count stays within 0.1% of the uniform one."""
+    uniform = sparse_counts('pelk-t_32xb128-300e_in1k.py')
+    snip = sparse_counts('pelk-t_32xb128-300e_in1k.py', init='snip')
+    assert snip['nonzero_params'] == pytest.approx(
+        uniform['nonzero_params'], rel=1e-3)
+    assert snip['module_density'] != uniform['module_density']
 
 
 # Builds of the 85M-158M-parameter models: 5-13 s each on 2 CPU cores.
 @pytest.mark.heavy
-@pytest.mark.parametrize('name,expected,paper', [
-    ('pelk-s_64xb64-300e_in1k.py', 51_237_355, 50e6),
-    ('pelk-b_128xb32-300e_in1k.py', 90_183_210, 89e6),
-    ('pelk-b-101_128xb32-300e_in1k.py', 91_269_847, 90e6),
-    ('slak-s_64xb64-300e_in1k.py', 54_707_954, 55e6),
-    ('slak-b_128xb32-300e_in1k.py', 94_808_842, 95e6),
+@pytest.mark.parametrize('name,params,flops,paper_params,paper_flops', [
+    ('pelk-s_64xb64-300e_in1k.py', 51.15e6, 10.98e9, 50e6, 10.7e9),
+    ('pelk-b_128xb32-300e_in1k.py', 90.06e6, 18.46e9, 89e6, 18.3e9),
+    ('slak-s_64xb64-300e_in1k.py', 54.62e6, 10.02e9, 55e6, 9.8e9),
+    ('slak-b_128xb32-300e_in1k.py', 94.69e6, 17.18e9, 95e6, 17.1e9),
 ])
-def test_sparse_params(name, expected, paper):
-    count = sparse_params(name)
-    assert count == pytest.approx(expected, rel=1e-4)
-    assert count == pytest.approx(paper, rel=0.03)
+def test_sparse_counts(name, params, flops, paper_params, paper_flops):
+    result = sparse_counts(name)
+    assert result['nonzero_params'] == pytest.approx(params, rel=1e-3)
+    assert result['sparse_flops'] == pytest.approx(flops, rel=1e-3)
+    assert result['nonzero_params'] == pytest.approx(paper_params, rel=0.03)
+    assert result['sparse_flops'] == pytest.approx(paper_flops, rel=0.03)

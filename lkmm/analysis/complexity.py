@@ -234,6 +234,27 @@ class _DetectorDummyForward(nn.Module):
         return tuple(flatten_tensors(outs))
 
 
+def _check_detector_forward(detector_forward: str) -> None:
+    if detector_forward not in ('mmdet2_dummy', 'tensor'):
+        raise ValueError('detector_forward must be "mmdet2_dummy" or '
+                         f'"tensor", got {detector_forward!r}')
+
+
+def _counting_forward(model: nn.Module, detector_forward: str) -> nn.Module:
+    """``model`` wrapped so that one tensor in gives tensors out."""
+    if detector_forward == 'mmdet2_dummy' and \
+            _mmdet_detector_kind(model) is not None:
+        return _DetectorDummyForward(model)
+    if hasattr(model, 'data_preprocessor'):
+        if detector_forward == 'mmdet2_dummy' and _is_mmdet_detector(model):
+            warnings.warn(
+                f'{type(model).__name__}: no mmdet 2.x dummy forward for '
+                'this detector; counting mode="tensor" (real proposals) '
+                'instead')
+        return _TensorForward(model)
+    return model
+
+
 def inference_complexity(model: nn.Module,
                          input_shape: Tuple[int, int, int] = (3, 224, 224),
                          deploy: bool = True,
@@ -260,24 +281,13 @@ def inference_complexity(model: nn.Module,
         as in the papers), plus the formatted strings ``params_str`` and
         ``flops_str``.
     """
-    if detector_forward not in ('mmdet2_dummy', 'tensor'):
-        raise ValueError('detector_forward must be "mmdet2_dummy" or '
-                         f'"tensor", got {detector_forward!r}')
+    _check_detector_forward(detector_forward)
     if deploy:
         model = to_inference_form(model)
     else:
         model = copy.deepcopy(model).eval()
     params = sum(p.numel() for p in model.parameters())
-    if detector_forward == 'mmdet2_dummy' and \
-            _mmdet_detector_kind(model) is not None:
-        model = _DetectorDummyForward(model)
-    elif hasattr(model, 'data_preprocessor'):
-        if detector_forward == 'mmdet2_dummy' and _is_mmdet_detector(model):
-            warnings.warn(
-                f'{type(model).__name__}: no mmdet 2.x dummy forward for '
-                'this detector; counting mode="tensor" (real proposals) '
-                'instead')
-        model = _TensorForward(model)
+    model = _counting_forward(model, detector_forward)
     with torch.no_grad():
         info = get_model_complexity_info(
             model, input_shape=input_shape, show_table=False,
@@ -285,6 +295,91 @@ def inference_complexity(model: nn.Module,
     return dict(params=params, flops=info['flops'],
                 params_str=f'{params / 1e6:.2f}M',
                 flops_str=f'{info["flops"] / 1e9:.2f}G')
+
+
+def _kernel_density(module: nn.Module) -> float:
+    """Fraction of non-zero taps in the kernel the module's own FLOPs use.
+
+    The kernel is the ``weight`` of a conv / linear (``ndim >= 2``); for a
+    peripheral conv the materialized ``K x K`` kernel, since one zeroed
+    shared parameter removes a whole cell of taps. Other modules: 1.
+    """
+    from lkmm.layers.peripheral_conv import PeripheralConv2d
+    if isinstance(module, PeripheralConv2d):
+        kernel = module.get_kernel()
+    else:
+        kernel = getattr(module, 'weight', None)
+        if not isinstance(kernel, torch.Tensor) or kernel.ndim < 2:
+            return 1.0
+    if kernel.numel() == 0:
+        return 1.0
+    return float(torch.count_nonzero(kernel.detach())) / kernel.numel()
+
+
+def sparse_complexity(model: nn.Module,
+                      input_shape: Tuple[int, int, int] = (3, 224, 224),
+                      detector_forward: str = 'mmdet2_dummy') -> dict:
+    """Params and FLOPs of a sparse model, counting only non-zero weights.
+
+    How SLaK and PeLK report their models: parameters are the non-zero
+    entries; every conv / linear costs its dense FLOPs times the fraction
+    of its kernel that is non-zero (a multiply by a zero weight is skipped).
+    Sparsify the model first, e.g. with
+    :class:`lkmm.engine.SparseMasks` as ``DynamicSparsityHook`` does, or
+    load a sparse checkpoint. The model is counted in the form given
+    (train a sparse model and count it before ``switch_to_deploy``: folding
+    fills the zeros of stripe kernels), in eval mode and without an mmseg
+    auxiliary head.
+
+    FLOPs are attributed to modules by mmengine's ``FlopAnalyzer``; each
+    module's own FLOPs (its total minus its children's) are scaled by
+    the density of its own kernel (see :func:`_kernel_density`). FLOPs
+    outside convs and linears (norms, pooling, upsampling) stay dense.
+
+    Args:
+        model (nn.Module): A backbone, an OpenMMLab model or any module.
+        input_shape (tuple): ``(C, H, W)`` of one input image.
+        detector_forward (str): As in :func:`inference_complexity`.
+
+    Returns:
+        dict: ``params`` (all entries), ``nonzero_params``, ``flops``
+        (dense), ``sparse_flops``, the formatted ``nonzero_params_str``
+        and ``sparse_flops_str``, and ``module_density``: the kernel
+        density of every module whose count was scaled (density < 1).
+    """
+    from mmengine.analysis import FlopAnalyzer
+    _check_detector_forward(detector_forward)
+    model = copy.deepcopy(model).eval()
+    if getattr(model, 'auxiliary_head', None) is not None:
+        model.auxiliary_head = None
+    params = sum(p.numel() for p in model.parameters())
+    nonzero = int(sum(int(torch.count_nonzero(p.detach()))
+                      for p in model.parameters()))
+    wrapped = _counting_forward(model, detector_forward)
+    inputs = (torch.randn(1, *input_shape,
+                          device=next(model.parameters()).device), )
+    with torch.no_grad():
+        analyzer = FlopAnalyzer(wrapped, inputs)
+        analyzer.unsupported_ops_warnings(False)
+        analyzer.uncalled_modules_warnings(False)
+        per_module = analyzer.by_module()
+        total = analyzer.total()
+        sparse = float(total)
+        densities = {}
+        for name, module in wrapped.named_modules():
+            density = _kernel_density(module)
+            if density >= 1.0:
+                continue
+            own = per_module.get(name, 0) - sum(
+                per_module.get(f'{name}.{child}' if name else child, 0)
+                for child, _ in module.named_children())
+            sparse -= (1.0 - density) * own
+            densities[name] = density
+    return dict(params=params, nonzero_params=nonzero, flops=total,
+                sparse_flops=sparse,
+                nonzero_params_str=f'{nonzero / 1e6:.2f}M',
+                sparse_flops_str=f'{sparse / 1e9:.2f}G',
+                module_density=densities)
 
 
 def _is_mmdet_detector(model: nn.Module) -> bool:

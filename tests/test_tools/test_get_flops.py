@@ -1,4 +1,5 @@
 """tools/analysis/get_flops.py on lkmm and stock configs."""
+import os.path as osp
 import re
 
 import pytest
@@ -7,6 +8,8 @@ import lkmm  # noqa: F401
 from lkmm.analysis.complexity import config_input_shape
 from lkmm.apis.get_flops import get_flops_main
 from lkmm.apis.launch import load_config
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _figures(text):
@@ -55,3 +58,72 @@ def test_stock_config_path_and_bad_shape(capsys):
                         '--shape', '1', '2', '3'])
     with pytest.raises(FileNotFoundError, match='mmpretrain::nope/x.py'):
         get_flops_main(['mmpretrain::nope/x.py'])
+
+
+# ------------------------------------------------------- --sparse (SLaK)
+def tiny_pelk_config(tmp_path, init='snip'):
+    """PeLK-T's config (its DynamicSparsityHook) with a tiny backbone."""
+    path = tmp_path / 'tiny_pelk.py'
+    base = osp.join(REPO, 'configs', 'pelk', 'pelk-t_32xb128-300e_in1k.py')
+    path.write_text(
+        f'_base_ = [{base!r}]\n'
+        "model = dict(backbone=dict(arch=dict(_delete_=True, "
+        "depths=[1, 1, 1, 1], "
+        "channels=[8, 8, 16, 16], kernel_sizes=[9, 7, 7, 5], "
+        "form='peripheral', partial_ratio=0.5, pos_embed=True, "
+        "centre_size=3)), head=dict(in_channels=16, num_classes=10))\n"
+        'data_preprocessor = dict(num_classes=10)\n')
+    return str(path)
+
+
+@pytest.mark.parametrize('init', ['snip', 'uniform'])
+def test_sparse_counts_nonzero_weights(tmp_path, capsys, init):
+    config = tiny_pelk_config(tmp_path)
+    dense = get_flops_main([config, '--shape', '64', '--train-form'])
+    result = get_flops_main([config, '--shape', '64', '--sparse',
+                             '--sparse-init', init])
+    out = capsys.readouterr().out
+    assert 'sparse: 0.4 of the selected weights' in out
+    assert result['params'] == dense['params']
+    assert result['flops'] == dense['flops']
+    # 40% of the >= 2-D weights are zero: fewer non-zero params and FLOPs.
+    assert 0.55 * dense['params'] < result['nonzero_params'] \
+        < 0.75 * dense['params']
+    assert 0.5 * dense['flops'] < result['sparse_flops'] < 0.8 * dense['flops']
+    assert re.search(r'Params: [\d.]+M non-zero of [\d.]+M', out)
+    if init == 'uniform':  # every conv / linear at 60% (peripheral: ~)
+        for name, density in result['module_density'].items():
+            assert density == pytest.approx(0.6, abs=0.1), name
+
+
+def test_sparse_checkpoint_is_counted_as_it_is(tmp_path):
+    import torch
+    from mmengine.config import Config
+
+    from lkmm.apis import build_model_from_cfg
+    config = tiny_pelk_config(tmp_path)
+    model = build_model_from_cfg(Config.fromfile(config))
+    with torch.no_grad():
+        for param in model.parameters():
+            param.fill_(1.)
+        model.head.fc.weight.zero_()
+    ckpt = tmp_path / 'sparse.pth'
+    torch.save(dict(state_dict=model.state_dict()), ckpt)
+    result = get_flops_main([config, '--shape', '32', '--sparse',
+                             '--checkpoint', str(ckpt)])
+    assert result['nonzero_params'] == \
+        result['params'] - model.head.fc.weight.numel()
+    assert result['module_density'] == {'model.head.fc': 0.0}
+
+
+def test_sparse_errors(tmp_path, tools):
+    with pytest.raises(SystemExit, match='DynamicSparsityHook'):
+        get_flops_main([tools.demo_config, '--shape', '64', '--sparse'])
+    with pytest.raises(SystemExit, match='--sparse-init needs --sparse'):
+        get_flops_main([tools.demo_config, '--sparse-init', 'uniform'])
+    with pytest.raises(SystemExit):  # argparse names the allowed values
+        get_flops_main([tools.demo_config, '--sparse', '--sparse-init', 'x'])
+    config = tiny_pelk_config(tmp_path)
+    with pytest.raises(SystemExit, match='give one of them'):
+        get_flops_main([config, '--sparse', '--sparse-init', 'uniform',
+                        '--checkpoint', 'x.pth'])
