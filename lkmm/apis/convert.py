@@ -130,7 +130,18 @@ def convert(args):
     for name in ('unknown', 'missing', 'unexpected', 'mismatched'):
         if getattr(report, name):
             _print_keys(f'{name} keys', getattr(report, name))
-    if report.unexpected or report.mismatched:
+    del checkpoint  # large models: keep only one copy of the weights
+    return _verify_and_save(
+        model, state_dict, report, args,
+        dict(converted_by='tools/model_converters/replknet_to_lkmm.py',
+             replknet_kwargs=kwargs, num_classes=num_classes))
+
+
+def _verify_and_save(model, state_dict, report, args, meta) -> int:
+    """Refuse weights that do not fit or are incomplete (unless
+    ``--allow-missing``), load them into ``model`` as the real check, then
+    write ``args.dst`` atomically with ``meta``; returns the exit status."""
+    if report.unexpected or getattr(report, 'mismatched', None):
         print('error: the converted weights do not fit the inferred model',
               file=sys.stderr)
         return 1
@@ -142,17 +153,10 @@ def convert(args):
     model.load_state_dict(state_dict, strict=not report.missing)
     print('verified: the inferred lkmm model loads the weights '
           f'(strict={not report.missing})')
-
-    meta = dict(
-        converted_by='tools/model_converters/replknet_to_lkmm.py',
-        lkmm_version=lkmm.__version__,
-        source=osp.basename(args.src),
-        source_format=report.src_format,
-        target=args.target,
-        replknet_kwargs=kwargs,
-        num_classes=num_classes,
-        time=time.strftime('%Y-%m-%d %H:%M:%S'))
-    del model, checkpoint  # large models: keep only one copy of the weights
+    meta = dict(meta, lkmm_version=lkmm.__version__,
+                source=osp.basename(args.src),
+                source_format=report.src_format, target=args.target,
+                time=time.strftime('%Y-%m-%d %H:%M:%S'))
     atomic_torch_save(dict(state_dict=state_dict, meta=meta), args.dst)
     print(f'saved {args.dst}')
     return 0
@@ -168,8 +172,6 @@ def replknet_to_lkmm_main(argv=None) -> int:
         # Expected failures get one clear line, not a traceback.
         print(f'error: {err}', file=sys.stderr)
         return 1
-
-
 
 
 # --- ParCNetV2 (tools/model_converters/parcnetv2_to_lkmm.py) ---------------
@@ -251,35 +253,13 @@ def convert_parcnetv2(args):
                     report.unexpected)
     for note in report.notes:
         print(f'note: {note}')
-    if report.unexpected:
-        print('error: the converted weights do not fit the inferred model',
-              file=sys.stderr)
-        return 1
-    if (report.unknown or report.missing) and not args.allow_missing:
-        print('error: conversion is incomplete (see the keys above); pass '
-              '--allow-missing to write it anyway', file=sys.stderr)
-        return 1
-    # The real check: the inferred model accepts every tensor as is.
-    model.load_state_dict(state_dict, strict=not report.missing)
-    print('verified: the inferred lkmm model loads the weights '
-          f'(strict={not report.missing})')
-
-    meta = dict(
-        converted_by='tools/model_converters/parcnetv2_to_lkmm.py',
-        lkmm_version=lkmm.__version__,
-        source=osp.basename(args.src),
-        source_format=report.src_format,
-        ema=args.ema,
-        target=args.target,
-        parcnetv2_kwargs=kwargs,
-        num_classes=num_classes,
-        unknown_source_keys=report.unknown,
-        missing_keys=report.missing,
-        time=time.strftime('%Y-%m-%d %H:%M:%S'))
-    del model, checkpoint  # large models: keep only one copy of the weights
-    atomic_torch_save(dict(state_dict=state_dict, meta=meta), args.dst)
-    print(f'saved {args.dst}')
-    return 0
+    del checkpoint
+    return _verify_and_save(
+        model, state_dict, report, args,
+        dict(converted_by='tools/model_converters/parcnetv2_to_lkmm.py',
+             ema=args.ema, parcnetv2_kwargs=kwargs, num_classes=num_classes,
+             unknown_source_keys=report.unknown,
+             missing_keys=report.missing))
 
 
 def parcnetv2_to_lkmm_main(argv=None) -> int:
