@@ -147,8 +147,9 @@ def benchmark_oversized_conv(arch: str = '26m',
                 continue
             ms, err = time_oversized_conv(batch, channels, size, mode, reps,
                                           device)
-            plan = plan_oversized_conv((size, size), torch.device(device),
-                                       'auto')
+            plan = plan_oversized_conv(
+                (size, size), torch.device(device), 'auto',
+                needs_grad=mode == 'forward_backward')
             cells.append(OversizedConvCell(res, i, size, channels, mode, ms,
                                            err, '/'.join(plan)))
     return cells

@@ -27,41 +27,35 @@ Exact implementations, chosen per axis by :func:`plan_oversized_conv`:
   ``O(H^2)``; gradients by autograd through ``torch.fft``;
 * ``'torch'`` -- plain ``F.conv2d`` (the reference).
 
-Measured (fp32, 2-core AVX-512 CPU shared with other jobs, torch 2.14,
-batch 2, global channels of ParCNetV2-26M; median ms of
-``tools/analysis/benchmark_oversized_conv.py``)::
+Measured (fp32, quiet 2-core AVX-512 CPU, torch 2.14, batch 2, global
+channels of ParCNetV2-26M; median ms of
+``tools/analysis/benchmark_oversized_conv.py --reps 5`` (1024: 3))::
 
     train step (forward + backward)         forward only
     input  map   C   torch spatial   fft     torch spatial   fft
-    224    56   16    62.8   46.0   22.7     11.6   49.6    8.1
-    224    28   64    25.8   19.3   17.5     10.1   10.2    1.2
-    224    14  240    16.6   54.4   22.9      9.5    9.7    1.3
-    224     7  512    10.7   12.5   11.8      0.3    0.4    1.1
-    512   128   16   675    214    106
-    512    64   64  4308   1132    352
-    512    32  240   129     60     47
-    512    16  512    26     38     19
-    1024  256   16  4034    662    653
-    1024  128   64  3351    961    422
-    1024   64  240  1799    357    340
-    1024   32  512   628    302    195
+    224    56   16    11.8    5.4    4.2      3.9    1.4    1.0
+    224    28   64     7.3    5.1    4.2      1.6    1.1    0.8
+    224    14  240     3.5    4.6    3.9      1.0    1.0    0.7
+    224     7  512     1.5    2.5    2.2      0.2    0.2    0.7
+    512   128   16   121     21.6   18.0     35.7    9.3   12.0
+    512    64   64    63     20.1   16.9     16.6    5.3    3.2
+    512    32  240    42     20.4   18.5      8.7    4.2    3.5
+    512    16  512    11.5   14.9   10.5      3.0    2.2    1.8
+    1024  256   16  1177    121     87      257     39     31
+    1024  128   64   507    130    101      133     24     29
+    1024   64  240   267     86     64       63     17     15
+    1024   32  512    90     42     33       18      7.6    8.1
 
-Forward only at 512 / 1024 (same setting): 128 px: torch 65-100, fft
-34-39; 256 px: torch 539, fft 75; 64 px at 1024: torch 137, fft 26; at
-16-64 px the order changed between runs.
-
-The machine was shared (load average 3.6 on 2 cores): single cells vary
-by 2-5x between runs, so only orderings that held in repeated runs are
-used. In a train step the 1-D FFT is the fastest or tied from 16 pixels
-on (6-8x at 128-256 px); below that torch's direct kernel wins. In a
-forward pass the FFT wins clearly at 14 px (7x, oneDNN's direct kernel is
-fast only up to 13 taps wide) and from 128 px on. The generic op
-(``'spatial'``) is rarely the fastest: for the ``1 x K`` kernel's weight
-gradient it takes a 2-D FFT that also transforms the other axis. So
-``'auto'`` runs ``'fft'`` from 16 px (train) / 8 px (inference) on and
-``'torch'`` below; ``'spatial'`` stays available as a forced choice.
-Re-measure with ``tools/analysis/benchmark_oversized_conv.py`` on a quiet
-machine before tuning these thresholds.
+In a train step the 1-D FFT is the fastest from 16 pixels on (3-13x
+faster than torch at 64-256 px); at 14 px and below torch's direct kernel
+wins. In a forward pass the FFT wins from 14 px on (oneDNN's direct
+kernel is fast only up to 13 taps wide) and loses at 7 px (0.65 against
+0.2 ms). The generic op (``'spatial'``) is within 30% of the FFT where it
+wins (forward at 128 px maps) and slower elsewhere in a train step: for
+the ``1 x K`` kernel's weight gradient it takes a 2-D FFT that also
+transforms the other axis. So ``'auto'`` runs ``'fft'`` from 16 px (train)
+/ 8 px (inference) on and ``'torch'`` below; ``'spatial'`` stays
+available as a forced choice. The same script re-measures them.
 """
 import threading
 from contextlib import contextmanager

@@ -31,3 +31,21 @@ def test_forward_mode_and_errors(tmp_path):
         ['--arch', '10m', '--resolutions', '32', '--batch', '1', '--reps',
          '1', '--out', str(out)]) == 0
     assert len(json.loads(out.read_text())) == 4
+
+
+def test_auto_column_follows_the_mode():
+    """'auto' plans differently with and without a backward pass (the FFT
+    pays off from shorter axes in inference): the column reports the plan
+    of the mode measured."""
+    from lkmm.layers.oversized_conv import plan_oversized_conv
+    for mode, needs_grad in (('forward', False), ('forward_backward', True)):
+        cells = benchmark_oversized_conv('10m', resolutions=[48], batch=1,
+                                         reps=1, mode=mode)
+        for cell in cells:
+            plan = plan_oversized_conv((cell.map_size, cell.map_size),
+                                       impl='auto', needs_grad=needs_grad)
+            assert cell.auto == '/'.join(plan)
+    # 48 px -> a 12 px stage: FFT in inference, torch in a train step.
+    assert plan_oversized_conv((12, 12), needs_grad=False) == ('fft', 'fft')
+    assert plan_oversized_conv((12, 12), needs_grad=True) == ('torch',
+                                                              'torch')
