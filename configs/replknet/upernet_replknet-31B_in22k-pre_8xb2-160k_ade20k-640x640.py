@@ -59,24 +59,6 @@ train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))
 # Validation / test: the inherited single-scale pipeline (resize to fit
 # 2048x512, keep ratio), windows per model.test_cfg.
 
-# Multi-scale + flip test as the release ran it (mmseg 0.x
-# MultiScaleFlipAug): each ratio scales the 2048x512 test scale. mmseg 1.x's
-# stock ADE20K tta_pipeline scales the original image instead.
-img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
-tta_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            [
-                dict(type='Resize', scale=(int(2048 * r), int(512 * r)),
-                     keep_ratio=True) for r in img_ratios
-            ],
-            [
-                dict(type='RandomFlip', prob=0., direction='horizontal'),
-                dict(type='RandomFlip', prob=1., direction='horizontal')
-            ],
-            [dict(type='LoadAnnotations')],
-            [dict(type='PackSegInputs')],
-        ]),
-]
+# Multi-scale + flip test (the _ms config, tools/test.py --tta): the
+# inherited tta_pipeline, ratios of the 2048x512 test scale as the release
+# (../_base_/datasets/ade20k_tta-2048x512.py).

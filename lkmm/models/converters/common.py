@@ -14,7 +14,7 @@ import torch.nn as nn
 
 __all__ = [
     'ConversionReport', 'extract_state_dict', 'compare_state_dict_with_model',
-    'head_num_classes'
+    'head_num_classes', 'build_lkmm_classifier'
 ]
 
 # Wrapper keys of whole checkpoints, in order of preference: mmengine /
@@ -180,3 +180,28 @@ def head_num_classes(state_dict: Mapping) -> Optional[int]:
     """
     weight = state_dict.get('head.fc.weight')
     return None if weight is None else int(weight.shape[0])
+
+
+def build_lkmm_classifier(backbone: dict, in_channels: int,
+                          num_classes: Optional[int],
+                          neck: Optional[dict] = None) -> nn.Module:
+    """An mmpretrain ``ImageClassifier`` around an lkmm backbone: the model
+    a converter's ``'classifier'`` target loads into.
+
+    Args:
+        backbone (dict): The backbone config (``type='lkmm.X'``).
+        in_channels (int): Channels the head receives.
+        num_classes (int, optional): Classes of the ``LinearClsHead``; no
+            head when None.
+        neck (dict, optional): The neck, e.g. ``GlobalAveragePooling``;
+            None where the backbone pools itself.
+
+    Returns:
+        nn.Module: The classifier (weights not loaded).
+    """
+    from mmpretrain.registry import MODELS
+    head = None if num_classes is None else dict(
+        type='LinearClsHead', num_classes=num_classes,
+        in_channels=in_channels)
+    return MODELS.build(dict(type='ImageClassifier', backbone=backbone,
+                             neck=neck, head=head))

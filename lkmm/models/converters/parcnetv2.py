@@ -49,8 +49,9 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import torch
 import torch.nn as nn
 
-from .common import (ConversionReport, compare_state_dict_with_model,
-                     extract_state_dict, head_num_classes)
+from .common import (ConversionReport, build_lkmm_classifier,
+                     compare_state_dict_with_model, extract_state_dict,
+                     head_num_classes)
 
 __all__ = [
     'PARCNETV2_FORMATS', 'PARCNETV2_TARGETS', 'detect_parcnetv2_format',
@@ -582,18 +583,8 @@ def build_parcnetv2_model(backbone_kwargs: dict,
     if target == 'backbone':
         return LKMM_MODELS.build(
             dict(type='lkmm.ParCNetV2', **backbone_kwargs))
-    from mmpretrain.registry import MODELS
     from ..backbones.parcnetv2 import ParCNetV2
-    head = None
-    if num_classes is not None:
-        head = dict(
-            type='LinearClsHead',
-            num_classes=num_classes,
-            in_channels=ParCNetV2.parse_arch(
-                backbone_kwargs['arch'])['channels'][-1])
-    return MODELS.build(
-        dict(
-            type='ImageClassifier',
-            backbone=dict(type='lkmm.ParCNetV2', **backbone_kwargs),
-            neck=None,
-            head=head))
+    return build_lkmm_classifier(
+        dict(type='lkmm.ParCNetV2', **backbone_kwargs),
+        ParCNetV2.parse_arch(backbone_kwargs['arch'])['channels'][-1],
+        num_classes)  # no neck: the backbone pools

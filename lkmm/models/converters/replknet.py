@@ -43,8 +43,9 @@ import torch
 import torch.nn as nn
 
 # Shared with the other converters; re-exported here (older imports).
-from .common import (ConversionReport, compare_state_dict_with_model,
-                     extract_state_dict, head_num_classes)
+from .common import (ConversionReport, build_lkmm_classifier,
+                     compare_state_dict_with_model, extract_state_dict,
+                     head_num_classes)
 
 __all__ = [
     'REPLKNET_FORMATS', 'REPLKNET_TARGETS', 'ConversionReport',
@@ -465,18 +466,8 @@ def build_replknet_model(backbone_kwargs: dict,
                          f'{target!r}')
     if target == 'backbone':
         return RepLKNet(**backbone_kwargs)
-    from mmpretrain.registry import MODELS
-    head = None
-    if num_classes is not None:
-        head = dict(
-            type='LinearClsHead',
-            num_classes=num_classes,
-            in_channels=RepLKNet.parse_arch(
-                backbone_kwargs['arch'])['channels'][-1])
-    return MODELS.build(
-        dict(
-            type='ImageClassifier',
-            backbone=dict(type='lkmm.RepLKNet', **backbone_kwargs),
-            neck=dict(type='GlobalAveragePooling'),
-            head=head))
+    return build_lkmm_classifier(
+        dict(type='lkmm.RepLKNet', **backbone_kwargs),
+        RepLKNet.parse_arch(backbone_kwargs['arch'])['channels'][-1],
+        num_classes, neck=dict(type='GlobalAveragePooling'))
 
