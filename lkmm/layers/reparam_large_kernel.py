@@ -5,7 +5,7 @@ two outputs are summed: the small kernel eases optimization of the large one
 (paper Table 2). For inference both branches and their BNs are folded into one
 KxK convolution with bias, so the deployed model pays nothing for the branch.
 """
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -65,8 +65,9 @@ class FoldableDepthwiseConv(nn.Module):
     fold into one :class:`DepthwiseConv2d` with bias, ``fused_conv``.
 
     Subclasses set ``channels`` and ``kernel_size`` (and optionally
-    ``stride``), list their branch attributes in ``branch_names`` and
-    implement :meth:`get_fused_kernel_bias`.
+    ``stride``) and list their branch attributes in ``branch_names``: the
+    output is the sum of the present branches, each a centred
+    :class:`ConvBN` whose kernel fits in ``kernel_size``.
     """
     branch_names: Tuple[str, ...] = ()
 
@@ -75,13 +76,34 @@ class FoldableDepthwiseConv(nn.Module):
         """Whether the branches have been folded into ``fused_conv``."""
         return hasattr(self, 'fused_conv')
 
+    def branches(self) -> List[nn.Module]:
+        """The branches present (optional ones may be absent)."""
+        return [getattr(self, name) for name in self.branch_names
+                if hasattr(self, name)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.deployed:
+            return self.fused_conv(x)
+        branches = self.branches()
+        out = branches[0](x)
+        for branch in branches[1:]:
+            out = out + branch(x)
+        return out
+
     def _make_fused_conv(self) -> DepthwiseConv2d:
         return DepthwiseConv2d(self.channels, self.kernel_size,
                                stride=getattr(self, 'stride', 1), bias=True)
 
+    @torch.no_grad()
     def get_fused_kernel_bias(self) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Kernel and bias of the single conv equal to the eval output."""
-        raise NotImplementedError
+        """Kernel and bias of the single conv equal to the eval-mode output.
+
+        Returns:
+            tuple[Tensor, Tensor]: ``(C, 1, K, K)`` kernel and ``(C,)`` bias.
+        """
+        if self.deployed:
+            return self.fused_conv.weight.clone(), self.fused_conv.bias.clone()
+        return fuse_centred_branches(self.branches(), self.kernel_size)
 
     def switch_to_deploy(self) -> None:
         """Fold the BNs and all branches into ``fused_conv`` (in place)."""
@@ -140,26 +162,6 @@ class ReparamLargeKernelConv(FoldableDepthwiseConv):
                     groups=channels, norm_cfg=norm_cfg)
 
     branch_names = ('large_conv', 'small_conv')
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.deployed:
-            return self.fused_conv(x)
-        out = self.large_conv(x)
-        if hasattr(self, 'small_conv'):
-            out = out + self.small_conv(x)
-        return out
-
-    @torch.no_grad()
-    def get_fused_kernel_bias(self):
-        """Kernel and bias of the single conv equal to the eval-mode output.
-
-        Returns:
-            tuple[Tensor, Tensor]: ``(C, 1, K, K)`` kernel and ``(C,)`` bias.
-        """
-        branches = [self.large_conv]
-        if hasattr(self, 'small_conv'):
-            branches.append(self.small_conv)
-        return fuse_centred_branches(branches, self.kernel_size)
 
     def extra_repr(self) -> str:
         return (f'channels={self.channels}, kernel_size={self.kernel_size}, '

@@ -13,8 +13,7 @@ from typing import Optional
 import torch
 
 from .conv_bn import ConvBN
-from .reparam_large_kernel import (FoldableDepthwiseConv, check_small_kernel,
-                                   fuse_centred_branches)
+from .reparam_large_kernel import FoldableDepthwiseConv, check_small_kernel
 
 __all__ = ['ReparamStripeConv']
 
@@ -85,26 +84,7 @@ class ReparamStripeConv(FoldableDepthwiseConv):
             raise ValueError(
                 'pos_embed (PeLK\'s kernel-wise positional embedding) is '
                 'taken by the "peripheral" form only, not by "stripe"')
-        if self.deployed:
-            return self.fused_conv(x)
-        out = self.tall_conv(x) + self.wide_conv(x)
-        if hasattr(self, 'small_conv'):
-            out = out + self.small_conv(x)
-        return out
-
-    @torch.no_grad()
-    def get_fused_kernel_bias(self):
-        """Kernel and bias of the single conv equal to the eval-mode output.
-
-        Returns:
-            tuple[Tensor, Tensor]: ``(C, 1, K, K)`` kernel, ``(C,)`` bias.
-        """
-        if self.deployed:
-            return self.fused_conv.weight.clone(), self.fused_conv.bias.clone()
-        branches = [self.tall_conv, self.wide_conv]
-        if hasattr(self, 'small_conv'):
-            branches.append(self.small_conv)
-        return fuse_centred_branches(branches, self.kernel_size)
+        return super().forward(x)
 
     def extra_repr(self) -> str:
         return (f'channels={self.channels}, kernel_size={self.kernel_size}, '
