@@ -22,32 +22,16 @@
 #   random 384..600 crop and again 480..800; single-scale test at 1333x800;
 # * 8 GPUs x 2 images (batch 16, mmdet's base batch for --auto-scale-lr);
 # * drop path 0.4 (ConvNeXt-T's; the paper gives none).
+# RepLKNet's COCO config (../replknet/cascade-mask-rcnn_replknet-31B_in1k-
+# pre_fpn_giou-4conv1f_ms-3x_coco.py, the same Swin / ConvNeXt setting) has
+# these heads, pipeline and schedule: inherited, with the backbone, FPN
+# widths, batch and the layer-decayed optimizer set here.
 #
 # Backbone: no dynamic sparsity in fine-tuning (see the ADE20K configs); the
 # paper's 86M counts the non-zero weights of the 40%-sparse backbone plus the
 # dense detector (configs/pelk/README.md).
-_base_ = [
-    'mmdet::_base_/models/cascade-mask-rcnn_r50_fpn.py',
-    'mmdet::_base_/datasets/coco_instance.py',
-    'mmdet::_base_/schedules/schedule_1x.py',
-    'mmdet::_base_/default_runtime.py',
-]
-custom_imports = dict(imports=['lkmm'], allow_failed_imports=False)
-
-norm_cfg = dict(type='SyncBN', requires_grad=True)
-# The 4conv1fc GIoU box head; the stages differ only in their target stds.
-giou_bbox_head = dict(
-    type='Shared4Conv1FCBBoxHead',
-    in_channels=256,
-    conv_out_channels=256,
-    fc_out_channels=1024,
-    roi_feat_size=7,
-    num_classes=80,
-    reg_class_agnostic=False,
-    reg_decoded_bbox=True,
-    norm_cfg=norm_cfg,
-    loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
-    loss_bbox=dict(type='GIoULoss', loss_weight=10.0))
+_base_ = ('../replknet/cascade-mask-rcnn_replknet-31B_in1k-pre_fpn_giou-'
+          '4conv1f_ms-3x_coco.py')
 
 model = dict(
     backbone=dict(
@@ -57,7 +41,7 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         gap_before_final_norm=False,
         drop_path_rate=0.4,
-        norm_cfg=norm_cfg,
+        norm_cfg=dict(type='SyncBN', requires_grad=True),
         with_cp=True,
         # The ImageNet-1K PeLK-T classifier checkpoint (lkmm format,
         # pelk-t_32xb128-300e_in1k.py): set it with
@@ -65,47 +49,10 @@ model = dict(
         # refuses to start without it; init_cfg=None trains from scratch.
         init_cfg=dict(type='Pretrained', checkpoint=None,
                       prefix='backbone.')),
-    neck=dict(in_channels=[124, 249, 499, 998]),
-    roi_head=dict(bbox_head=[
-        dict(giou_bbox_head,
-             bbox_coder=dict(type='DeltaXYWHBBoxCoder',
-                             target_means=[0., 0., 0., 0.],
-                             target_stds=[0.1, 0.1, 0.2, 0.2])),
-        dict(giou_bbox_head,
-             bbox_coder=dict(type='DeltaXYWHBBoxCoder',
-                             target_means=[0., 0., 0., 0.],
-                             target_stds=[0.05, 0.05, 0.1, 0.1])),
-        dict(giou_bbox_head,
-             bbox_coder=dict(type='DeltaXYWHBBoxCoder',
-                             target_means=[0., 0., 0., 0.],
-                             target_stds=[0.033, 0.033, 0.067, 0.067])),
-    ]))
+    neck=dict(in_channels=[124, 249, 499, 998]))
 
-# Short sides of the multi-scale training (long side at most 1333).
-ms_scales = [(480 + 32 * i, 1333) for i in range(11)]  # 480, 512, ..., 800
-train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(
-        type='RandomChoice',
-        transforms=[
-            [dict(type='RandomChoiceResize', scales=ms_scales,
-                  keep_ratio=True)],
-            [
-                dict(type='RandomChoiceResize',
-                     scales=[(400, 1333), (500, 1333), (600, 1333)],
-                     keep_ratio=True),
-                dict(type='RandomCrop', crop_type='absolute_range',
-                     crop_size=(384, 600), allow_negative_crop=True),
-                dict(type='RandomChoiceResize', scales=ms_scales,
-                     keep_ratio=True),
-            ],
-        ]),
-    dict(type='PackDetInputs'),
-]
 # 8 GPUs x 2 images.
-train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))
+train_dataloader = dict(batch_size=2)
 
 optim_wrapper = dict(
     _delete_=True,
@@ -115,13 +62,4 @@ optim_wrapper = dict(
         type='AdamW', lr=2e-4, betas=(0.9, 0.999), weight_decay=0.05),
     paramwise_cfg=dict(decay_rate=0.7, decay_type='layer_wise',
                        num_layers=6))
-
-max_epochs = 36
-train_cfg = dict(max_epochs=max_epochs)
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
-         end=500),
-    dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True,
-         milestones=[27, 33], gamma=0.1),
-]
 auto_scale_lr = dict(enable=False, base_batch_size=16)

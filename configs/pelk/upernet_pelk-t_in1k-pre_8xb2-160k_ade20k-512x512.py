@@ -23,6 +23,9 @@
 #   (random scale 0.5-2 of 2048x512, 512 crop, flip, photometric
 #   distortion); whole-image test at 2048x512 (as the ConvNeXt/SLaK/mmseg
 #   0.x configs; mmseg 1.x's stock ConvNeXt configs slide 512 windows).
+#   RepLKNet's ADE20K config (../replknet/upernet_ade20k.py) is the same
+#   recipe apart from the optimizer: inherited, with the backbone, the head
+#   widths, drop path and the layer-decayed optimizer set here.
 #
 # Backbone: no dynamic sparsity in fine-tuning. PeLK pre-trains with SLaK's
 # dynamic sparsity (40%); nothing in the paper says it is kept downstream and
@@ -30,21 +33,10 @@
 # DynamicSparsityHook here: the pruned weights of the checkpoint start at
 # zero and are trained. The paper's 62M counts the non-zero weights of the
 # 40%-sparse backbone plus the dense UperNet (configs/pelk/README.md).
-_base_ = [
-    'mmseg::_base_/models/upernet_r50.py',
-    '../_base_/datasets/ade20k_tta-2048x512.py',
-    'mmseg::_base_/default_runtime.py',
-    'mmseg::_base_/schedules/schedule_160k.py',
-]
-custom_imports = dict(imports=['lkmm'], allow_failed_imports=False)
+_base_ = '../replknet/upernet_ade20k.py'
 
-crop_size = (512, 512)
-norm_cfg = dict(type='SyncBN', requires_grad=True)
-data_preprocessor = dict(size=crop_size)
 channels = [124, 249, 499, 998]  # ConvNeXt-T/S widths x1.3
 model = dict(
-    data_preprocessor=data_preprocessor,
-    pretrained=None,
     backbone=dict(
         _delete_=True,
         type='lkmm.LargeKernelConvNeXt',
@@ -52,7 +44,7 @@ model = dict(
         out_indices=(0, 1, 2, 3),
         gap_before_final_norm=False,
         drop_path_rate=0.4,
-        norm_cfg=norm_cfg,
+        norm_cfg=dict(type='SyncBN', requires_grad=True),
         with_cp=True,
         # The ImageNet-1K PeLK-T classifier checkpoint (lkmm format,
         # pelk-t_32xb128-300e_in1k.py): set it with
@@ -60,24 +52,8 @@ model = dict(
         # refuses to start without it; init_cfg=None trains from scratch.
         init_cfg=dict(type='Pretrained', checkpoint=None,
                       prefix='backbone.')),
-    decode_head=dict(
-        in_channels=channels,
-        channels=512,
-        pool_scales=(1, 2, 3, 6),
-        num_classes=150,
-        norm_cfg=norm_cfg),
-    auxiliary_head=dict(
-        in_channels=channels[2],
-        in_index=2,
-        channels=256,
-        num_classes=150,
-        norm_cfg=norm_cfg,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
-    test_cfg=dict(mode='whole'))
-
-# 8 GPUs x 2 images.
-train_dataloader = dict(batch_size=2)
+    decode_head=dict(in_channels=channels),
+    auxiliary_head=dict(in_channels=channels[2]))
 
 optim_wrapper = dict(
     _delete_=True,
@@ -87,13 +63,3 @@ optim_wrapper = dict(
         type='AdamW', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.05),
     paramwise_cfg=dict(decay_rate=0.9, decay_type='stage_wise',
                        num_layers=6))
-
-max_iters = 160000
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0,
-         end=1500),
-    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=False, begin=1500,
-         end=max_iters),
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters,
-                 val_interval=16000)
