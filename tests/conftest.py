@@ -48,3 +48,27 @@ def shapes_root(tmp_path_factory):
 @pytest.fixture(scope='session')
 def tools(shapes_root):
     return Tools(shapes_root)
+
+
+def _randomize_bn(module, seed=0):
+    """Give every BN of ``module`` non-trivial running statistics and affine
+    parameters (seeded), so that folding BNs is checked on more than the
+    identity. Returns ``module``."""
+    import torch
+    from torch.nn.modules.batchnorm import _BatchNorm
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, _BatchNorm):
+                n = m.num_features
+                m.running_mean.copy_(torch.rand(n, generator=gen) * 2 - 1)
+                m.running_var.copy_(torch.rand(n, generator=gen) * 1.5 + 0.5)
+                m.weight.copy_(torch.rand(n, generator=gen) + 0.5)
+                m.bias.copy_(torch.rand(n, generator=gen) * 2 - 1)
+    return module
+
+
+@pytest.fixture
+def randomize_bn():
+    """:func:`_randomize_bn` (test modules cannot import each other)."""
+    return _randomize_bn

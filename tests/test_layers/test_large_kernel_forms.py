@@ -13,14 +13,6 @@ CLASSES = dict(dense=DenseLargeKernelConv, stripe=ReparamStripeConv,
                peripheral=ReparamPeripheralConv)
 
 
-def randomize_bn(module):
-    for m in module.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.running_mean.uniform_(-1, 1)
-            m.running_var.uniform_(0.5, 2)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-1, 1)
-
 
 def test_forms():
     assert LARGE_KERNEL_FORMS == ('dense', 'stripe', 'peripheral')
@@ -65,7 +57,8 @@ def test_factory_passes_form_options():
     (13, (1, 3, 5, 3)),  # kernel larger than the map
     (31, (1, 3, 7, 10)),
 ])
-def test_deploy_equivalence(form, small_kernel, kernel_size, shape):
+def test_deploy_equivalence(form, small_kernel, kernel_size, shape,
+                            randomize_bn):
     torch.manual_seed(0)
     layer = build_large_kernel_conv(form, 3, kernel_size,
                                     small_kernel=small_kernel).double()
@@ -160,7 +153,7 @@ def test_partial_conv_identity_part_untouched(form):
         assert pos.grad is not None
 
 
-def test_partial_conv_deploys_and_wraps_plain_modules():
+def test_partial_conv_deploys_and_wraps_plain_modules(randomize_bn):
     torch.manual_seed(0)
     layer = PartialConv(build_large_kernel_conv('peripheral', 3, 13), 8)
     randomize_bn(layer)

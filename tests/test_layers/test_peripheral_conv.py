@@ -39,14 +39,6 @@ TABLE5 = [
 ]
 
 
-def randomize_bn(module):
-    for m in module.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.running_mean.uniform_(-1, 1)
-            m.running_var.uniform_(0.5, 2)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-1, 1)
-
 
 def eq3_by_unfold(x, kernel, pos_embed):
     """Eq. 3 term by term: every tap of the zero-padded input gets h added
@@ -228,7 +220,7 @@ def test_eq3_equals_unfold_evaluation_including_borders(kernel_size, shape):
     assert torch.allclose(conv(x, embed), out)
 
 
-def test_reparam_conv_adds_eq3_term_after_bn():
+def test_reparam_conv_adds_eq3_term_after_bn(randomize_bn):
     torch.manual_seed(0)
     layer = ReparamPeripheralConv(3, 13).double()
     randomize_bn(layer)
@@ -271,7 +263,7 @@ def test_pos_embed_shape_is_checked():
 
 @pytest.mark.parametrize('small_kernel', [5, None])
 @pytest.mark.parametrize('shape', [(2, 3, 9, 14), (1, 3, 5, 3)])
-def test_deploy_equivalence(small_kernel, shape):
+def test_deploy_equivalence(small_kernel, shape, randomize_bn):
     torch.manual_seed(0)
     layer = ReparamPeripheralConv(3, 13, small_kernel=small_kernel,
                                   centre_size=3).double()
@@ -290,7 +282,7 @@ def test_deploy_equivalence(small_kernel, shape):
     assert torch.allclose(layer(x, h), before_h, atol=1e-10)
 
 
-def test_deployed_checkpoint_loads_into_deploy_built_layer():
+def test_deployed_checkpoint_loads_into_deploy_built_layer(randomize_bn):
     torch.manual_seed(0)
     layer = ReparamPeripheralConv(3, 31, sharing_grid=[7, 4, 2, 1, 1, 1])
     randomize_bn(layer)

@@ -2,19 +2,10 @@
 one dense KxK depth-wise conv."""
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from lkmm.layers import DepthwiseConv2d, ReparamStripeConv
 
-
-def randomize_bn(module):
-    for m in module.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.running_mean.uniform_(-1, 1)
-            m.running_var.uniform_(0.5, 2)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-1, 1)
 
 
 def test_branches_are_stripes_on_lkmm_op():
@@ -28,7 +19,7 @@ def test_branches_are_stripes_on_lkmm_op():
     assert layer.kernel_size == 13 and not layer.deployed
 
 
-def test_eval_forward_is_the_sum_of_the_branches():
+def test_eval_forward_is_the_sum_of_the_branches(randomize_bn):
     torch.manual_seed(0)
     layer = ReparamStripeConv(3, 11, stripe_width=3).double()
     randomize_bn(layer)
@@ -46,7 +37,8 @@ def test_eval_forward_is_the_sum_of_the_branches():
 @pytest.mark.parametrize('kernel_size,stripe_width,small_kernel', [
     (13, 5, 5), (31, 5, 5), (13, 3, None), (13, 13, 7), (7, 1, 3)])
 @pytest.mark.parametrize('shape', [(2, 3, 9, 14), (1, 3, 5, 3)])
-def test_deploy_equivalence(kernel_size, stripe_width, small_kernel, shape):
+def test_deploy_equivalence(kernel_size, stripe_width, small_kernel, shape,
+                            randomize_bn):
     torch.manual_seed(0)
     layer = ReparamStripeConv(3, kernel_size, stripe_width=stripe_width,
                               small_kernel=small_kernel).double()
@@ -65,7 +57,7 @@ def test_deploy_equivalence(kernel_size, stripe_width, small_kernel, shape):
     assert torch.allclose(layer(x), before, atol=1e-10)
 
 
-def test_fused_kernel_outside_the_cross_is_zero():
+def test_fused_kernel_outside_the_cross_is_zero(randomize_bn):
     layer = ReparamStripeConv(2, 13, stripe_width=5, small_kernel=None)
     randomize_bn(layer)
     kernel, _ = layer.eval().get_fused_kernel_bias()
@@ -75,7 +67,7 @@ def test_fused_kernel_outside_the_cross_is_zero():
     assert kernel[..., mask].abs().min() > 0
 
 
-def test_deployed_checkpoint_loads_into_deploy_built_layer():
+def test_deployed_checkpoint_loads_into_deploy_built_layer(randomize_bn):
     torch.manual_seed(0)
     layer = ReparamStripeConv(3, 13)
     randomize_bn(layer)

@@ -17,21 +17,10 @@ def tiny(form, **kwargs):
     return arch
 
 
-def randomize_bn(model, seed=0):
-    gen = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, _BatchNorm):
-            n = m.num_features
-            m.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
-            m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
-            m.bias.data.copy_(torch.randn(n, generator=gen) * 0.1)
-    return model
-
 
 @pytest.mark.parametrize('form', ['dense', 'stripe', 'peripheral'])
 @pytest.mark.parametrize('size', [(64, 64), (67, 45)])
-def test_shapes_and_deploy_equivalence(form, size):
+def test_shapes_and_deploy_equivalence(form, size, randomize_bn):
     torch.manual_seed(0)
     model = LargeKernelConvNeXt(arch=tiny(form), out_indices=(0, 1, 2, 3),
                                 gap_before_final_norm=False,

@@ -13,17 +13,6 @@ TINY = dict(channels=[8, 16, 24, 32], layers=[1, 1, 2, 1],
             kernel_sizes=[13, 11, 9, 7], small_kernel=3)
 
 
-def randomize_bn(model, seed=0):
-    """Give every BN non-trivial statistics and affine parameters."""
-    gen = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, _BatchNorm):
-            n = m.num_features
-            m.running_mean.copy_(torch.randn(n, generator=gen) * 0.1)
-            m.running_var.copy_(torch.rand(n, generator=gen) * 0.5 + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=gen) * 0.5 + 0.75)
-            m.bias.data.copy_(torch.randn(n, generator=gen) * 0.1)
-
 
 @pytest.mark.parametrize('size', [(64, 64), (65, 97), (33, 47)])
 def test_output_shapes_per_index(size):
@@ -57,7 +46,7 @@ def test_named_archs_structure():
     assert xl['small_kernel'] is None and xl['dw_ratio'] == 1.5
 
 
-def _deploy_equivalence(arch):
+def _deploy_equivalence(arch, randomize_bn):
     model = RepLKNet(arch=arch, out_indices=(0, 1, 2, 3),
                      norm_intermediate_features=True)
     randomize_bn(model)
@@ -79,15 +68,16 @@ def _deploy_equivalence(arch):
         assert (a - b).abs().max().item() <= 1e-4
 
 
-def test_deploy_equivalence_with_small_kernel():
-    _deploy_equivalence(TINY)
+def test_deploy_equivalence_with_small_kernel(randomize_bn):
+    _deploy_equivalence(TINY, randomize_bn)
 
 
-def test_deploy_equivalence_without_small_kernel():
-    _deploy_equivalence(dict(TINY, small_kernel=None, dw_ratio=1.5))
+def test_deploy_equivalence_without_small_kernel(randomize_bn):
+    _deploy_equivalence(dict(TINY, small_kernel=None, dw_ratio=1.5),
+                        randomize_bn)
 
 
-def test_small_kernel_merged_loads_deployed_state():
+def test_small_kernel_merged_loads_deployed_state(randomize_bn):
     model = RepLKNet(arch=TINY, out_indices=(3, ))
     randomize_bn(model, seed=3)
     model.eval().switch_to_deploy()
