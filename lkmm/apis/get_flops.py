@@ -8,7 +8,7 @@ from mmengine.config import DictAction
 from lkmm.analysis.benchmark import input_shape_from_cfg
 from lkmm.analysis.complexity import (config_input_shape, inference_complexity,
                                      sparse_complexity)
-from lkmm.engine.sparsity import INIT_MODES, SparseMasks
+from lkmm.engine.sparsity import INIT_MODES
 from .launch import build_model_from_cfg, load_config
 
 
@@ -187,7 +187,7 @@ def sparsify_as_config(model, cfg, init: Optional[str],
     init = init or hook.init
     if hook.sparsity == 0:
         return 'sparsity 0 in the config: dense'
-    masks = SparseMasks(model, hook.sparsity, **hook._select_kwargs)
+    masks = hook.make_masks(model)
     gen = torch.Generator().manual_seed(seed)
     if init == 'snip':
         batch = _synthetic_classifier_batch(model, input_shape, seed)

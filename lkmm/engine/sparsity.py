@@ -997,14 +997,19 @@ class DynamicSparsityHook(Hook):
             sparse_param_summary(self.masks.model, self.masks))
 
     # ------------------------------------------------------------ hooks
+    def make_masks(self, model: nn.Module) -> SparseMasks:
+        """Empty masks over the weights this hook sparsifies in ``model``
+        (its sparsity and selection; allocate them with
+        :meth:`SparseMasks.init`)."""
+        return SparseMasks(model, self.sparsity, **self._select_kwargs)
+
     def before_train(self, runner) -> None:
         if not self.active:
             if self._pending is not None:
                 runner.logger.info('DynamicSparsityHook: sparsity=0, the '
                                    'checkpoint masks are not used')
             return
-        self.masks = SparseMasks(runner.model, self.sparsity,
-                                 **self._select_kwargs)
+        self.masks = self.make_masks(runner.model)
         if self._pending is not None:
             state, self._pending = self._pending, None
             self.masks.load_state_dict(state)
