@@ -563,13 +563,14 @@ def test_convnext_31_follows_replknet_120e_recipe(size):
 
 
 # ---------------------------------------- params / FLOPs as papers count
-def sparse_counts(name, init='uniform'):
+def sparse_counts(name, init='uniform', size=None):
     """``tools/analysis/get_flops.py CONFIG --sparse``: the classifier as
     its DynamicSparsityHook makes it when training starts (40% of every
     selected weight zero), non-zero params and FLOPs of non-zero weights."""
     from lkmm.apis.get_flops import get_flops_main
-    return get_flops_main([osp.join(REPO, 'configs', 'pelk', name),
-                           '--sparse', '--sparse-init', init])
+    args = [osp.join(REPO, 'configs', 'pelk', name), '--sparse',
+            '--sparse-init', init]
+    return get_flops_main(args + (['--shape', str(size)] if size else []))
 
 
 @pytest.mark.parametrize('name,params,flops,paper_params,paper_flops', [
@@ -603,6 +604,8 @@ def test_snip_allocation_keeps_the_parameter_count():
 @pytest.mark.parametrize('name,params,flops,paper_params,paper_flops', [
     ('pelk-s_64xb64-300e_in1k.py', 51.15e6, 10.98e9, 50e6, 10.7e9),
     ('pelk-b_128xb32-300e_in1k.py', 90.06e6, 18.46e9, 89e6, 18.3e9),
+    # Paper: 90M (its 384 row); FLOPs only at 384 (68.3G, README).
+    ('pelk-b-101_128xb32-300e_in1k.py', 91.15e6, 23.33e9, 90e6, None),
     ('slak-s_64xb64-300e_in1k.py', 54.62e6, 10.02e9, 55e6, 9.8e9),
     ('slak-b_128xb32-300e_in1k.py', 94.69e6, 17.18e9, 95e6, 17.1e9),
 ])
@@ -611,4 +614,17 @@ def test_sparse_counts(name, params, flops, paper_params, paper_flops):
     assert result['nonzero_params'] == pytest.approx(params, rel=1e-3)
     assert result['sparse_flops'] == pytest.approx(flops, rel=1e-3)
     assert result['nonzero_params'] == pytest.approx(paper_params, rel=0.03)
+    if paper_flops is not None:
+        assert result['sparse_flops'] == pytest.approx(paper_flops, rel=0.03)
+
+
+# At 384 the fine-tunes keep the 224 model's masks: counted on it.
+@pytest.mark.heavy
+@pytest.mark.parametrize('name,flops,paper_flops', [
+    ('pelk-b_128xb32-300e_in1k.py', 54.24e9, 54.0e9),
+    ('pelk-b-101_128xb32-300e_in1k.py', 68.57e9, 68.3e9),
+])
+def test_sparse_flops_at_384(name, flops, paper_flops):
+    result = sparse_counts(name, size=384)
+    assert result['sparse_flops'] == pytest.approx(flops, rel=1e-3)
     assert result['sparse_flops'] == pytest.approx(paper_flops, rel=0.03)
