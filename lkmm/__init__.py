@@ -4,14 +4,22 @@
 makes checkpoint loading safe on torch >= 2.6 (see
 :mod:`lkmm.utils.checkpoint`) and local checkpoint writes atomic (see
 :mod:`lkmm.utils.fileio`).
-"""
-from .version import __version__
-from . import registry  # noqa: F401
-from .utils.checkpoint import register_safe_checkpoint_loading
-from .utils.fileio import register_atomic_local_backend
-from . import datasets, engine, models  # noqa: F401
 
-register_safe_checkpoint_loading()
-register_atomic_local_backend()
+Without mmengine installed only the operators are usable: ``import
+lkmm.ops`` needs torch alone (a bare GPU machine can time the kernels); the
+rest of lkmm then fails to import, naming mmengine.
+"""
+import importlib.util
+
+from .version import __version__
+
+if importlib.util.find_spec('mmengine') is not None:
+    from . import registry  # noqa: F401
+    from .utils.checkpoint import register_safe_checkpoint_loading
+    from .utils.fileio import register_atomic_local_backend
+    from . import datasets, engine, models  # noqa: F401
+
+    register_safe_checkpoint_loading()
+    register_atomic_local_backend()
 
 __all__ = ['__version__']

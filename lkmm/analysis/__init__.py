@@ -1,11 +1,20 @@
-from .benchmark import (BenchmarkResult, TrainDeployComparison,
-                        benchmark_model, compare_train_vs_deploy,
-                        format_benchmark_table)
-from .complexity import (inference_complexity, sparse_complexity,
-                         to_inference_form)
+"""Params/FLOPs as the papers count them, throughput benchmarks.
 
-__all__ = [
-    'inference_complexity', 'sparse_complexity', 'to_inference_form',
-    'BenchmarkResult', 'TrainDeployComparison', 'benchmark_model',
-    'compare_train_vs_deploy', 'format_benchmark_table'
-]
+The counting and CPU benchmark modules need mmengine; the GPU benchmark
+(:mod:`lkmm.analysis.gpu_benchmark`) runs its kernel grid with torch alone.
+"""
+import importlib.util
+
+__all__ = []
+if importlib.util.find_spec('mmengine') is not None:
+    from .benchmark import (BenchmarkResult, TrainDeployComparison,
+                            benchmark_model, compare_train_vs_deploy,
+                            format_benchmark_table)
+    from .complexity import (inference_complexity, sparse_complexity,
+                             to_inference_form)
+
+    __all__ += [
+        'inference_complexity', 'sparse_complexity', 'to_inference_form',
+        'BenchmarkResult', 'TrainDeployComparison', 'benchmark_model',
+        'compare_train_vs_deploy', 'format_benchmark_table'
+    ]

@@ -247,8 +247,10 @@ def plan_oversized_conv(map_size: Sequence[int],
     if impl != 'auto':
         return impl, impl
     if torch.device(device).type != 'cpu':
-        # Not measured on GPUs: cuDNN stays the default there.
-        return 'torch', 'torch'
+        # Off the CPU both axes go through the planned depth-wise op, whose
+        # measured rules pick per part (torch's kernel until a GPU has
+        # measured a better one: the same as 'torch').
+        return 'spatial', 'spatial'
     min_length = _FFT_MIN_LENGTH_TRAIN if needs_grad else \
         _FFT_MIN_LENGTH_INFER
     return tuple('fft' if n >= min_length else 'torch' for n in map_size)

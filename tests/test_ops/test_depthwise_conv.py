@@ -102,14 +102,74 @@ def test_channels_last_in_channels_last_out(impl):
     assert torch.allclose(xr.grad, expected[1], atol=1e-4)
 
 
-def test_bfloat16_runs_in_float32_and_returns_bfloat16():
-    x = torch.randn(2, 4, 16, 16)
-    w = torch.randn(4, 1, 31, 31) / 31
+# Half-ulp output rounding relative to the largest magnitude, x2: fp16 has
+# 10 fraction bits (2^-11 = 4.9e-4), bf16 7 (2^-8 = 3.9e-3). The FFT itself
+# adds ~1e-6 (fp32 transforms).
+HALF_TOLERANCE = {torch.float16: 1e-3, torch.bfloat16: 8e-3}
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16], ids=str)
+def test_half_precision_within_rounding(dtype):
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(2, 4, 16, 16, generator=gen).to(dtype)
+    w = (torch.randn(4, 1, 31, 31, generator=gen) / 31).to(dtype)
+    g = torch.randn(2, 4, 16, 16, generator=gen).to(dtype)
+    # float64 reference on exactly the half-precision values.
+    want = outputs_and_grads(reference, x.double(), w.double(), None,
+                             g.double())
     with depthwise_conv_impl('auto'):
-        out = depthwise_conv2d(x.bfloat16(), w.bfloat16())
-    assert out.dtype == torch.bfloat16
-    ref = reference(x.bfloat16().float(), w.bfloat16().float(), None)
-    assert (out.float() - ref).abs().max() <= 0.02 * ref.abs().max()
+        plan = plan_depthwise_conv(x.shape, (31, 31), dtype=dtype)
+        assert set(plan.values()) == {'fft'}
+        got = outputs_and_grads(depthwise_conv2d, x, w, None, g)
+    for name, a, b in zip(('output', 'grad_input', 'grad_weight'), got,
+                          want):
+        assert a.dtype == dtype, name
+        err = (a.double() - b).abs().max().item()
+        assert err <= HALF_TOLERANCE[dtype] * b.abs().max().item(), name
+
+
+@pytest.mark.parametrize('chunk_bytes', [1, 5000], ids=['1ch', '2ch'])
+def test_fft_spanning_several_channel_chunks(monkeypatch, chunk_bytes):
+    # Real layers split their channels into chunks of ~2 MiB of spectra;
+    # shrink the chunk so a small test spans many (1 and 2 channels each,
+    # with a ragged last chunk).
+    import lkmm.ops.fft_depthwise_conv as fft_mod
+    monkeypatch.setattr(fft_mod, 'CHUNK_BYTES', chunk_bytes)
+    gen = torch.Generator().manual_seed(11)
+    x = torch.randn(2, 7, 12, 10, generator=gen)
+    w = torch.randn(7, 1, 9, 13, generator=gen)
+    b = torch.randn(7, generator=gen)
+    g = torch.randn(2, 7, 12, 10, generator=gen)
+    geo = fft_mod._Spectra(x.shape, w, None)
+    assert geo.chunk == (1 if chunk_bytes == 1 else 2)
+    want = outputs_and_grads(reference, x, w, b, g)
+    with depthwise_conv_impl('fft'):
+        got = outputs_and_grads(depthwise_conv2d, x, w, b, g)
+    for name, a, e in zip(('output', 'grad_input', 'grad_weight',
+                           'grad_bias'), got, want):
+        assert (a - e).abs().max() <= 1e-5 * e.abs().max(), name
+
+
+@pytest.mark.slow
+def test_replknet_31b_stage1_layer_spans_chunks():
+    # RepLKNet-31B stage 1: 128 channels, 31x31 on 56x56 maps (batch 2):
+    # three channel chunks at the default chunk size.
+    import lkmm.ops.fft_depthwise_conv as fft_mod
+    gen = torch.Generator().manual_seed(31)
+    x = torch.randn(2, 128, 56, 56, generator=gen)
+    w = torch.randn(128, 1, 31, 31, generator=gen) / 31
+    g = torch.randn(2, 128, 56, 56, generator=gen)
+    assert fft_mod._Spectra(x.shape, w, None).chunk < 128 / 2
+    assert plan_depthwise_conv(x.shape, (31, 31)) == dict.fromkeys(
+        ('forward', 'grad_input', 'grad_weight'), 'fft')
+    want = outputs_and_grads(reference, x.double(), w.double(), None,
+                             g.double())
+    with depthwise_conv_impl('auto'):
+        got = outputs_and_grads(depthwise_conv2d, x, w, None, g)
+    for name, a, e in zip(('output', 'grad_input', 'grad_weight'), got,
+                          want):
+        # fp32 FFT rounding: measured at most 6e-7 of the largest magnitude.
+        assert (a.double() - e).abs().max() <= 2e-6 * e.abs().max(), name
 
 
 def test_plan_by_shape_device_dtype():
@@ -142,7 +202,8 @@ def test_plan_by_shape_device_dtype():
     # (13x13 on 7x7) and then fits the fast direct kernel.
     plan = plan_depthwise_conv((8, 64, 7, 7), (101, 101), cpu, fp32, 'auto')
     assert plan['forward'] == 'torch'
-    # Not measured on GPUs yet: the vendor kernel stays.
+    # Not measured on GPUs yet: the vendor kernel stays (more in
+    # test_depthwise_conv_plan.py).
     plan = plan_depthwise_conv((8, 384, 32, 32), (31, 31),
                                torch.device('cuda'), fp32, 'auto')
     assert set(plan.values()) == {'torch'}
@@ -157,7 +218,7 @@ def test_plan_by_shape_device_dtype():
 
 
 def test_switch_validation_and_restoring(monkeypatch):
-    assert DWCONV_IMPLS == ('auto', 'torch', 'fft')
+    assert DWCONV_IMPLS == ('auto', 'torch', 'fft', 'triton')
     set_depthwise_conv_impl(None)
     monkeypatch.setenv('LKMM_DWCONV_IMPL', 'torch')
     assert get_depthwise_conv_impl() == 'torch'

@@ -1,0 +1,119 @@
+"""Timing helpers shared by the GPU benchmark's sections."""
+import statistics
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator, List, Optional
+
+import torch
+
+__all__ = ['Deadline', 'time_fn', 'sync', 'fp32_gemm_tflops', 'quick_timing']
+
+# Least repetitions and seconds per measurement (see time_fn); a smoke run
+# of the script lowers them (quick_timing).
+_POLICY = dict(min_reps=3, min_seconds=0.15)
+
+
+class Deadline:
+    """A wall-clock budget: sections ask it before each measurement.
+
+    Args:
+        seconds (float): Budget from now.
+    """
+
+    def __init__(self, seconds: float):
+        self.start = time.monotonic()
+        self.end = self.start + seconds
+
+    def left(self) -> float:
+        """Seconds left (negative once passed)."""
+        return self.end - time.monotonic()
+
+    def passed(self, reserve: float = 0.) -> bool:
+        """Whether less than ``reserve`` seconds are left."""
+        return self.left() < reserve
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+
+def sync(device: torch.device) -> None:
+    if torch.device(device).type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def time_fn(fn: Callable[[], object], device: torch.device,
+            min_reps: Optional[int] = None,
+            min_seconds: Optional[float] = None, max_reps: int = 20,
+            slow_ms: float = 1500.) -> List[float]:
+    """Milliseconds of each timed call of ``fn`` after one warm-up call.
+
+    At least ``min_reps`` calls and ``min_seconds`` in all (at most
+    ``max_reps``; defaults 3 and 0.15 s); a call slower than ``slow_ms`` is
+    timed once only. CUDA calls are timed with events, CPU calls with the
+    wall clock.
+
+    Args:
+        fn (callable): The work.
+        device (torch.device): Where it runs.
+    """
+    if _POLICY['min_reps'] == 1:  # quick_timing: a smoke run
+        min_reps, min_seconds = 1, 0.
+    min_reps = _POLICY['min_reps'] if min_reps is None else min_reps
+    min_seconds = _POLICY['min_seconds'] if min_seconds is None \
+        else min_seconds
+    device = torch.device(device)
+    cuda = device.type == 'cuda'
+
+    def once() -> float:
+        if cuda:
+            start, stop = (torch.cuda.Event(enable_timing=True)
+                           for _ in range(2))
+            start.record()
+            fn()
+            stop.record()
+            stop.synchronize()
+            return start.elapsed_time(stop)
+        begin = time.perf_counter()
+        fn()
+        return (time.perf_counter() - begin) * 1e3
+
+    sync(device)
+    first = once()
+    if first > slow_ms:
+        # The warm-up already took long (compiles, autotuning): one more.
+        return [once()]
+    times: List[float] = []
+    while len(times) < max_reps and (len(times) < min_reps or
+                                     sum(times) < min_seconds * 1e3):
+        times.append(once())
+    return times
+
+
+@contextmanager
+def quick_timing() -> Iterator[None]:
+    """One timed call per measurement inside the block (smoke runs that
+    test the benchmark itself, not the device)."""
+    previous = dict(_POLICY)
+    _POLICY.update(min_reps=1, min_seconds=0.)
+    try:
+        yield
+    finally:
+        _POLICY.update(previous)
+
+
+def median(values: List[float]) -> Optional[float]:
+    return statistics.median(values) if values else None
+
+
+def fp32_gemm_tflops(device: torch.device, size: int = 8192) -> float:
+    """fp32 SGEMM throughput (TF32 off) in TFLOP/s: a measured stand-in for
+    the GPU's fp32 FMA peak (cuBLAS reaches most of it)."""
+    previous = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        a = torch.randn(size, size, device=device)
+        b = torch.randn(size, size, device=device)
+        ms = min(time_fn(lambda: a @ b, device, min_reps=5))
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = previous
+    return 2 * size**3 / ms / 1e9

@@ -1,0 +1,242 @@
+"""lkmm's Triton depth-wise kernels equal F.conv2d (forward, input and weight
+gradients) on odd sizes, batch 1, non-square maps, kernels larger than the
+map, stripes, channels-last, fp32 / fp16 / bf16.
+
+Without a GPU they run under Triton's interpreter (TRITON_INTERPRET=1, set
+per test), which is slow: the shapes are tiny. With a GPU the same tests run
+the compiled kernels on CUDA.
+"""
+import pytest
+import torch
+import torch.nn.functional as F
+
+pytest.importorskip('triton')
+
+from lkmm.ops import depthwise_conv2d, depthwise_conv_impl  # noqa: E402
+from lkmm.ops import plan_depthwise_conv  # noqa: E402
+from lkmm.ops.depthwise_conv import _DepthwiseConv2dFunction  # noqa: E402
+from lkmm.ops.triton_depthwise_conv import (  # noqa: E402
+    triton_forward, triton_grad_input, triton_grad_weight,
+    triton_unavailable_reason)
+
+DEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'
+
+# Half-ulp output rounding relative to the largest magnitude, x2: fp16 has
+# 10 fraction bits (2^-11 = 4.9e-4), bf16 7 (2^-8 = 3.9e-3). fp32 results
+# are compared at 2e-6 of the largest magnitude (measured: at most 8e-7).
+TOLERANCE = {
+    torch.float32: 2e-6,
+    torch.float16: 1e-3,
+    torch.bfloat16: 8e-3,
+}
+
+# (N, C, H, W, KH, KW)
+SHAPES = [
+    (2, 3, 9, 7, 5, 5),      # odd, non-square map
+    (1, 2, 8, 8, 3, 7),      # batch 1, non-square kernel
+    (1, 2, 7, 7, 13, 13),    # RepLKNet stage 4: kernel larger than the map
+    (1, 1, 5, 6, 51, 51),    # far larger (PeLK): cropped to the reach
+    (2, 2, 12, 5, 9, 3),     # tall kernel: runs on the transposed view
+    (1, 2, 11, 17, 5, 15),   # SLaK stripe 5 x K
+    (1, 2, 17, 11, 15, 5),   # SLaK stripe K x 5
+    (1, 2, 13, 6, 25, 1),    # ParCNetV2 oversized K x 1 (2H - 1)
+    (1, 2, 6, 13, 1, 25),    # and 1 x K
+    (1, 2, 19, 18, 17, 17),  # spans several 16-wide output tiles
+]
+
+
+@pytest.fixture(autouse=True)
+def interpreter(monkeypatch):
+    if DEVICE == 'cpu':
+        monkeypatch.setenv('TRITON_INTERPRET', '1')
+
+
+def reference(x, w, b=None):
+    kh, kw = w.shape[-2:]
+    return F.conv2d(x, w, b, padding=(kh // 2, kw // 2), groups=x.shape[1])
+
+
+def make(shape, dtype, seed, channels_last=False, bias=True):
+    n, c, h, w, kh, kw = shape
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, c, h, w, generator=gen)
+    weight = torch.randn(c, 1, kh, kw, generator=gen) / (kh * kw)**0.5
+    b = torch.randn(c, generator=gen) if bias else None
+    grad = torch.randn(n, c, h, w, generator=gen)
+    # Round to the tested dtype first: the reference (float64) then sees
+    # exactly the values the kernels see.
+    x, weight, grad = (t.to(dtype) for t in (x, weight, grad))
+    b = None if b is None else b.to(dtype)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+        grad = grad.contiguous(memory_format=torch.channels_last)
+    return x, weight, b, grad
+
+
+def expected(x, weight, b, grad):
+    """Output, input, weight and bias gradients in float64."""
+    x64 = x.double().requires_grad_()
+    w64 = weight.double().requires_grad_()
+    b64 = None if b is None else b.double().requires_grad_()
+    out = reference(x64, w64, b64)
+    inputs = [t for t in (x64, w64, b64) if t is not None]
+    return [out] + list(torch.autograd.grad(out, inputs, grad.double()))
+
+
+def assert_close(got, want, dtype, name):
+    assert got.shape == want.shape, name
+    scale = max(want.abs().max().item(), 1e-3)
+    err = (got.double() - want).abs().max().item()
+    assert err <= TOLERANCE[dtype] * scale, \
+        f'{name}: max error {err:.3g} > {TOLERANCE[dtype]} x {scale:.3g}'
+
+
+@pytest.mark.parametrize('shape', SHAPES, ids=str)
+def test_kernels_match_conv2d_fp32(shape):
+    x, weight, b, grad = make(shape, torch.float32, sum(shape))
+    x, weight, b, grad = (None if t is None else t.to(DEVICE)
+                          for t in (x, weight, b, grad))
+    out, g_in, g_w, _ = expected(x, weight, b, grad)
+    kh, kw = shape[-2:]
+    # The kernels themselves, on the uncropped kernel (they mask taps that
+    # fall outside the map).
+    assert_close(triton_forward(x, weight, b), out, torch.float32, 'output')
+    assert_close(triton_grad_input(grad, weight), g_in, torch.float32,
+                 'grad_input')
+    assert_close(triton_grad_weight(x, grad, (kh, kw)), g_w, torch.float32,
+                 'grad_weight')
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float16,
+                                   torch.bfloat16], ids=str)
+@pytest.mark.parametrize('channels_last', [False, True],
+                         ids=['nchw', 'channels_last'])
+@pytest.mark.parametrize('shape', [(2, 3, 9, 10, 7, 7),
+                                   (1, 2, 6, 5, 31, 31)], ids=str)
+def test_op_forced_triton_all_parts(shape, dtype, channels_last):
+    x, weight, b, grad = make(shape, dtype, 7, channels_last)
+    x, weight, b, grad = (t.to(DEVICE) for t in (x, weight, b, grad))
+    want = expected(x, weight, b, grad)
+    xr, wr, br = (t.detach().requires_grad_() for t in (x, weight, b))
+    with depthwise_conv_impl('triton'):
+        assert set(plan_depthwise_conv(x.shape, shape[-2:], x.device,
+                                       dtype).values()) == {'triton'}
+        out = depthwise_conv2d(xr, wr, br)
+    assert 'DepthwiseConv2dFunction' in type(out.grad_fn).__name__
+    got = [out] + list(torch.autograd.grad(out, (xr, wr, br), grad))
+    assert out.dtype == dtype and got[2].dtype == dtype
+    if channels_last:
+        assert out.is_contiguous(memory_format=torch.channels_last)
+        assert got[1].is_contiguous(memory_format=torch.channels_last)
+    for name, a, e in zip(('output', 'grad_input', 'grad_weight',
+                           'grad_bias'), got, want):
+        assert_close(a, e, dtype, name)
+
+
+def test_mixed_plan_with_channels_last_and_triton_parts():
+    # Each part by another implementation, through the autograd Function,
+    # including the channels-last conversion (a CUDA plan's choice).
+    x, weight, b, grad = make((2, 3, 10, 9, 9, 9), torch.float32, 3)
+    want = expected(x, weight, b, grad)
+    for plan in (dict(forward='triton', grad_input='channels_last',
+                      grad_weight='fft'),
+                 dict(forward='channels_last', grad_input='fft',
+                      grad_weight='triton'),
+                 dict(forward='fft', grad_input='triton',
+                      grad_weight='channels_last')):
+        xr, wr, br = (t.detach().requires_grad_() for t in (x, weight, b))
+        out = _DepthwiseConv2dFunction.apply(xr, wr, br, plan)
+        got = [out] + list(torch.autograd.grad(out, (xr, wr, br), grad))
+        for name, a, e in zip(('output', 'grad_input', 'grad_weight',
+                               'grad_bias'), got, want):
+            assert_close(a, e, torch.float32, f'{plan}: {name}')
+        assert out.is_contiguous() and got[1].is_contiguous()
+
+
+def test_triton_needs_the_interpreter_on_cpu(monkeypatch):
+    monkeypatch.delenv('TRITON_INTERPRET', raising=False)
+    reason = triton_unavailable_reason(torch.device('cpu'), torch.float32)
+    assert 'TRITON_INTERPRET=1' in reason
+    with depthwise_conv_impl('triton'):
+        with pytest.raises(RuntimeError, match='TRITON_INTERPRET=1'):
+            depthwise_conv2d(torch.randn(1, 2, 5, 5),
+                             torch.randn(2, 1, 3, 3))
+    with pytest.raises(RuntimeError, match='TRITON_INTERPRET=1'):
+        triton_forward(torch.randn(1, 2, 5, 5), torch.randn(2, 1, 3, 3))
+    # float64 is not a Triton dtype: torch's kernel, as for 'fft' with ints.
+    monkeypatch.setenv('TRITON_INTERPRET', '1')
+    assert set(plan_depthwise_conv((1, 2, 5, 5), (3, 3), 'cpu',
+                                   torch.float64, 'triton').values()) == \
+        {'torch'}
+    assert 'float16' in triton_unavailable_reason(torch.device('cpu'),
+                                                  torch.float64)
+
+
+def _compile_for(kernel, dtype, constexprs, config, target):
+    import triton
+    from triton.compiler import ASTSource
+    signature = {}
+    for name in kernel.arg_names:
+        if name in constexprs:
+            signature[name] = 'constexpr'
+        elif name == 'dw_ptr':  # fp32 partial sums
+            signature[name] = '*fp32'
+        elif name.endswith('_ptr'):
+            signature[name] = f'*{dtype}'
+        else:
+            signature[name] = 'i32'
+    src = ASTSource(fn=kernel, signature=signature, constexprs=constexprs)
+    return triton.compile(src, target=target, options=dict(
+        num_warps=config.num_warps, num_stages=config.num_stages))
+
+
+@pytest.mark.parametrize('dtype', ['fp32', 'fp16', 'bf16'])
+def test_every_config_compiles_for_hopper(dtype, monkeypatch):
+    # The interpreter runs the kernels as Python; this compiles them (every
+    # autotune config) to a Hopper cubin, which needs no GPU, so code the
+    # compiler rejects fails here rather than on the first GPU.
+    monkeypatch.delenv('TRITON_INTERPRET', raising=False)
+    import triton
+    from triton.backends.compiler import GPUTarget
+
+    from lkmm.ops import triton_depthwise_conv as tdc
+    from lkmm.ops import triton_kernels
+    target = GPUTarget('cuda', 90, 32)
+    fwd = triton.jit(triton_kernels.depthwise_forward_kernel)
+    wgt = triton.jit(triton_kernels.depthwise_weight_kernel)
+    for config in tdc._forward_configs(triton, interpret=False):
+        for flip in (False, True):
+            out = _compile_for(fwd, dtype, dict(
+                HAS_BIAS=True, FLIP=flip, UPCAST=False, **config.kwargs),
+                config, target)
+            assert 'depthwise_forward_kernel' in out.asm['ptx']
+            # Half types run on tensor cores, fp32 on exact FMAs.
+            ptx = out.asm['ptx']
+            assert ('mma' in ptx) == (dtype != 'fp32')
+    for config in tdc._weight_configs(triton, interpret=False):
+        out = _compile_for(wgt, dtype, dict(UPCAST=False, **config.kwargs),
+                           config, target)
+        assert 'cubin' in out.asm
+
+
+@pytest.mark.parametrize('impl', ['triton', 'fft'])
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16], ids=str)
+def test_autocast_computes_in_the_autocast_dtype(impl, dtype):
+    # As F.conv2d under autocast: fp32 inputs and parameters, the
+    # convolution in the autocast dtype, fp32 gradients for the fp32
+    # parameters, within that dtype's rounding of a float64 reference on
+    # the rounded values.
+    x, weight, b, grad = make((2, 3, 9, 10, 7, 7), torch.float32, 9)
+    x, weight, b = (t.to(DEVICE).requires_grad_() for t in (x, weight, b))
+    grad = grad.to(DEVICE, dtype)
+    with depthwise_conv_impl(impl), torch.autocast(DEVICE, dtype=dtype):
+        out = depthwise_conv2d(x, weight, b)
+        ref = F.conv2d(x, weight, b, padding=3, groups=3)
+    assert out.dtype == ref.dtype == dtype
+    assert 'DepthwiseConv2dFunction' in type(out.grad_fn).__name__
+    got = [out] + list(torch.autograd.grad(out, (x, weight, b), grad))
+    assert [t.dtype for t in got[1:]] == [torch.float32] * 3
+    want = expected(*(t.detach().to(dtype) for t in (x, weight, b)), grad)
+    for name, a, e in zip(('output', 'grad_input', 'grad_weight',
+                           'grad_bias'), got, want):
+        assert_close(a, e, dtype, name)
