@@ -7,7 +7,7 @@ import torch
 from mmengine.config import Config
 
 import lkmm  # noqa: F401
-from lkmm.analysis import inference_complexity
+from lkmm.analysis import extrapolated_flops, inference_complexity
 from lkmm.apis import build_model_from_cfg
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -82,3 +82,9 @@ def test_upernet_ade20k_params_and_flops_match_paper():
         info = inference_complexity(model, (3, 512, 2048))
     assert info['params'] == pytest.approx(112e6, rel=0.01)
     assert info['flops'] == pytest.approx(1170e9, rel=0.03)
+    assert info['flops'] == pytest.approx(1171.6e9, abs=0.05e9)  # measured
+    # The area extrapolation the other README rows are checked with
+    # (tests/test_configs_segmentation.py) gives the full count exactly.
+    extrapolated = extrapolated_flops(model, (3, 512, 2048))
+    assert list(extrapolated['probes']) == [(32, 128), (64, 256)]
+    assert extrapolated['flops'] == info['flops']

@@ -116,3 +116,37 @@ def test_masks_give_their_density_on_a_large_kernel_convnext():
 def test_bad_detector_forward():
     with pytest.raises(ValueError, match='detector_forward'):
         sparse_complexity(ConvLinear(), SHAPE, detector_forward='x')
+
+
+class StridedWithFixedHead(nn.Module):
+    """Area-proportional layers (two convs, stride 2) plus a fixed-size part
+    (pooled to 3x3, then a linear layer): FLOPs = a * H * W + b."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3, stride=2, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(4, 6, 3, padding=1, bias=False)
+        self.pool = nn.AdaptiveAvgPool2d(3)
+        self.fc = nn.Linear(54, 5, bias=False)
+
+    def forward(self, x):
+        return self.fc(self.pool(self.conv2(self.conv1(x))).flatten(1))
+
+
+def test_extrapolated_flops_equal_the_direct_count():
+    from lkmm.analysis import extrapolated_flops
+    model = StridedWithFixedHead()
+    shape = (3, 32, 96)
+    result = extrapolated_flops(model, shape, stride=2)
+    # Probes: the smallest multiples of the stride in the ratio 1:3, and
+    # twice that.
+    assert list(result['probes']) == [(2, 6), (4, 12)]
+    direct = inference_complexity(model, shape)['flops']
+    # By hand: conv1 16x48 outputs x 4 x 27, conv2 16x48 x 6 x 36, the pool
+    # 16x48x6 reads, the linear 54 x 5.
+    assert direct == 16 * 48 * (4 * 27 + 6 * 36 + 6) + 54 * 5
+    assert result['flops'] == direct
+    with pytest.raises(ValueError, match='multiples of stride 32'):
+        extrapolated_flops(model, (3, 40, 96))
+    with pytest.raises(ValueError, match='too small to extrapolate'):
+        extrapolated_flops(model, (3, 32, 96), stride=32)

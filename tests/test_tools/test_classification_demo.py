@@ -38,8 +38,10 @@ def test_classification_demo_learns_and_reports_top1_top5(
     metrics = _accuracies(work_dir)
     untrained, trained = metrics[0], metrics[-1]
     assert untrained['step'] == 0
-    assert trained['accuracy/top1'] >= 3 * untrained['accuracy/top1'], \
-        metrics
+    # Measured (seeded, deterministic): 12.5 untrained (chance: 8 classes)
+    # -> 96.875 top-1 (31 of 32 validation images); at most three wrong.
+    assert untrained['accuracy/top1'] <= 25, metrics
+    assert trained['accuracy/top1'] >= 90, metrics
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         ckpt = f.read().strip()
     proc = tools.run([tools.python, 'tools/test.py', CLS_CONFIG, ckpt,

@@ -33,7 +33,7 @@ def _final_weights(work_dir):
 
 @pytest.mark.slow
 def test_demo_learns_and_test_tool_reports_it(tools, tmp_path):
-    """The demo trains, beats the untrained model >= 3x, test.py agrees."""
+    """The demo trains to near its measured mIoU, test.py agrees."""
     work_dir = str(tmp_path / 'demo')
     tools.run([tools.python, 'tools/train.py', tools.demo_config,
                '--work-dir', work_dir, '--cfg-options',
@@ -41,7 +41,13 @@ def test_demo_learns_and_test_tool_reports_it(tools, tmp_path):
     metrics = _scalars(work_dir)
     untrained, trained = metrics[0], metrics[-1]
     assert untrained['step'] == 0
-    assert trained['mIoU'] >= 3 * untrained['mIoU'], metrics
+    # Measured on this set (32 training images, 2 threads, seeded and
+    # deterministic): 4.88 untrained -> 61.65 after 600 iterations. The
+    # margin covers another thread count's rounding (which changes the
+    # trajectory: 3.5 points between the two DW implementations on the
+    # README's demo set); a regression of more than ~5 points fails.
+    assert untrained['mIoU'] < 10, metrics
+    assert trained['mIoU'] >= 57, metrics
     ckpt, _ = _final_weights(work_dir)
     out = str(tmp_path / 'preds.pkl')
     proc = tools.run([tools.python, 'tools/test.py', tools.demo_config, ckpt,
@@ -71,6 +77,39 @@ def _short_run_options(tools, max_iters, interval):
     ]
 
 
+def _train_rows(work_dir):
+    """``step -> (loss, lr)`` of every logged training iteration."""
+    rows = {}
+    for path in sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                          'scalars.json'))):
+        with open(path) as f:
+            for line in f:
+                row = json.loads(line) if line.strip() else {}
+                if 'loss' in row and 'lr' in row:
+                    rows[row['step']] = (row['loss'], row['lr'])
+    return rows
+
+
+def _checkpoint_iter(path):
+    return int(osp.basename(path)[len('iter_'):-len('.pth')])
+
+
+def _kill_after_first_checkpoint(tools, work_dir, options):
+    proc = subprocess.Popen(
+        [tools.python, 'tools/train.py', tools.demo_config, '--work-dir',
+         work_dir, *options], cwd=tools.repo, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True)
+    marker = osp.join(work_dir, 'last_checkpoint')
+    deadline = time.time() + 300
+    while not osp.exists(marker) and proc.poll() is None:
+        assert time.time() < deadline, 'no checkpoint within 300 s'
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, 'run ended before it was killed'
+    with open(marker) as f:
+        return f.read().strip()
+
+
 @pytest.mark.slow
 def test_killed_and_resumed_run_matches_uninterrupted(tools, tmp_path):
     options = _short_run_options(tools, max_iters=60, interval=20)
@@ -79,21 +118,26 @@ def test_killed_and_resumed_run_matches_uninterrupted(tools, tmp_path):
                '--work-dir', straight, *options])
 
     killed = str(tmp_path / 'killed')
-    proc = subprocess.Popen(
-        [tools.python, 'tools/train.py', tools.demo_config, '--work-dir',
-         killed, *options], cwd=tools.repo, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True)
-    marker = osp.join(killed, 'last_checkpoint')
-    deadline = time.time() + 300
-    while not osp.exists(marker) and proc.poll() is None:
-        assert time.time() < deadline, 'no checkpoint within 300 s'
-        time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.wait() == -signal.SIGKILL, 'run ended before it was killed'
+    saved = _kill_after_first_checkpoint(tools, killed, options)
+    saved_iter = _checkpoint_iter(saved)
+    assert 0 < saved_iter < 60
     assert not osp.exists(osp.join(killed, 'iter_60.pth'))
+    before = set(_train_rows(killed))
 
-    tools.run([tools.python, 'tools/train.py', tools.demo_config,
-               '--work-dir', killed, '--resume', *options])
+    proc = tools.run([tools.python, 'tools/train.py', tools.demo_config,
+                      '--work-dir', killed, '--resume', *options])
+    log = proc.stdout + proc.stderr
+    # It started from the saved iteration: mmengine says so, and its first
+    # logged step is the first logging step after it (not step 5 again).
+    assert f'resumed epoch: 0, iter: {saved_iter}' in log
+    assert f'Load checkpoint from {saved}' in log
+    resumed = {k: v for k, v in _train_rows(killed).items()
+               if k not in before}
+    assert min(resumed) == saved_iter + 5, sorted(resumed)
+    # Optimizer (momentum) and scheduler state came back too: every loss and
+    # lr logged after the resume equals the uninterrupted run's.
+    reference = _train_rows(straight)
+    assert {k: reference[k] for k in resumed} == resumed
     path_a, weights_a = _final_weights(straight)
     path_b, weights_b = _final_weights(killed)
     assert osp.basename(path_a) == osp.basename(path_b) == 'iter_60.pth'
@@ -103,15 +147,81 @@ def test_killed_and_resumed_run_matches_uninterrupted(tools, tmp_path):
 
 
 @pytest.mark.slow
+def test_without_iteration_seed_hook_a_resumed_run_diverges(tools, tmp_path):
+    """The control: the demo's drop path draws from torch's RNG, which a
+    resume does not replay; without IterationSeedHook (swapped for a hook
+    that does nothing on CPU) the resumed run ends with other weights."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(tools.demo_config)
+    assert cfg.model.backbone.drop_path_rate > 0
+    assert cfg.custom_hooks[1].type == 'lkmm.IterationSeedHook'
+    options = _short_run_options(tools, max_iters=40, interval=20) + [
+        'custom_hooks.1.type=EmptyCacheHook']
+    straight = str(tmp_path / 'straight')
+    tools.run([tools.python, 'tools/train.py', tools.demo_config,
+               '--work-dir', straight, *options])
+    resumed = str(tmp_path / 'resumed')
+    proc = tools.run([tools.python, 'tools/train.py', tools.demo_config,
+                      '--work-dir', resumed, '--resume',
+                      osp.join(straight, 'iter_20.pth'), *options])
+    assert 'resumed epoch: 0, iter: 20' in proc.stdout + proc.stderr
+    _, weights_a = _final_weights(straight)
+    _, weights_b = _final_weights(resumed)
+    assert weights_a.keys() == weights_b.keys()
+    assert not all(torch.equal(weights_a[k], weights_b[k])
+                   for k in weights_a)
+
+
+_RANK_DUMP = """
+import os.path as osp
+import torch
+from mmengine.dist import get_rank
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
+
+
+@HOOKS.register_module()
+class DumpRankWeights(Hook):
+    # Every rank writes its own final weights (mmengine saves rank 0's).
+    def after_train(self, runner):
+        model = runner.model.module if is_model_wrapper(runner.model) \\
+            else runner.model
+        params = {k: v.detach() for k, v in model.named_parameters()}
+        torch.save(params, osp.join(runner.work_dir,
+                                    f'rank{get_rank()}.pth'))
+"""
+
+
+@pytest.mark.slow
 def test_dist_train_two_processes_on_cpu(tools, tmp_path):
+    (tmp_path / 'rank_dump.py').write_text(_RANK_DUMP)
+    config = tmp_path / 'demo_rank_dump.py'
+    config.write_text(
+        f"_base_ = {tools.demo_config!r}\n"
+        "custom_imports = dict(imports=['lkmm', 'rank_dump'],\n"
+        "                      allow_failed_imports=False)\n"
+        "custom_hooks = [dict(type='lkmm.BaselineValHook', metric='mIoU'),\n"
+        "                dict(type='lkmm.IterationSeedHook'),\n"
+        "                dict(type='DumpRankWeights')]\n")
     work_dir = str(tmp_path / 'dist')
     proc = tools.run(
-        ['bash', 'tools/dist_train.sh', tools.demo_config, '2',
+        ['bash', 'tools/dist_train.sh', str(config), '2',
          '--work-dir', work_dir,
          *_short_run_options(tools, max_iters=10, interval=10)],
-        env=dict(PORT=str(29500 + os.getpid() % 1000)))
+        env=dict(PORT=str(29500 + os.getpid() % 1000),
+                 PYTHONPATH=f'{tmp_path}:{os.environ.get("PYTHONPATH", "")}'))
     log = proc.stdout + proc.stderr
     assert 'Distributed training: True' in log
     assert osp.isfile(osp.join(work_dir, 'iter_10.pth'))
     metrics = _scalars(work_dir)
     assert metrics and metrics[-1]['step'] == 10
+    # The two processes stayed in sync: identical parameters on both ranks
+    # (BN running statistics are each rank's own), rank 0's checkpointed.
+    ranks = [torch.load(osp.join(work_dir, f'rank{r}.pth'),
+                        map_location='cpu') for r in (0, 1)]
+    _, saved = _final_weights(work_dir)
+    assert ranks[0].keys() == ranks[1].keys() and ranks[0]
+    for key in ranks[0]:
+        assert torch.equal(ranks[0][key], ranks[1][key]), key
+        assert torch.equal(ranks[0][key], saved[key]), key
