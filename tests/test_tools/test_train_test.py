@@ -41,13 +41,13 @@ def test_demo_learns_and_test_tool_reports_it(tools, tmp_path):
     metrics = _scalars(work_dir)
     untrained, trained = metrics[0], metrics[-1]
     assert untrained['step'] == 0
-    # Measured on this set (32 training images, 2 threads, seeded and
-    # deterministic): 4.88 untrained -> 61.65 after 600 iterations. The
-    # margin covers another thread count's rounding (which changes the
-    # trajectory: 3.5 points between the two DW implementations on the
-    # README's demo set); a regression of more than ~5 points fails.
+    # Measured on this set (32 training images, seeded and deterministic
+    # for a thread count): 4.88 untrained -> 61.65 after 600 iterations
+    # with 2 or 3 threads, 62.29 with 1 (rounding changes the trajectory).
+    # 60 leaves that spread and fails a regression of 2 points: with the
+    # large-kernel branch dropped (small kernels only) the run ends at 59.67.
     assert untrained['mIoU'] < 10, metrics
-    assert trained['mIoU'] >= 57, metrics
+    assert trained['mIoU'] >= 60, metrics
     ckpt, _ = _final_weights(work_dir)
     out = str(tmp_path / 'preds.pkl')
     proc = tools.run([tools.python, 'tools/test.py', tools.demo_config, ckpt,
