@@ -11,7 +11,7 @@ FLOPs of RepLKNet, Swin, ConvNeXt, ...), see :class:`_DetectorDummyForward`.
 import copy
 import math
 import warnings
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -320,48 +320,72 @@ def _kernel_density(module: nn.Module) -> float:
 def extrapolated_flops(model: nn.Module,
                        input_shape: Tuple[int, int, int],
                        stride: int = 32,
+                       exponents: Sequence[int] = (0, 2),
                        **kwargs) -> dict:
-    """FLOPs at ``input_shape`` from two small counts, extrapolated in area.
+    """FLOPs at ``input_shape`` from a few small counts, extrapolated.
 
-    While every feature map of a convolutional network divides its input
-    exactly, each layer's FLOPs are proportional to the image area, and the
-    parts of fixed size (a pyramid-pooling module's bins, a fixed number of
-    RoIs) add a constant: ``FLOPs = a * H * W + b``. Two counts at small
-    inputs of the same aspect ratio, ``(h, w)`` and ``(2h, 2w)`` with ``h``
-    and ``w`` the smallest multiples of ``stride`` in that ratio, give ``a``
-    and ``b``. RepLKNet + UperNet at 2048x512: 1171.617G extrapolated from
-    32x128 and 64x256, 1171.617G counted, in a fifth of the time.
+    Scale an input of fixed aspect ratio by ``s``. While every feature map
+    divides the input exactly, a convolution's FLOPs grow as ``s^2`` (the
+    area), parts of fixed size (a pyramid-pooling module's bins, a fixed
+    number of RoIs) stay constant, and a kernel that grows with the map
+    (ParCNetV2's oversized ``2H-1`` kernels, resized by interpolation) adds
+    ``s^3`` and ``s`` terms: ``FLOPs(s) = sum_k c_k s^k`` over ``exponents``.
+    Counting at ``s = 1 .. len(exponents)`` times the smallest input of that
+    aspect ratio whose sides are multiples of ``stride`` gives the ``c_k``
+    exactly (rational arithmetic). RepLKNet + UperNet at 2048x512: 1171.617G
+    extrapolated from 32x128 and 64x256, 1171.617G counted, in a fifth of
+    the time.
 
     Args:
         model (nn.Module): As for :func:`inference_complexity`.
         input_shape (tuple): ``(C, H, W)`` to extrapolate to; H and W
             multiples of ``stride``.
         stride (int): The network's largest feature stride. Defaults to 32.
+        exponents (Sequence[int]): Powers of ``s`` in the FLOP count:
+            ``(0, 2)`` (the default) for fixed-size kernels, ``(0, 1, 2, 3)``
+            for kernels that grow with the map.
         **kwargs: Passed to :func:`inference_complexity`.
 
     Returns:
         dict: ``flops`` (extrapolated, rounded to an integer), ``flops_str``
-        and ``probes``: ``{(H, W): flops}`` of the two counts.
+        and ``probes``: ``{(H, W): flops}`` of the counts.
     """
+    from fractions import Fraction
     c, h, w = input_shape
     if h % stride or w % stride:
         raise ValueError(f'input_shape H and W must be multiples of stride '
                          f'{stride}, got {h}x{w}')
+    exponents = sorted(set(int(e) for e in exponents))
+    if not exponents or exponents[0] < 0:
+        raise ValueError(f'exponents must be non-negative ints, got '
+                         f'{exponents}')
     g = math.gcd(h // stride, w // stride)
     base = (h // g, w // g)
-    if 2 * base[0] > h:
+    scales = list(range(1, len(exponents) + 1))
+    if scales[-1] * base[0] >= h:
         raise ValueError(
             f'{h}x{w} is too small to extrapolate to (the probes are '
-            f'{base[0]}x{base[1]} and twice that): count it directly')
+            f'{base[0]}x{base[1]} times {scales}): count it directly')
     probes = {}
-    for scale in (1, 2):
-        size = (base[0] * scale, base[1] * scale)
+    for s in scales:
+        size = (base[0] * s, base[1] * s)
         probes[size] = inference_complexity(model, (c, *size),
                                             **kwargs)['flops']
-    (small, f1), (large, f2) = probes.items()
-    a1, a2 = small[0] * small[1], large[0] * large[1]
-    slope = (f2 - f1) / (a2 - a1)
-    flops = round(f1 + slope * (h * w - a1))
+    # Solve sum_k c_k s^k = F(s) exactly (Gauss-Jordan on Fractions).
+    rows = [[Fraction(s)**e for e in exponents] + [Fraction(f)]
+            for s, f in zip(scales, probes.values())]
+    n = len(exponents)
+    for col in range(n):
+        pivot = next(r for r in range(col, n) if rows[r][col] != 0)
+        rows[col], rows[pivot] = rows[pivot], rows[col]
+        rows[col] = [v / rows[col][col] for v in rows[col]]
+        for r in range(n):
+            if r != col and rows[r][col] != 0:
+                factor = rows[r][col]
+                rows[r] = [a - factor * b for a, b in zip(rows[r], rows[col])]
+    target = Fraction(h, base[0])
+    flops = round(sum(rows[i][n] * target**e
+                      for i, e in enumerate(exponents)))
     return dict(flops=flops, flops_str=f'{flops / 1e9:.2f}G', probes=probes)
 
 

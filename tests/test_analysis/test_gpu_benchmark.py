@@ -16,7 +16,9 @@ from lkmm.ops import load_plan_rules
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 TOOL = os.path.join(REPO, 'tools', 'analysis', 'benchmark_gpu.py')
-SMOKE = ['--smoke', '--device', 'cpu', '--budget', '300', '--batch', '1',
+# A budget no smoke run reaches, even on a loaded machine (the budget's own
+# effect is tested separately).
+SMOKE = ['--smoke', '--device', 'cpu', '--budget', '5000', '--batch', '1',
          '--channels', '4', '--layers', '2', '--resolutions', '8',
          '--kernels', '3,13', '--model-batch', '2', '--model-size', '64']
 
@@ -157,3 +159,22 @@ def test_rules_from_measured_winners():
     triton_rule = rules[1]
     assert 'test-gpu: fp32 forward R=32: K=17: 4.00 vs torch 10.00 ms; ' \
            'K=31: 6.00 vs torch 30.00 ms' == triton_rule.source
+
+
+def test_what_does_not_fit_the_budget_is_marked_not_measured(tmp_path):
+    from lkmm.analysis.gpu_benchmark import run_gpu_benchmark
+    report = run_gpu_benchmark(
+        str(tmp_path), device='cpu', budget_s=0., dtypes=['fp32'],
+        resolutions=[8], kernels=[3], batch=1, channels=2, layers=1,
+        model_batch=1, model_size=32, sections=['grid', 'models'],
+        smoke=True, log=None)
+    cell = report['grid'][0]
+    assert all(v is None for part in cell['parts'].values()
+               for v in part.values())
+    assert set(cell['notes'].values()) == {'not measured (time budget)'}
+    assert report['models'] and all(
+        m['note'] == 'not measured (time budget)' and m['ms'] is None
+        for m in report['models'])
+    assert all(t['met'] is None for t in report['targets'][:-1])
+    markdown = (tmp_path / 'gpu_benchmark.md').read_text()
+    assert 'not measured (time budget)' in markdown

@@ -67,7 +67,7 @@ def run_gpu_benchmark(out_dir: str, *args, smoke: bool = False,
         smoke (bool): Tiny models and check shapes, one timed call per
             measurement (a test of the script itself, e.g. on a CPU; the
             figures mean nothing).
-        log (callable): Progress lines.
+        log (callable, optional): Progress lines; None for none.
 
     Returns:
         dict: The report (also written as JSON).
@@ -94,6 +94,9 @@ def _run(out_dir: str,
          log: Callable = print) -> dict:
     device = torch.device(device)
     deadline = Deadline(budget_s)
+    if log is None:
+        def log(*_):  # quiet
+            pass
     bad = [d for d in dtypes if d not in DTYPES]
     if bad:
         raise ValueError(f'dtypes must be a subset of {tuple(DTYPES)}, got '

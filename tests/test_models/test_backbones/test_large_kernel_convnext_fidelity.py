@@ -34,7 +34,8 @@ import torch
 from mmengine.config import Config
 
 import lkmm  # noqa: F401
-from lkmm.analysis import inference_complexity, to_inference_form
+from lkmm.analysis import (extrapolated_flops, inference_complexity,
+                           to_inference_form)
 from lkmm.apis import build_model_from_cfg
 from lkmm.engine import SparseMasks, count_nonzero_params
 
@@ -229,6 +230,22 @@ PAPER_COCO_FLOPS = [('pelk-t', 770e9), ('pelk-s', 874e9),
                     ('pelk-b', 1028e9), ('pelk-b-101', 1127e9)]
 
 
+@pytest.mark.slow
+def test_pelk_t_coco_flops_extrapolated():
+    """PeLK-T's row in the default run. The RoI heads' cost is a constant
+    (1000 / 100 fixed RoIs) and the rest scales with the area, so two small
+    counts (160x256, 320x512) extrapolate to 1280x800: 769.577G against
+    the full count's 769.59G (under a minute; S/B/B-101 at full size with
+    ``-m heavy``)."""
+    model = build_model_from_cfg(coco('pelk-t'))
+    with torch.no_grad():
+        total = extrapolated_flops(model, COCO_SHAPE)['flops']
+        backbone = extrapolated_flops(model.backbone, COCO_SHAPE)['flops']
+    flops = total - SPARSITY * backbone
+    assert flops == pytest.approx(769.59e9, rel=1e-4)
+    assert flops == pytest.approx(770e9, rel=0.03)
+
+
 @pytest.mark.heavy
 @pytest.mark.parametrize('arch,paper', PAPER_COCO_FLOPS)
 def test_pelk_coco_flops_match_paper(arch, paper):
@@ -256,6 +273,17 @@ def test_convnext31_params(size):
 
 # At 2048x512 (backbone alone: 128.06G / 235.82G).
 CNX31_FLOPS = {'t': 974.29e9, 's': 1082.04e9}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('size', ['t', 's'])
+def test_convnext31_flops_extrapolated(size):
+    """Counted at 32x128 and 64x256 and extrapolated in area (T: 974.2865G
+    both ways), seconds instead of minutes."""
+    model = build_model_from_cfg(cnx31(size))
+    with torch.no_grad():
+        flops = extrapolated_flops(model, ADE_SHAPE)['flops']
+    assert flops == pytest.approx(CNX31_FLOPS[size], rel=1e-5)
 
 
 @pytest.mark.heavy
