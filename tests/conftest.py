@@ -72,3 +72,64 @@ def _randomize_bn(module, seed=0):
 def randomize_bn():
     """:func:`_randomize_bn` (test modules cannot import each other)."""
     return _randomize_bn
+
+
+_RANK_DUMP = """
+import os.path as osp
+import torch
+from mmengine.dist import get_rank
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
+
+
+@HOOKS.register_module()
+class DumpRankParameters(Hook):
+    # Every rank writes its own final parameters (mmengine saves rank 0's).
+    def after_train(self, runner):
+        model = runner.model.module if is_model_wrapper(runner.model) \\
+            else runner.model
+        params = {k: v.detach() for k, v in model.named_parameters()}
+        torch.save(params, osp.join(runner.work_dir,
+                                    f'rank{get_rank()}.pth'))
+"""
+
+
+class RankDump:
+    """A config that adds a hook writing each rank's final parameters, and
+    the check that the ranks ended identical (tools/dist_train.sh)."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        (folder / 'lkmm_test_rank_dump.py').write_text(_RANK_DUMP)
+        self.env = dict(PYTHONPATH=f'{folder}:'
+                        f'{os.environ.get("PYTHONPATH", "")}')
+
+    def config(self, base, hooks):
+        """A config inheriting ``base`` whose custom hooks are ``hooks``
+        (config text) plus the dump."""
+        path = self.folder / f'rank_dump_{osp.basename(base)}'
+        path.write_text(
+            f'_base_ = {osp.join(REPO, base)!r}\n'
+            "custom_imports = dict(imports=['lkmm', "
+            "'lkmm_test_rank_dump'], allow_failed_imports=False)\n"
+            f"custom_hooks = [{hooks}dict(type='DumpRankParameters')]\n")
+        return str(path)
+
+    def assert_ranks_identical(self, work_dir, checkpoint):
+        import torch
+        ranks = [torch.load(osp.join(work_dir, f'rank{r}.pth'),
+                            map_location='cpu') for r in (0, 1)]
+        saved = torch.load(checkpoint, map_location='cpu')['state_dict']
+        assert ranks[0].keys() == ranks[1].keys() and ranks[0]
+        for key in ranks[0]:
+            assert torch.equal(ranks[0][key], ranks[1][key]), key
+            assert torch.equal(ranks[0][key], saved[key]), key
+
+
+@pytest.fixture
+def rank_dump(tmp_path):
+    """:class:`RankDump` in a fresh folder."""
+    folder = tmp_path / 'rank_dump'
+    folder.mkdir()
+    return RankDump(folder)

@@ -195,17 +195,22 @@ def test_coco_test_tool_reproduces_the_last_validation(tools, coco_root,
 
 @pytest.mark.slow
 def test_detection_dist_train_two_processes_on_cpu(tools, coco_root,
-                                                   tmp_path):
+                                                   tmp_path, rank_dump):
     work_dir = str(tmp_path / 'dist')
     # 2 processes x batch 4 on 16 images: two iterations, one epoch.
     proc = tools.run(
-        ['bash', 'tools/dist_train.sh', COCO_CONFIG, '2', '--work-dir',
-         work_dir, '--cfg-options', *_coco_options(coco_root),
+        ['bash', 'tools/dist_train.sh', rank_dump.config(COCO_CONFIG, ''),
+         '2', '--work-dir', work_dir, '--cfg-options',
+         *_coco_options(coco_root),
          'train_dataloader.dataset.indices=16', 'train_cfg.max_epochs=1',
          'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=1',
-         'default_hooks.logger.interval=1', 'custom_hooks=[]'],
-        env=dict(ENV, PORT=str(29500 + (os.getpid() + 500) % 1000)))
+         'default_hooks.logger.interval=1'],
+        env=dict(ENV, PORT=str(29500 + (os.getpid() + 500) % 1000),
+                 **rank_dump.env))
     log = proc.stdout + proc.stderr
     assert 'Distributed training: True' in log
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
     assert 'Epoch(train) [1][2/2]' in re.sub(r' +', ' ', log)
+    # Both ranks end with the same parameters, rank 0's checkpointed.
+    rank_dump.assert_ranks_identical(work_dir,
+                                     osp.join(work_dir, 'epoch_1.pth'))

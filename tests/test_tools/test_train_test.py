@@ -172,45 +172,17 @@ def test_without_iteration_seed_hook_a_resumed_run_diverges(tools, tmp_path):
                    for k in weights_a)
 
 
-_RANK_DUMP = """
-import os.path as osp
-import torch
-from mmengine.dist import get_rank
-from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
-from mmengine.registry import HOOKS
-
-
-@HOOKS.register_module()
-class DumpRankWeights(Hook):
-    # Every rank writes its own final weights (mmengine saves rank 0's).
-    def after_train(self, runner):
-        model = runner.model.module if is_model_wrapper(runner.model) \\
-            else runner.model
-        params = {k: v.detach() for k, v in model.named_parameters()}
-        torch.save(params, osp.join(runner.work_dir,
-                                    f'rank{get_rank()}.pth'))
-"""
-
-
 @pytest.mark.slow
-def test_dist_train_two_processes_on_cpu(tools, tmp_path):
-    (tmp_path / 'rank_dump.py').write_text(_RANK_DUMP)
-    config = tmp_path / 'demo_rank_dump.py'
-    config.write_text(
-        f"_base_ = {tools.demo_config!r}\n"
-        "custom_imports = dict(imports=['lkmm', 'rank_dump'],\n"
-        "                      allow_failed_imports=False)\n"
-        "custom_hooks = [dict(type='lkmm.BaselineValHook', metric='mIoU'),\n"
-        "                dict(type='lkmm.IterationSeedHook'),\n"
-        "                dict(type='DumpRankWeights')]\n")
+def test_dist_train_two_processes_on_cpu(tools, tmp_path, rank_dump):
+    config = rank_dump.config(
+        tools.demo_config, "dict(type='lkmm.BaselineValHook', "
+        "metric='mIoU'), dict(type='lkmm.IterationSeedHook'), ")
     work_dir = str(tmp_path / 'dist')
     proc = tools.run(
-        ['bash', 'tools/dist_train.sh', str(config), '2',
+        ['bash', 'tools/dist_train.sh', config, '2',
          '--work-dir', work_dir,
          *_short_run_options(tools, max_iters=10, interval=10)],
-        env=dict(PORT=str(29500 + os.getpid() % 1000),
-                 PYTHONPATH=f'{tmp_path}:{os.environ.get("PYTHONPATH", "")}'))
+        env=dict(PORT=str(29500 + os.getpid() % 1000), **rank_dump.env))
     log = proc.stdout + proc.stderr
     assert 'Distributed training: True' in log
     assert osp.isfile(osp.join(work_dir, 'iter_10.pth'))
@@ -218,10 +190,5 @@ def test_dist_train_two_processes_on_cpu(tools, tmp_path):
     assert metrics and metrics[-1]['step'] == 10
     # The two processes stayed in sync: identical parameters on both ranks
     # (BN running statistics are each rank's own), rank 0's checkpointed.
-    ranks = [torch.load(osp.join(work_dir, f'rank{r}.pth'),
-                        map_location='cpu') for r in (0, 1)]
-    _, saved = _final_weights(work_dir)
-    assert ranks[0].keys() == ranks[1].keys() and ranks[0]
-    for key in ranks[0]:
-        assert torch.equal(ranks[0][key], ranks[1][key]), key
-        assert torch.equal(ranks[0][key], saved[key]), key
+    rank_dump.assert_ranks_identical(work_dir,
+                                     osp.join(work_dir, 'iter_10.pth'))
