@@ -100,56 +100,50 @@ def _check_available(t: torch.Tensor) -> None:
 # --------------------------------------------------------------------------
 
 
+# Tile configs per kernel: block names, then (blocks..., warps, stages).
+# Few of them: each is compiled per dtype and timed per shape. The
+# interpreter accepts one config; small tiles keep it quick.
+_TILES = dict(
+    forward=(('BLOCK_H', 'BLOCK_W', 'BLOCK_T'),
+             [(16, 16, 32, 2, 3), (16, 32, 32, 4, 3), (32, 32, 32, 4, 3),
+              (32, 64, 32, 4, 3), (64, 64, 32, 8, 3)],
+             (16, 16, 32, 4, 3)),
+    weight=(('BLOCK_I', 'BLOCK_J', 'BLOCK_U'),
+            [(16, 16, 32, 4, 3), (16, 32, 32, 4, 3), (32, 32, 32, 4, 3),
+             (32, 32, 64, 4, 3), (64, 64, 32, 8, 3)],
+            (16, 16, 32, 4, 3)),
+)
+# Which sizes bound each kernel's first two blocks: tiles far larger than
+# the map (forward) or the kernel (weight gradient) only compute padding.
+_BOUNDS = dict(forward=('H', 'W'), weight=('KH', 'KW'))
+
+
+def _configs(triton, kernel: str, interpret: bool):
+    names, table, single = _TILES[kernel]
+    rows = [single] if interpret else table
+    return [triton.Config(dict(zip(names, row[:3])), num_warps=row[3],
+                          num_stages=row[4]) for row in rows]
+
+
 def _forward_configs(triton, interpret: bool):
-    if interpret:
-        # The interpreter accepts one config; small tiles keep it quick.
-        return [triton.Config(dict(BLOCK_H=16, BLOCK_W=16, BLOCK_T=32),
-                              num_warps=4)]
-    # Few configs: each is compiled per dtype and timed per shape.
-    configs = []
-    for bh, bw, bt, warps, stages in (
-            (16, 16, 32, 2, 3), (16, 32, 32, 4, 3), (32, 32, 32, 4, 3),
-            (32, 64, 32, 4, 3), (64, 64, 32, 8, 3)):
-        configs.append(
-            triton.Config(dict(BLOCK_H=bh, BLOCK_W=bw, BLOCK_T=bt),
-                          num_warps=warps, num_stages=stages))
-    return configs
-
-
-def _prune_forward(configs, named_args, **kwargs):
-    """Drop tiles far larger than the map (they only compute padding)."""
-    h, w = named_args['H'], named_args['W']
-    kept = [
-        c for c in configs
-        if c.kwargs['BLOCK_H'] <= max(16, _next_pow2(h))
-        and c.kwargs['BLOCK_W'] <= max(16, _next_pow2(w))
-    ]
-    return kept or configs[:1]
+    return _configs(triton, 'forward', interpret)
 
 
 def _weight_configs(triton, interpret: bool):
-    if interpret:
-        return [triton.Config(dict(BLOCK_I=16, BLOCK_J=16, BLOCK_U=32),
-                              num_warps=4)]
-    configs = []
-    for bi, bj, bu, warps, stages in (
-            (16, 16, 32, 4, 3), (16, 32, 32, 4, 3), (32, 32, 32, 4, 3),
-            (32, 32, 64, 4, 3), (64, 64, 32, 8, 3)):
-        configs.append(
-            triton.Config(dict(BLOCK_I=bi, BLOCK_J=bj, BLOCK_U=bu),
-                          num_warps=warps, num_stages=stages))
-    return configs
+    return _configs(triton, 'weight', interpret)
 
 
-def _prune_weight(configs, named_args, **kwargs):
-    """Drop kernel tiles far larger than the kernel."""
-    kh, kw = named_args['KH'], named_args['KW']
-    kept = [
-        c for c in configs
-        if c.kwargs['BLOCK_I'] <= max(16, _next_pow2(kh))
-        and c.kwargs['BLOCK_J'] <= max(16, _next_pow2(kw))
-    ]
-    return kept or configs[:1]
+def _pruner(kernel: str):
+    names = _TILES[kernel][0][:2]
+    bounds = _BOUNDS[kernel]
+
+    def prune(configs, named_args, **kwargs):
+        kept = [c for c in configs if all(
+            c.kwargs[n] <= max(16, _next_pow2(named_args[b]))
+            for n, b in zip(names, bounds))]
+        return kept or configs[:1]
+
+    return prune
 
 
 def _next_pow2(n: int) -> int:
@@ -178,14 +172,14 @@ def _kernels(interpret: bool) -> Dict[str, object]:
         configs=_forward_configs(triton, interpret),
         key=['H', 'W', 'KH', 'KW', 'FLIP'],
         prune_configs_by=None if interpret else dict(
-            early_config_prune=_prune_forward),
+            early_config_prune=_pruner('forward')),
         do_bench=None if interpret else quick_bench)(fwd)
     wgt = triton.autotune(
         configs=_weight_configs(triton, interpret),
         key=['H', 'W', 'KH', 'KW'],
         # The partial-sum buffer is written, not accumulated: no reset.
         prune_configs_by=None if interpret else dict(
-            early_config_prune=_prune_weight),
+            early_config_prune=_pruner('weight')),
         do_bench=None if interpret else quick_bench)(wgt)
     return dict(forward=fwd, weight=wgt)
 
