@@ -28,6 +28,8 @@ from .depthwise_conv_plan import (DWCONV_IMPLS, DWCONV_PART_IMPLS,
                                   set_depthwise_conv_impl)
 from .fft_depthwise_conv import (fft_forward, fft_grad_input,
                                  fft_grad_weight, fft_size, kernel_reach)
+from .triton_depthwise_conv import (triton_forward, triton_grad_input,
+                                    triton_grad_weight)
 
 __all__ = [
     'DWCONV_IMPLS', 'depthwise_conv2d', 'depthwise_conv_part',
@@ -92,7 +94,6 @@ def _forward_part(impl, x, weight, bias):
         return _like_input(_torch_forward(_channels_last(x), cropped, bias),
                            x)
     if impl == 'triton':
-        from .triton_depthwise_conv import triton_forward
         return triton_forward(x, cropped, bias)
     out = fft_forward(x, weight)
     if bias is not None:
@@ -108,7 +109,6 @@ def _grad_input_part(impl, grad_out, x, weight):
         return _like_input(
             _direct_grad_input(_channels_last(grad_out), cropped), x)
     if impl == 'triton':
-        from .triton_depthwise_conv import triton_grad_input
         return _like_input(triton_grad_input(grad_out, cropped), x)
     return _like_input(fft_grad_input(grad_out, weight), x)
 
@@ -118,7 +118,6 @@ def _grad_weight_part(impl, grad_out, x, weight):
         return fft_grad_weight(x, grad_out, weight).to(weight.dtype)
     cropped = _crop_to_reach(weight, x.shape)
     if impl == 'triton':
-        from .triton_depthwise_conv import triton_grad_weight
         part = triton_grad_weight(x, grad_out, cropped.shape[-2:])
     elif impl == 'channels_last':
         part = _direct_grad_weight(_channels_last(grad_out),

@@ -33,6 +33,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import torch
 
 from .fft_depthwise_conv import fft_supports, kernel_reach
+from .triton_depthwise_conv import (TRITON_DTYPES, triton_available,
+                                    triton_unavailable_reason)
 
 __all__ = [
     'DWCONV_IMPLS', 'DWCONV_PART_IMPLS', 'DWCONV_PARTS', 'PlanRule',
@@ -249,11 +251,6 @@ def cuda_plan_rules() -> Tuple[PlanRule, ...]:
 # --------------------------------------------------------------------------
 
 
-def _triton_supports(device: torch.device, dtype: torch.dtype) -> bool:
-    from .triton_depthwise_conv import triton_available
-    return triton_available(device, dtype)
-
-
 def _cropped_kernel(input_shape: Sequence[int],
                     kernel_size: Sequence[int]) -> Tuple[int, int]:
     h, w = input_shape[-2:]
@@ -294,7 +291,7 @@ def _cuda_plan(input_shape, kernel_size, device, dtype,
             if rule.matches(part, dtype, kernel, map_size, channels_last):
                 impl = rule.impl
                 break
-        if impl == 'triton' and not _triton_supports(device, dtype):
+        if impl == 'triton' and not triton_available(device, dtype):
             impl = 'torch'  # e.g. triton missing: the rule cannot apply
         if impl == 'fft' and not fft_supports(dtype):
             impl = 'torch'
@@ -336,8 +333,6 @@ def plan_depthwise_conv(input_shape: Sequence[int],
     if impl == 'fft':
         return dict.fromkeys(DWCONV_PARTS, 'fft')
     if impl == 'triton':
-        from .triton_depthwise_conv import (TRITON_DTYPES,
-                                            triton_unavailable_reason)
         if dtype not in TRITON_DTYPES:
             # fp64: as for integer tensors with 'fft', torch's kernel.
             return dict.fromkeys(DWCONV_PARTS, 'torch')

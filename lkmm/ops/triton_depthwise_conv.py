@@ -56,6 +56,11 @@ def _interpreting() -> bool:
         '1', 'true', 'on', 'yes')
 
 
+@functools.lru_cache(maxsize=None)
+def _triton_installed() -> bool:
+    return importlib.util.find_spec('triton') is not None
+
+
 def triton_unavailable_reason(device: torch.device,
                               dtype: torch.dtype) -> Optional[str]:
     """Why the Triton kernels cannot run on ``device`` / ``dtype``, or None.
@@ -64,7 +69,7 @@ def triton_unavailable_reason(device: torch.device,
         device (torch.device): Device of the tensors.
         dtype (torch.dtype): Dtype of the input.
     """
-    if importlib.util.find_spec('triton') is None:
+    if not _triton_installed():
         return 'triton is not installed (it ships with torch\'s Linux wheels)'
     if dtype not in TRITON_DTYPES:
         return (f'dtype {dtype} is not supported (allowed: float32, float16, '
@@ -125,14 +130,6 @@ def _configs(triton, kernel: str, interpret: bool):
                           num_stages=row[4]) for row in rows]
 
 
-def _forward_configs(triton, interpret: bool):
-    return _configs(triton, 'forward', interpret)
-
-
-def _weight_configs(triton, interpret: bool):
-    return _configs(triton, 'weight', interpret)
-
-
 def _pruner(kernel: str):
     names = _TILES[kernel][0][:2]
     bounds = _BOUNDS[kernel]
@@ -169,13 +166,13 @@ def _kernels(interpret: bool) -> Dict[str, object]:
     # KH and KW are runtime arguments (one compile per config and dtype,
     # not per kernel size), but part of the tuning key.
     fwd = triton.autotune(
-        configs=_forward_configs(triton, interpret),
+        configs=_configs(triton, 'forward', interpret),
         key=['H', 'W', 'KH', 'KW', 'FLIP'],
         prune_configs_by=None if interpret else dict(
             early_config_prune=_pruner('forward')),
         do_bench=None if interpret else quick_bench)(fwd)
     wgt = triton.autotune(
-        configs=_weight_configs(triton, interpret),
+        configs=_configs(triton, 'weight', interpret),
         key=['H', 'W', 'KH', 'KW'],
         # The partial-sum buffer is written, not accumulated: no reset.
         prune_configs_by=None if interpret else dict(

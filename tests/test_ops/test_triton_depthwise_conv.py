@@ -204,7 +204,7 @@ def test_every_config_compiles_for_hopper(dtype, monkeypatch):
     target = GPUTarget('cuda', 90, 32)
     fwd = triton.jit(triton_kernels.depthwise_forward_kernel)
     wgt = triton.jit(triton_kernels.depthwise_weight_kernel)
-    for config in tdc._forward_configs(triton, interpret=False):
+    for config in tdc._configs(triton, 'forward', interpret=False):
         for flip in (False, True):
             out = _compile_for(fwd, dtype, dict(
                 HAS_BIAS=True, FLIP=flip, UPCAST=False, **config.kwargs),
@@ -213,7 +213,7 @@ def test_every_config_compiles_for_hopper(dtype, monkeypatch):
             # Half types run on tensor cores, fp32 on exact FMAs.
             ptx = out.asm['ptx']
             assert ('mma' in ptx) == (dtype != 'fp32')
-    for config in tdc._weight_configs(triton, interpret=False):
+    for config in tdc._configs(triton, 'weight', interpret=False):
         out = _compile_for(wgt, dtype, dict(UPCAST=False, **config.kwargs),
                            config, target)
         assert 'cubin' in out.asm

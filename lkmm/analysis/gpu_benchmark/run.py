@@ -31,7 +31,10 @@ from .report import evaluate_targets, write_report
 from .rules import propose_rules
 from .timing import Deadline, fp32_gemm_tflops, quick_timing
 
-__all__ = ['run_gpu_benchmark', 'gpu_benchmark_main']
+__all__ = ['SECTIONS', 'run_gpu_benchmark', 'gpu_benchmark_main']
+
+#: The report's sections, in the order they run.
+SECTIONS = ('checks', 'grid', 'amp', 'models')
 
 # Shares of the budget left when each section starts.
 _SHARES = dict(parts=0.55, end_to_end=0.45, amp=0.15, models=0.9)
@@ -89,7 +92,7 @@ def _run(out_dir: str,
          layers: int = 24,
          model_batch: int = 64,
          model_size: int = 224,
-         sections: Sequence[str] = ('checks', 'grid', 'amp', 'models'),
+         sections: Sequence[str] = SECTIONS,
          smoke: bool = False,
          log: Callable = print) -> dict:
     device = torch.device(device)
@@ -104,11 +107,10 @@ def _run(out_dir: str,
     bad = [k for k in kernels if k < 1 or k % 2 != 1]
     if bad:
         raise ValueError(f'kernels must be positive odd sizes, got {bad}')
-    bad = [s for s in sections
-           if s not in ('checks', 'grid', 'amp', 'models')]
+    bad = [s for s in sections if s not in SECTIONS]
     if bad:
-        raise ValueError(f'sections must be a subset of checks, grid, amp, '
-                         f'models; got {bad}')
+        raise ValueError(f'sections must be a subset of {", ".join(SECTIONS)}'
+                         f'; got {bad}')
     if device.type == 'cuda' and not torch.cuda.is_available():
         raise RuntimeError('device cuda requested but CUDA is not available')
     try:
@@ -224,7 +226,7 @@ def parse_args(argv=None):
     parser.add_argument('--model-batch', type=int, default=64)
     parser.add_argument('--model-size', type=int, default=224)
     parser.add_argument('--sections', type=_names,
-                        default=['checks', 'grid', 'amp', 'models'])
+                        default=list(SECTIONS))
     parser.add_argument('--smoke', action='store_true',
                         help='tiny models and shapes: tests the script '
                         'itself (e.g. on a CPU)')

@@ -8,9 +8,9 @@ import torch
 
 __all__ = ['Deadline', 'time_fn', 'sync', 'fp32_gemm_tflops', 'quick_timing']
 
-# Least repetitions and seconds per measurement (see time_fn); a smoke run
-# of the script lowers them (quick_timing).
-_POLICY = dict(min_reps=3, min_seconds=0.15)
+# Inside quick_timing (a smoke run of the script) every measurement is one
+# timed call, whatever time_fn is asked for.
+_POLICY = dict(quick=False)
 
 
 class Deadline:
@@ -42,25 +42,21 @@ def sync(device: torch.device) -> None:
 
 
 def time_fn(fn: Callable[[], object], device: torch.device,
-            min_reps: Optional[int] = None,
-            min_seconds: Optional[float] = None, max_reps: int = 20,
-            slow_ms: float = 1500.) -> List[float]:
+            min_reps: int = 3, min_seconds: float = 0.15,
+            max_reps: int = 20, slow_ms: float = 1500.) -> List[float]:
     """Milliseconds of each timed call of ``fn`` after one warm-up call.
 
     At least ``min_reps`` calls and ``min_seconds`` in all (at most
-    ``max_reps``; defaults 3 and 0.15 s); a call slower than ``slow_ms`` is
-    timed once only. CUDA calls are timed with events, CPU calls with the
-    wall clock.
+    ``max_reps``); a call slower than ``slow_ms`` is timed once only, and
+    every call inside :func:`quick_timing` too. CUDA calls are timed with
+    events, CPU calls with the wall clock.
 
     Args:
         fn (callable): The work.
         device (torch.device): Where it runs.
     """
-    if _POLICY['min_reps'] == 1:  # quick_timing: a smoke run
+    if _POLICY['quick']:
         min_reps, min_seconds = 1, 0.
-    min_reps = _POLICY['min_reps'] if min_reps is None else min_reps
-    min_seconds = _POLICY['min_seconds'] if min_seconds is None \
-        else min_seconds
     device = torch.device(device)
     cuda = device.type == 'cuda'
 
@@ -93,12 +89,12 @@ def time_fn(fn: Callable[[], object], device: torch.device,
 def quick_timing() -> Iterator[None]:
     """One timed call per measurement inside the block (smoke runs that
     test the benchmark itself, not the device)."""
-    previous = dict(_POLICY)
-    _POLICY.update(min_reps=1, min_seconds=0.)
+    previous = _POLICY['quick']
+    _POLICY['quick'] = True
     try:
         yield
     finally:
-        _POLICY.update(previous)
+        _POLICY['quick'] = previous
 
 
 def median(values: List[float]) -> Optional[float]:
