@@ -163,6 +163,10 @@ def test_compare_dwconv_impls(mode, monkeypatch):
                                          compare_dwconv_impls,
                                          format_dwconv_comparison)
     import lkmm.ops.depthwise_conv as dw
+    # Seeded weights: the FFT's rounding differs from model to model (up to
+    # 1.2e-4 over 12 seeds in train mode), so an unseeded model made the
+    # test depend on what ran before it.
+    torch.manual_seed(0)
     model = _randomize_bn(RepLKNet(arch=BIG_KERNELS, out_indices=(3, )))
     # Record which implementation every depth-wise call ran with.
     seen = []
@@ -181,8 +185,9 @@ def test_compare_dwconv_impls(mode, monkeypatch):
     assert result.torch.name == 'nn.Conv2d' and result.lkmm.name == 'lkmm'
     assert result.torch.iters == result.lkmm.iters == 2
     assert result.speed_ratio > 0
-    # Same outputs (and gradients in train mode) either way.
-    assert result.max_rel_diff < 1e-4
+    # Same outputs (and gradients in train mode) either way: measured
+    # 3.7e-5 (train) and 8.5e-8 (deploy) for this seed.
+    assert result.max_rel_diff < (1e-4 if mode == 'train' else 1e-6)
     # Both paths really ran, and lkmm's used the FFT for the 31x31 layers.
     assert ('torch', 'torch') in seen and ('auto', 'fft') in seen
     text = format_dwconv_comparison(result)
