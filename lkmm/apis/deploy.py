@@ -7,8 +7,9 @@ they fold into one large conv (paper Sec. 3). This writes
 * ``OUT``: an mmengine-format checkpoint (``state_dict`` + ``meta``) of the
   folded model, and
 * ``OUT`` with a ``.py`` suffix (or ``--out-config``): the same config with
-  every re-parameterizable model built in its folded form (see
-  :data:`DEPLOY_CFG_KEYS`) and pretrained ``init_cfg`` entries removed,
+  every re-parameterizable model built in its folded form (the constructor
+  argument each class declares, see :mod:`lkmm.models.folding`) and
+  pretrained ``init_cfg`` entries removed,
 
 after checking that the folded model reproduces the trained one's outputs,
 and that the written config and checkpoint do too. Both files appear only
@@ -24,7 +25,7 @@ import os.path as osp
 import re
 import time
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -35,30 +36,16 @@ from lkmm.analysis.benchmark import (_as_tensor_module, _first_forward,
                                      compare_train_vs_deploy, flatten_tensors,
                                      format_benchmark_table,
                                      input_shape_from_cfg, resolve_device)
+from lkmm.models.folding import fold_model, folded_form_argument
 from lkmm.utils.fileio import publish as _publish
 from lkmm.utils.fileio import temp_file_beside as _temp_path
 from .launch import build_model_from_cfg, load_config
 
 __all__ = [
-    'DEPLOY_CFG_KEYS', 'CheckpointMismatchError', 'DeployVerificationError',
+    'CheckpointMismatchError', 'DeployVerificationError',
     'deploy_config', 'switch_model_to_deploy', 'load_state_dict_strictly',
     'reparameterize_checkpoint', 'reparameterize_main'
 ]
-
-#: Config argument that builds a model type directly in its folded form, by
-#: registry name (without scope). A type with ``switch_to_deploy`` but no
-#: entry here cannot be deployed: the written config would rebuild the
-#: unfolded structure, which verification reports.
-DEPLOY_CFG_KEYS: Dict[str, str] = {
-    'RepLKNet': 'small_kernel_merged',  # lkmm's and mmpretrain's
-    # mmpretrain's other re-parameterizable models.
-    'RepVGG': 'deploy',
-    'MobileOne': 'deploy',
-    'RepMLPNet': 'deploy',
-    'RIFormer': 'deploy',
-    'LeViT': 'deploy',
-    'LeViTClsHead': 'deploy',
-}
 
 _PRETRAINED_INIT_TYPES = ('Pretrained', 'PretrainedInit')
 
@@ -75,18 +62,37 @@ def _log(msg: str) -> None:
     print_log(msg, logger='current')
 
 
-def _type_name(obj_type) -> str:
-    """Registry name without scope: 'lkmm.RepLKNet' -> 'RepLKNet'."""
-    if isinstance(obj_type, str):
-        return obj_type.rsplit('.', 1)[-1]
-    return getattr(obj_type, '__name__', str(obj_type))
+def model_class(obj_type, scope: Optional[str] = None) -> Optional[type]:
+    """The class a config ``type`` names, looked up as the runner would
+    (in the registry of the config's default scope), or None.
+
+    Args:
+        obj_type (str | type): The ``type`` of a config dict, e.g.
+            ``'lkmm.RepLKNet'`` or ``'RepVGG'``.
+        scope (str, optional): The config's ``default_scope``.
+    """
+    if isinstance(obj_type, type):
+        return obj_type
+    if not isinstance(obj_type, str):
+        return None
+    import importlib
+
+    from mmengine.registry import MODELS, DefaultScope
+    registry = MODELS
+    if scope is not None:
+        registry = importlib.import_module(f'{scope}.registry').MODELS
+    with DefaultScope.overwrite_default_scope(scope):
+        obj = registry.get(obj_type)
+    return obj if isinstance(obj, type) else None
 
 
 def deploy_config(cfg: Config) -> Tuple[Config, List[str]]:
     """The deployment version of a config.
 
-    Every dict under ``cfg.model`` whose ``type`` is in
-    :data:`DEPLOY_CFG_KEYS` gets its folded-form flag set; pretrained
+    Every dict under ``cfg.model`` whose ``type`` names a class with a
+    folded-form argument (:func:`lkmm.models.folding.folded_form_argument`:
+    the class's declared ``folded_form_arg``, e.g. ``deploy`` for lkmm's
+    backbones) gets that argument set to True; pretrained
     ``init_cfg`` entries and ``pretrained`` paths are removed (the deployed
     checkpoint holds all weights, and the pretrained file, made for the
     unfolded structure, would no longer fit).
@@ -96,15 +102,17 @@ def deploy_config(cfg: Config) -> Tuple[Config, List[str]]:
 
     Returns:
         tuple[Config, list[str]]: The new config and a description of each
-        change (e.g. ``'model.backbone.small_kernel_merged=True'``).
+        change (e.g. ``'model.backbone.deploy=True'``).
     """
     cfg = copy.deepcopy(cfg)
     changes = []
+    scope = cfg.get('default_scope')
 
     def visit(node, path):
         if isinstance(node, dict):
-            key = DEPLOY_CFG_KEYS.get(_type_name(node.get('type')))
-            if 'type' in node and key is not None:
+            cls = model_class(node.get('type'), scope)
+            key = None if cls is None else folded_form_argument(cls)
+            if key is not None:
                 node[key] = True
                 changes.append(f'{path}.{key}=True')
             init_cfg = node.get('init_cfg')
@@ -132,10 +140,8 @@ def deploy_config(cfg: Config) -> Tuple[Config, List[str]]:
 
 
 def switch_model_to_deploy(model: nn.Module) -> int:
-    """Fold every re-parameterizable submodule of ``model`` in place.
-
-    Calls ``switch_to_deploy`` of every module that has one (idempotent on
-    lkmm modules). Heads are kept, unlike
+    """Fold every re-parameterizable submodule of ``model`` in place
+    (:func:`lkmm.models.folding.fold_model`). Heads are kept, unlike
     :func:`lkmm.analysis.to_inference_form`.
 
     Args:
@@ -144,10 +150,7 @@ def switch_model_to_deploy(model: nn.Module) -> int:
     Returns:
         int: Number of modules whose ``switch_to_deploy`` was called.
     """
-    modules = [m for m in model.modules() if hasattr(m, 'switch_to_deploy')]
-    for m in modules:
-        m.switch_to_deploy()
-    return len(modules)
+    return fold_model(model)
 
 
 def _name_list(keys: Sequence[str], limit: int = 20) -> str:
@@ -412,13 +415,15 @@ def reparameterize_checkpoint(config: str,
         try:
             load_state_dict_strictly(written, tmp_ckpt)
         except CheckpointMismatchError as err:
-            kinds = sorted({type(m).__name__ for m in deployed.modules()
+            kinds = sorted({f'{type(m).__name__} '
+                            f'({folded_form_argument(type(m))})'
+                            for m in deployed.modules()
                             if hasattr(m, 'switch_to_deploy')})
             raise DeployVerificationError(
                 'the written config does not build the deployed structure '
-                f'({err}); does every type among {kinds} have its '
-                'folded-form argument in lkmm.apis.deploy.DEPLOY_CFG_KEYS?'
-            ) from err
+                f'({err}); the foldable types and the folded-form argument '
+                f'each declares (folded_form_arg) are {kinds}: is the '
+                'argument missing or not set by the config?') from err
         written.eval().to(device)
         with _exact_fp32(device):
             verify = _compare(reference, _outputs(written, inputs),

@@ -8,7 +8,7 @@ from mmengine.config import DictAction
 from lkmm.analysis.benchmark import input_shape_from_cfg
 from lkmm.analysis.complexity import (config_input_shape, inference_complexity,
                                      sparse_complexity)
-from lkmm.engine.sparsity import INIT_MODES
+from lkmm.engine.sparsity.allocation import INIT_MODES
 from .launch import build_model_from_cfg, load_config
 
 

@@ -17,6 +17,7 @@ from mmengine.dist import is_distributed
 from mmengine.runner import Runner
 
 from lkmm.utils.model_checks import check_backbone_channels
+from lkmm.utils.pretrained import check_pretrained_set
 
 LAUNCHERS = ['none', 'pytorch', 'slurm', 'mpi']
 
@@ -194,43 +195,6 @@ def build_model_from_cfg(cfg: Config):
         model = registry.build(model_cfg)
     check_backbone_channels(model)
     return model
-
-
-def find_unset_pretrained(node, path: str = 'model') -> List[str]:
-    """Config paths of ``Pretrained`` init entries without a checkpoint.
-
-    Args:
-        node: A config (sub)tree, normally ``cfg.model``.
-        path (str): The dotted path of ``node``. Defaults to ``'model'``.
-
-    Returns:
-        list[str]: e.g. ``['model.backbone.init_cfg.checkpoint']``.
-    """
-    found = []
-    if isinstance(node, dict):
-        if node.get('type') == 'Pretrained' and not node.get('checkpoint'):
-            found.append(f'{path}.checkpoint')
-        for key, value in node.items():
-            found += find_unset_pretrained(value, f'{path}.{key}')
-    elif isinstance(node, (list, tuple)):
-        for i, value in enumerate(node):
-            found += find_unset_pretrained(value, f'{path}.{i}')
-    return found
-
-
-def check_pretrained_set(cfg: Config) -> None:
-    """Refuse to train a fine-tuning config whose checkpoint is not set.
-
-    Raises:
-        ValueError: naming each ``--cfg-options`` key to set.
-    """
-    missing = find_unset_pretrained(cfg.get('model', {}))
-    if missing:
-        options = ' '.join(f'{key}=PATH' for key in missing)
-        raise ValueError(
-            'this config fine-tunes from a pretrained checkpoint that is not '
-            f'set: pass --cfg-options {options} (or set the init_cfg to None '
-            'to train from scratch)')
 
 
 def _enable_amp(cfg: Config) -> None:

@@ -3,6 +3,7 @@ from .depthwise_conv import DepthwiseConv2d
 from .gate_units import ChannelBGU, ParCBranch, ReleasedParCMixer, SpatialBGU
 from .large_kernel_forms import (LARGE_KERNEL_FORMS, DenseLargeKernelConv,
                                  PartialConv, build_large_kernel_conv)
+from .norms import L2LayerNorm2d, LayerNorm2d
 from .oversized_conv import (OVERSIZED_CONV_IMPLS, LocalGlobalConv,
                              OversizedConv2d, oversized_conv1d,
                              oversized_conv1d_fft, oversized_conv_impl,
@@ -25,5 +26,5 @@ __all__ = [
     'OversizedConv2d', 'LocalGlobalConv', 'OVERSIZED_CONV_IMPLS',
     'resize_oversized_kernel', 'oversized_conv1d', 'oversized_conv1d_fft',
     'plan_oversized_conv', 'oversized_conv_impl', 'ParCBranch', 'SpatialBGU',
-    'ChannelBGU', 'ReleasedParCMixer'
+    'ChannelBGU', 'ReleasedParCMixer', 'LayerNorm2d', 'L2LayerNorm2d'
 ]

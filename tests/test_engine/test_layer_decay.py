@@ -11,9 +11,7 @@ from mmengine.registry import DefaultScope, init_default_scope
 
 import lkmm  # noqa: F401
 from lkmm.apis import build_model_from_cfg
-from lkmm.engine.optimizers import (LAYER_ID_FUNCTIONS,
-                                    LayerDecayOptimWrapperConstructor,
-                                    register_layer_id_function)
+from lkmm.engine.optimizers import LayerDecayOptimWrapperConstructor
 from lkmm.models import RepLKNet
 from lkmm.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
@@ -91,7 +89,7 @@ def test_layer_ids_follow_official_grouping(model):
         'backbone.transitions.2.0.conv.weight': 7,  # last stage-2 group
         'backbone.stages.3.0.pw1.conv.weight': NUM_LAYERS,
         'backbone.stages.3.1.pw2.conv.weight': NUM_LAYERS,
-        'backbone.out_norm3.weight': HEAD,  # like the official final norm
+        'backbone.norm3.weight': HEAD,  # like the official final norm
         'head.weight': HEAD,
         'head.bias': HEAD,
     }
@@ -145,7 +143,7 @@ def test_param_groups_lr_and_weight_decay(model):
         assert group['weight_decay'] == expect_wd, name
     # norms and biases without weight decay, convs and linear with it
     assert groups[named['backbone.stem.0.bn.weight']]['weight_decay'] == 0
-    assert groups[named['backbone.out_norm3.bias']]['weight_decay'] == 0
+    assert groups[named['backbone.norm3.bias']]['weight_decay'] == 0
     assert groups[named['head.bias']]['weight_decay'] == 0
     assert groups[named['head.weight']]['weight_decay'] == WD
     assert groups[named['head.weight']]['lr'] == pytest.approx(LR)
@@ -181,7 +179,7 @@ def test_stage_wise(model):
         'backbone.stages.2.17.pw1.conv.weight': 2,
         'backbone.transitions.2.0.conv.weight': 2,
         'backbone.stages.3.0.pw1.conv.weight': 3,
-        'backbone.out_norm3.weight': 4,
+        'backbone.norm3.weight': 4,
         'head.weight': 4,
     }
     for name, layer_id in expected.items():
@@ -259,35 +257,61 @@ def test_unsupported_backbone():
             self.backbone = nn.Conv2d(3, 4, 3)
             self.head = nn.Linear(4, 2)
 
-    with pytest.raises(NotImplementedError, match=r"Conv2d.*'RepLKNet'"):
+    with pytest.raises(NotImplementedError,
+                       match='Conv2d has no get_layer_depth'):
         _constructor()(Plain())
     with pytest.raises(NotImplementedError, match='backbone'):
         _constructor()(nn.Linear(2, 2))
 
 
-def test_register_layer_id_function_plugs_in():
+def test_any_backbone_with_get_layer_depth_plugs_in():
 
     class TinyNet(nn.Module):
+        """mmpretrain's interface: no decay_type argument."""
 
         def __init__(self):
             super().__init__()
             self.stem = nn.Conv2d(3, 4, 3)
             self.stage = nn.Conv2d(4, 4, 3)
 
-    @register_layer_id_function(TinyNet)
-    def tiny_layer_id(name, backbone, decay_type):
-        return 0 if name.startswith('stem') else 1
+        def get_layer_depth(self, name, prefix=''):
+            if not name.startswith(prefix):
+                return 2, 3
+            return (0 if name[len(prefix):].startswith('stem') else 1), 3
 
-    try:
-        model = nn.Module()
-        model.backbone = TinyNet()
-        model.head = nn.Linear(4, 2)
-        ctor = _constructor()
-        assert ctor.get_layer_id('backbone.stem.weight', model) == 0
-        assert ctor.get_layer_id('backbone.stage.bias', model) == 1
-        assert ctor.get_layer_id('head.weight', model) == 2
-    finally:
-        LAYER_ID_FUNCTIONS.pop(TinyNet)
+    model = nn.Module()
+    model.backbone = TinyNet()
+    model.head = nn.Linear(4, 2)
+    ctor = _constructor()
+    assert ctor.get_layer_id('backbone.stem.weight', model) == 0
+    assert ctor.get_layer_id('backbone.stage.bias', model) == 1
+    assert ctor.get_layer_id('head.weight', model) == 2
+    with pytest.raises(NotImplementedError, match='only decay_type'):
+        _constructor(decay_type='stage_wise')(model)
+
+
+def test_no_engine_module_imports_a_backbone():
+    """The constructor asks the backbone; lkmm/engine keeps no table of
+    backbone classes (it may import the contract, backbones/base.py)."""
+    import ast
+    import pathlib
+    root = pathlib.Path(lkmm.__file__).parent
+    families = ('replknet', 'large_kernel_convnext', 'parcnetv2')
+    found = []
+    for path in (root / 'engine').rglob('*.py'):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ''] + [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            if any(f in n or n in ('RepLKNet', 'LargeKernelConvNeXt',
+                                   'ParCNetV2') or n == 'lkmm.models'
+                   or n.endswith('models.backbones')
+                   for n in names for f in families):
+                found.append(f'{path.name}: {names}')
+    assert found == []
 
 
 def _step(model, wrapper, inputs):
@@ -497,7 +521,40 @@ def test_large_kernel_convnext_frozen_stem_and_no_decay():
         assert wd == (0. if param.ndim <= 1 else WD), name
 
 
-def test_register_layer_id_function_rejects_unknown_gap_type():
-    with pytest.raises(ValueError, match='head_gap_decay_types'):
-        register_layer_id_function(nn.Conv2d,
-                                   head_gap_decay_types=('bogus', ))
+CONVNEXT_TINY = dict(depths=[1, 1, 4, 1], channels=[8, 16, 24, 32],
+                     kernel_sizes=[7, 7, 7, 5], form='dense')
+
+
+@pytest.mark.parametrize('backbone', [
+    dict(type='lkmm.RepLKNet', arch=dict(ARCH), final_norm=True),
+    dict(type='lkmm.LargeKernelConvNeXt', arch=CONVNEXT_TINY),
+    dict(type='lkmm.ParCNetV2', arch=dict(depths=[1, 1, 4, 1],
+                                          channels=[8, 16, 24, 32]),
+         train_size=64),
+], ids=['RepLKNet', 'LargeKernelConvNeXt', 'ParCNetV2'])
+def test_mmpretrain_layer_decay_constructor_agrees(backbone):
+    """mmpretrain's own LearningRateDecayOptimWrapperConstructor asks an
+    lkmm backbone through get_layer_depth and gets lkmm's lr scales."""
+    from mmengine.config import Config
+    model = build_model_from_cfg(Config(dict(
+        default_scope='mmpretrain',
+        model=dict(type='ImageClassifier', backbone=backbone,
+                   neck=dict(type='GlobalAveragePooling'),
+                   head=dict(type='LinearClsHead', num_classes=5,
+                             in_channels=32)))))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        theirs = build_optim_wrapper(model, dict(
+            constructor='LearningRateDecayOptimWrapperConstructor',
+            optimizer=dict(type='AdamW', lr=LR, weight_decay=WD),
+            paramwise_cfg=dict(layer_decay_rate=RATE)))
+    scales = {g['param_name']: g['lr_scale']
+              for g in theirs.optimizer.param_groups}
+    ctor = _constructor()
+    num_layers = ctor.get_num_layers(model.backbone)
+    ours = {name: ctor.get_lr_scale(ctor.get_layer_id(name, model),
+                                    num_layers)
+            for name, _ in model.named_parameters()}
+    assert set(scales) == set(ours)
+    assert len(set(scales.values())) == num_layers + 2  # every id used
+    for name, scale in ours.items():
+        assert scales[name] == pytest.approx(scale), name

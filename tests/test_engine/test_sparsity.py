@@ -3,6 +3,8 @@ DynamicSparsityHook in a real mmengine Runner (CPU, tiny model)."""
 import copy
 import math
 import os.path as osp
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -562,3 +564,27 @@ def test_runner_trains_saves_and_resumes_masks(tmp_path, monkeypatch):
     deployed = _ToyModel()
     load_state_dict_strictly(deployed, osp.join(work_dir, 'iter_6.pth'))
     _assert_masked_zero(deployed, masks)
+
+
+def test_inspection_does_not_import_the_hook():
+    """lkmm.engine.sparsity.inspection (and what it imports) needs neither
+    the hook module nor mmengine's hooks. ``import lkmm`` registers the hook
+    anyway, so a fresh interpreter stubs the parent packages (their
+    ``__init__`` files do not run) and imports the module alone."""
+    root = osp.dirname(lkmm.__file__)
+    code = f"""
+import importlib, os, sys, types
+root = {root!r}
+for name, sub in [('lkmm', ''), ('lkmm.engine', 'engine'),
+                  ('lkmm.engine.sparsity', os.path.join('engine',
+                                                        'sparsity'))]:
+    package = types.ModuleType(name)
+    package.__path__ = [os.path.join(root, sub)]
+    sys.modules[name] = package
+importlib.import_module('lkmm.engine.sparsity.inspection')
+assert 'lkmm.engine.sparsity.hook' not in sys.modules, 'hook imported'
+assert 'mmengine.hooks' not in sys.modules, 'mmengine.hooks imported'
+"""
+    result = subprocess.run([sys.executable, '-c', code],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

@@ -23,7 +23,7 @@ MMPRE_DEMO_ARCH = dict(channels=[16, 32, 64, 128], layers=[1, 1, 2, 1],
                        dw_ratio=1)
 # The classifier's final BN, which the demo's segmentation backbone (no
 # output norms) has no place for.
-OUT_NORM3 = [f'out_norm3.{name}' for name in (
+OUT_NORM3 = [f'norm3.{name}' for name in (
     'weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked')]
 
 
@@ -136,7 +136,7 @@ def test_segmentor_starts_from_converted_official_checkpoint(
     ], env=dict(OMP_NUM_THREADS='1'))
     out = proc.stdout
     # Its key report: the classifier head is dropped by name, the official
-    # final BN kept (as out_norm3, final_norm=True), nothing else left over.
+    # final BN kept (as norm3, final_norm=True), nothing else left over.
     assert 'source format: official, target: backbone' in out
     assert "'final_norm': True" in out
     assert 'dropped source keys (not part of the target) (2):\n' \
@@ -148,7 +148,7 @@ def test_segmentor_starts_from_converted_official_checkpoint(
     assert f'saved {dst}' in out
 
     log, trained = _train_from(tools, tmp_path, dst)
-    # The official final BN (now out_norm3) has no place in the demo's
+    # The official final BN (now norm3) has no place in the demo's
     # segmentation backbone: named, not silently dropped; every weight the
     # backbone has came from the checkpoint.
     unexpected, missing = _load_report(log)

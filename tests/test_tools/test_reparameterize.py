@@ -87,7 +87,7 @@ def test_reparameterize_tool(tools, trained, tmp_path):
     ]
 
     cfg = Config.fromfile(out_config)
-    assert cfg.model.backbone.small_kernel_merged is True
+    assert cfg.model.backbone.deploy is True
     assert cfg.model.backbone.get('init_cfg') is None
     deployed = build_model_from_cfg(cfg).eval()
     large = [m for m in deployed.modules()
@@ -132,10 +132,12 @@ def test_failed_verification_leaves_no_partial_files(trained, tmp_path,
     ckpt, _ = trained
     out = tmp_path / 'deployed.pth'
     out.write_bytes(b'old')
-    # Without the mapping the written config builds the unfolded backbone.
-    monkeypatch.setattr(deploy_api, 'DEPLOY_CFG_KEYS', {})
+    # Without the declaration the written config builds the unfolded
+    # backbone.
+    from lkmm.models import RepLKNet
+    monkeypatch.setattr(RepLKNet, 'folded_form_arg', None)
     with pytest.raises(deploy_api.DeployVerificationError,
-                       match='DEPLOY_CFG_KEYS'):
+                       match=r"folded-form argument.*'RepLKNet \(None\)"):
         deploy_api.reparameterize_checkpoint(
             DEMO, ckpt, str(out), input_shape=SHAPE,
             batch_size=1, device='cpu', bench_iters=0)
@@ -156,3 +158,44 @@ def test_benchmark_tool_prints_table(tools):
             if line.startswith(('train ', 'deploy '))]
     assert [row[0] for row in rows] == ['train', 'deploy']
 
+
+
+# One classifier and one UperNet config of every family; the tool reads the
+# folded-form argument each backbone declares (lkmm.models.folding).
+FAMILY_CONFIGS = [
+    'replknet/replknet-31B_32xb64-300e_in1k.py',
+    'replknet/upernet_ade20k.py',
+    'pelk/pelk-t_no-sparsity_32xb128-120e_in1k.py',
+    'pelk/upernet_pelk-t_in1k-pre_8xb2-160k_ade20k-512x512.py',
+    pytest.param('pelk/slak-t_no-sparsity-w1x_32xb128-120e_in1k.py',
+                 marks=pytest.mark.heavy),
+    pytest.param('pelk/upernet_convnext-31-t_in1k-pre_8xb2-80k_ade20k-'
+                 '512x512.py', marks=pytest.mark.heavy),
+    'parcnetv2/parcnetv2-26m_8xb128-300e_in1k.py',
+    'parcnetv2/upernet_parcnetv2-26m_in1k-pre_8xb2-amp-160k_ade20k-'
+    '512x512.py',
+]
+
+
+@pytest.mark.parametrize('config', FAMILY_CONFIGS)
+def test_reparameterize_every_family(config, tools, tmp_path, randomize_bn):
+    from lkmm.apis.deploy import reparameterize_main
+    config = osp.join(tools.repo, 'configs', config)
+    torch.manual_seed(0)
+    model = randomize_bn(_build(config))
+    ckpt = str(tmp_path / 'trained.pth')
+    torch.save(dict(state_dict=model.state_dict()), ckpt)
+    out = str(tmp_path / 'deployed.pth')
+    result = reparameterize_main(
+        [config, ckpt, out, '--shape', '64', '64', '--batch-size', '1',
+         '--device', 'cpu', '--bench-iters', '0'])
+    assert result['relative_diff'] < 1e-5
+    cfg = Config.fromfile(out[:-len('.pth')] + '.py')
+    backbone = cfg.model.backbone
+    folds = not backbone.type.endswith('ParCNetV2')
+    assert ('model.backbone.deploy=True' in result['changes']) == folds
+    assert backbone.get('deploy', False) is folds
+    deployed = build_model_from_cfg(cfg)
+    deploy_api.load_state_dict_strictly(deployed, out)
+    foldable = [m for m in deployed.modules() if hasattr(m, 'deployed')]
+    assert bool(foldable) == folds and all(m.deployed for m in foldable)

@@ -1,8 +1,3 @@
-from .layer_decay import (LAYER_ID_FUNCTIONS,
-                          LayerDecayOptimWrapperConstructor,
-                          register_layer_id_function, replknet_layer_id)
+from .layer_decay import DECAY_TYPES, LayerDecayOptimWrapperConstructor
 
-__all__ = [
-    'LAYER_ID_FUNCTIONS', 'LayerDecayOptimWrapperConstructor',
-    'register_layer_id_function', 'replknet_layer_id'
-]
+__all__ = ['DECAY_TYPES', 'LayerDecayOptimWrapperConstructor']

@@ -91,16 +91,8 @@ def lookup_arch(backbone: str, arch: Union[str, dict], zoo: dict,
     return arch
 
 
-def check_pretrained_checkpoint(backbone: str, init_cfg) -> None:
-    """Refuse a ``Pretrained`` init whose ``checkpoint`` is unset.
-
-    The published downstream configs leave it None on purpose (the path is
-    the user's); mmengine would fail later with an unrelated TypeError.
-    """
-    if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained' \
-            and not init_cfg.get('checkpoint'):
-        raise ValueError(
-            f'{backbone} init_cfg is Pretrained but its "checkpoint" is not '
-            'set: pass --cfg-options model.backbone.init_cfg.checkpoint=PATH '
-            f'(an lkmm or converted {backbone} checkpoint), or init_cfg=None '
-            'to train from scratch')
+def check_choice(name: str, value, choices: Sequence) -> None:
+    """Arch field ``name`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f'arch "{name}" must be one of {tuple(choices)}, '
+                         f'got {value!r}')

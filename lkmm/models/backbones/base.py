@@ -1,7 +1,28 @@
-"""Behaviour every lkmm backbone shares: the OpenMMLab backbone contract
-(``frozen_stages``, ``norm_eval``, ``with_cp``, a checked pre-trained
-``init_cfg``) and the ConvNeXt layout's forward."""
-from typing import List
+"""The contract every lkmm backbone keeps, and the ConvNeXt layout's
+forward.
+
+Every lkmm backbone (``RepLKNet``, ``LargeKernelConvNeXt``, ``ParCNetV2``):
+
+* ``out_indices``: stage indices in ``[-num_stages, num_stages)``, checked
+  by :func:`~.arch_utils.parse_out_indices`; stage ``i``'s output goes
+  through the module ``norm{i}`` where the backbone has one;
+* ``frozen_stages``: ``k`` freezes (eval mode, no gradients) the stem and
+  stages ``0 .. k-1`` with the downsampling layers that feed them; ``0``
+  freezes nothing, and ``-1`` (mmpretrain's ResNet-style "none") means the
+  same;
+* ``norm_eval``: BN layers stay in eval mode while training;
+* ``with_cp``: activation checkpointing per block (:func:`checkpointed`);
+* ``init_cfg``: a ``Pretrained`` entry must name its checkpoint
+  (:func:`lkmm.utils.check_pretrained_set`);
+* folded form: :attr:`LargeKernelBackbone.folded_form_arg` names the
+  constructor argument that builds the re-parameterized structure, and
+  ``switch_to_deploy()`` folds a built model in place
+  (:mod:`lkmm.models.folding`);
+* layer-wise lr decay: ``get_layer_depth(param_name, prefix)`` as
+  mmpretrain's ConvNeXt answers it (:meth:`LargeKernelBackbone.
+  get_layer_depth`).
+"""
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -9,33 +30,52 @@ import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .arch_utils import check_pretrained_checkpoint
+from lkmm.utils.pretrained import check_pretrained_set
+from ..folding import fold_model
+
+#: ``decay_type`` values of :meth:`LargeKernelBackbone.get_layer_depth`.
+DECAY_TYPES = ('layer_wise', 'stage_wise')
+
+
+def checkpointed(enabled: bool, module: nn.Module, x: torch.Tensor, *args):
+    """``module(x, *args)``, with activation checkpointing when ``enabled``
+    and gradients flow (saves memory, costs one more forward)."""
+    if enabled and x.requires_grad:
+        return cp.checkpoint(module, x, *args, use_reentrant=False)
+    return module(x, *args)
 
 
 class LargeKernelBackbone(BaseModule):
-    """Base of lkmm's backbones.
+    """Base of lkmm's backbones (see the module docstring for the contract).
 
-    Subclasses set ``frozen_stages``, ``norm_eval`` and ``with_cp`` in
-    ``__init__`` and say which modules a frozen stage holds
-    (:meth:`frozen_modules`).
+    Subclasses set ``num_stages`` and call :meth:`set_training_options` in
+    ``__init__``, and say which modules a frozen stage holds
+    (:meth:`frozen_modules`) and which learning-rate decay layer a
+    parameter belongs to (:meth:`stage_layer_ids`, :meth:`layer_id`).
     """
+    #: Constructor argument that builds the folded (deployed) structure;
+    #: None for a backbone with nothing to fold.
+    folded_form_arg: Optional[str] = 'deploy'
+    #: Decay types in which a config's ``num_layers`` may exceed the
+    #: backbone's largest layer id (mmseg's ConvNeXt stage-wise configs):
+    #: the head then takes id ``num_layers + 1``.
+    layer_decay_head_gap: Tuple[str, ...] = ()
 
     def set_training_options(self, frozen_stages: int, norm_eval: bool,
-                             with_cp: bool, min_frozen: int = 0) -> None:
+                             with_cp: bool) -> None:
         """Check and store the backbone contract's options (call after
         ``self.num_stages`` is set).
 
         Raises:
-            ValueError: ``frozen_stages`` outside ``[min_frozen,
-                num_stages]``.
+            ValueError: ``frozen_stages`` outside ``[-1, num_stages]``.
         """
         if isinstance(frozen_stages, bool) or not isinstance(
                 frozen_stages, int) or not (
-                    min_frozen <= frozen_stages <= self.num_stages):
+                    -1 <= frozen_stages <= self.num_stages):
             raise ValueError(
-                f'frozen_stages must be an int in [{min_frozen}, '
-                f'{self.num_stages}], got {frozen_stages!r}')
-        self.frozen_stages = frozen_stages
+                f'frozen_stages must be an int in [-1, {self.num_stages}] '
+                f'(0 and -1 freeze nothing), got {frozen_stages!r}')
+        self.frozen_stages = max(frozen_stages, 0)
         self.norm_eval = norm_eval
         self.with_cp = with_cp
 
@@ -44,15 +84,15 @@ class LargeKernelBackbone(BaseModule):
         raise NotImplementedError
 
     def run_checkpointed(self, module: nn.Module, x: torch.Tensor, *args):
-        """``module(x, *args)``, with activation checkpointing when
-        ``with_cp`` is set and gradients flow (saves memory, costs one
-        more forward)."""
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(module, x, *args, use_reentrant=False)
-        return module(x, *args)
+        """:func:`checkpointed` with this backbone's ``with_cp``."""
+        return checkpointed(self.with_cp, module, x, *args)
 
     def init_weights(self):
-        check_pretrained_checkpoint(type(self).__name__, self.init_cfg)
+        try:
+            # Where a config normally puts a backbone's init_cfg.
+            check_pretrained_set(self.init_cfg, 'model.backbone.init_cfg')
+        except ValueError as err:
+            raise ValueError(f'{type(self).__name__}: {err}') from None
         super().init_weights()
 
     def _freeze_stages(self):
@@ -70,11 +110,100 @@ class LargeKernelBackbone(BaseModule):
                     m.eval()
         return self
 
+    def switch_to_deploy(self):
+        """Fold every re-parameterizable module, in place; eval outputs are
+        unchanged (up to float rounding). Returns the backbone."""
+        fold_model(self, include_self=False)
+        return self
+
+    # Layer-wise learning-rate decay -------------------------------------
+
+    def stage_layer_ids(self, decay_type: str) -> List[Tuple[int, int]]:
+        """``(first layer id, number of ids)`` of every stage."""
+        raise NotImplementedError
+
+    def layer_id(self, name: str, decay_type: str) -> Optional[int]:
+        """Layer id of parameter ``name`` (relative to the backbone), or
+        None where it belongs with the head (the output norms)."""
+        raise NotImplementedError
+
+    def num_layer_ids(self, decay_type: str = 'layer_wise') -> int:
+        """The largest layer id (of the last stage)."""
+        first, count = self.stage_layer_ids(decay_type)[-1]
+        return first + count - 1
+
+    def get_layer_depth(self, param_name: str, prefix: str = '',
+                        decay_type: str = 'layer_wise') -> Tuple[int, int]:
+        """Layer-wise depth of a parameter, as mmpretrain's ConvNeXt
+        answers it (so mmpretrain's
+        ``LearningRateDecayOptimWrapperConstructor`` works too).
+
+        Args:
+            param_name (str): Parameter name in the whole model.
+            prefix (str): The backbone's prefix in the model (e.g.
+                ``'backbone.'``); names without it belong to the head.
+            decay_type (str): ``'layer_wise'`` or ``'stage_wise'``.
+                Defaults to ``'layer_wise'``.
+
+        Returns:
+            tuple[int, int]: The layer id and the number of ids: the stem
+            is 0, the head ``num_layer_ids() + 1``, and the count
+            ``num_layer_ids() + 2``.
+        """
+        if decay_type not in DECAY_TYPES:
+            raise ValueError(f'decay_type must be one of {list(DECAY_TYPES)}'
+                             f', got {decay_type!r}')
+        head = self.num_layer_ids(decay_type) + 1
+        if not param_name.startswith(prefix):
+            return head, head + 1
+        layer_id = self.layer_id(param_name[len(prefix):], decay_type)
+        return (head if layer_id is None else layer_id), head + 1
+
+
+def grouped_stage_layer_ids(sizes: Sequence[int],
+                       group: int) -> List[Tuple[int, int]]:
+    """Layer-wise ids: stem 0, one id per stage, except the penultimate
+    (deep) stage whose ``sizes`` units go in groups of ``group``."""
+    deep = len(sizes) - 2
+    ids, first = [], 1
+    for i, size in enumerate(sizes):
+        count = -(-size // group) if i == deep else 1
+        ids.append((first, count))
+        first += count
+    return ids
+
 
 class ConvNeXtLayoutBackbone(LargeKernelBackbone):
     """ConvNeXt's layout: ``downsample_layers[i]`` (the stem for i = 0)
     then ``stages[i]``; stage i's output goes through ``norm{i}`` when i is
-    in ``out_indices`` (pooled first with ``gap_before_final_norm``)."""
+    in ``out_indices`` (pooled first with ``gap_before_final_norm``).
+
+    Layer-wise lr decay follows mmseg's / mmdet's ConvNeXt rules
+    (``get_layer_id_for_convnext`` / ``get_stage_id_for_convnext``, the
+    ConvNeXt release's code, which SLaK's downstream code copies); block k
+    of stage i is ``stages.i.blocks.k`` (LargeKernelConvNeXt) or
+    ``stages.i.k`` (ParCNetV2).
+
+    ``layer_wise`` (ids 0-6 for depths ``[3, 3, 9, 3]``, 0-12 for
+    ``[3, 3, 27, 3]``, mmseg's ``num_layers`` 6 / 12):
+
+    - ``downsample_layers.0`` (stem) -> 0
+    - ``stages.0`` -> 1, ``stages.1`` -> 2
+    - block k of stage 2 -> ``3 + k // 3`` (groups of three blocks)
+    - ``stages.3`` -> the last backbone id
+    - ``downsample_layers.i`` (i >= 1) -> the first id of stage i, the stage
+      it *precedes* (mmseg: 2, 3 and the last id)
+    - ``stages.i.pos_embed`` (PeLK's kernel-wise positional embedding,
+      shared by all blocks of the stage) -> the first id of stage i
+    - ``norm{i}`` (the output norms) -> the head: mmseg's rules send every
+      name they do not know to the head
+
+    ``stage_wise`` (mmseg's ``get_stage_id_for_convnext``): every
+    ``downsample_layers.i`` -> 0, ``stages.i`` -> ``i + 1``, ``norm{i}`` ->
+    the head. mmseg's configs set ``num_layers=6`` or ``12`` for it
+    although the stage ids end at 4 (see ``layer_decay_head_gap``).
+    """
+    layer_decay_head_gap = ('stage_wise', )
 
     def frozen_modules(self) -> List[nn.Module]:
         return [m for i in range(self.frozen_stages)
@@ -97,3 +226,27 @@ class ConvNeXtLayoutBackbone(LargeKernelBackbone):
                 else:
                     outs.append(norm(x))
         return tuple(outs)
+
+    def stage_layer_ids(self, decay_type: str) -> List[Tuple[int, int]]:
+        depths = self.arch_settings['depths']
+        if decay_type == 'stage_wise':
+            return [(i + 1, 1) for i in range(len(depths))]
+        return grouped_stage_layer_ids(depths, 3)
+
+    def layer_id(self, name: str, decay_type: str) -> Optional[int]:
+        parts = name.split('.')
+        stage_ids = self.stage_layer_ids(decay_type)
+        if parts[0] == 'downsample_layers':
+            stage = int(parts[1])
+            if stage == 0 or decay_type == 'stage_wise':
+                return 0
+            return stage_ids[stage][0]
+        if parts[0] == 'stages':
+            first, count = stage_ids[int(parts[1])]
+            rest = parts[2:]
+            if rest[:1] == ['blocks']:
+                rest = rest[1:]
+            if rest and rest[0].isdigit():
+                return first + min(int(rest[0]) // 3, count - 1)
+            return first  # pos_embed: with the stage's first blocks
+        return None

@@ -21,29 +21,15 @@ from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
 
-from lkmm.layers import (KernelPositionalEmbedding, PartialConv,
-                         build_large_kernel_conv)
+from lkmm.layers import (LARGE_KERNEL_FORMS, KernelPositionalEmbedding,
+                         LayerNorm2d, PartialConv, build_large_kernel_conv)
 from lkmm.registry import MODELS
-from .arch_utils import (check_odd_positive, check_positive_ints,
-                         check_same_length, lookup_arch, parse_out_indices)
-from .base import ConvNeXtLayoutBackbone
-
-LARGE_KERNEL_FORMS = ('dense', 'stripe', 'peripheral')
-
-
-class LayerNorm2d(nn.LayerNorm):
-    """LayerNorm over the channels of an ``(N, C, H, W)`` map."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.permute(0, 2, 3, 1)
-        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias,
-                         self.eps)
-        return x.permute(0, 3, 1, 2)
-
+from .arch_utils import (check_choice, check_odd_positive,
+                         check_positive_ints, check_same_length, lookup_arch,
+                         parse_out_indices)
+from .base import ConvNeXtLayoutBackbone, checkpointed
 
 class LargeKernelConvNeXtBlock(nn.Module):
     """``large-kernel DW conv -> LN -> MLP (4C, GELU) -> LayerScale`` with a
@@ -107,10 +93,7 @@ class LargeKernelConvNeXtStage(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         embed = None if self.pos_embed is None else self.pos_embed.weight
         for block in self.blocks:
-            if self.with_cp and x.requires_grad:
-                x = cp.checkpoint(block, x, embed, use_reentrant=False)
-            else:
-                x = block(x, embed)
+            x = checkpointed(self.with_cp, block, x, embed)
         return x
 
 
@@ -165,8 +148,8 @@ class LargeKernelConvNeXt(ConvNeXtLayoutBackbone):
         norm_cfg (dict): Norm of the large-kernel branches.
             Defaults to ``dict(type='BN')``.
         frozen_stages (int): Freeze the stem and stages
-            ``0..frozen_stages-1`` (with their downsampling layers).
-            Defaults to 0 (nothing).
+            ``0..frozen_stages-1`` (with their downsampling layers); 0 (or
+            -1) freezes nothing. Defaults to 0.
         norm_eval (bool): Keep BN layers in eval mode during training.
             Defaults to False.
         with_cp (bool): Activation checkpointing per block.
@@ -297,9 +280,7 @@ class LargeKernelConvNeXt(ConvNeXtLayoutBackbone):
         for key in ('depths', 'channels'):
             check_positive_ints(key, settings[key])
         check_odd_positive('kernel_sizes', settings['kernel_sizes'])
-        if settings['form'] not in LARGE_KERNEL_FORMS:
-            raise ValueError(f'arch "form" must be one of '
-                             f'{LARGE_KERNEL_FORMS}, got {settings["form"]!r}')
+        check_choice('form', settings['form'], LARGE_KERNEL_FORMS)
         ratio = settings['partial_ratio']
         if not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
             raise ValueError('arch "partial_ratio" must be in (0, 1], got '
@@ -313,17 +294,6 @@ class LargeKernelConvNeXt(ConvNeXtLayoutBackbone):
                              f'per stage, got {len(grids)} for {num_stages} '
                              'stages')
         return settings
-
-    def switch_to_deploy(self):
-        """Fold every large-kernel conv (branches, BNs, sharing) into one
-        dense depth-wise conv, in place; eval outputs are unchanged."""
-        for stage in self.stages:
-            for block in stage.blocks:
-                lk = block.large_kernel
-                lk = getattr(lk, 'conv', lk)  # PartialConv wraps it
-                if not lk.deployed:
-                    lk.switch_to_deploy()
-        return self
 
 
 def _small_kernel(small, kernel):

@@ -20,12 +20,13 @@ import torch
 import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
 
-from lkmm.layers import (ChannelBGU, ParCBranch, ReleasedParCMixer,
-                         SpatialBGU)
+from lkmm.layers import (ChannelBGU, L2LayerNorm2d, LayerNorm2d,
+                         ParCBranch, ReleasedParCMixer, SpatialBGU)
 from lkmm.registry import MODELS
-from .arch_utils import parse_out_indices
+from .arch_utils import (check_choice, check_odd_positive,
+                         check_positive_ints, check_same_length, lookup_arch,
+                         parse_out_indices)
 from .base import ConvNeXtLayoutBackbone
-from .large_kernel_convnext import LayerNorm2d
 
 
 class ParCNetV2Block(nn.Module):
@@ -126,27 +127,6 @@ class ParCNetV2Block(nn.Module):
 #: Allowed values of the arch fields ``norm`` and ``block``.
 NORMS = ('LN', 'BN', 'L2LN')
 BLOCKS = ('paper', 'release')
-
-
-class L2LayerNorm2d(nn.Module):
-    """The released code's norm: centre over channels, divide by the L2
-    norm (not the standard deviation: the result is ``1/sqrt(C)`` of a
-    LayerNorm's), scale, no bias.
-
-    Args:
-        channels (int): Channels C of an ``(N, C, H, W)`` map.
-        eps (float): Lower bound of the norm. Defaults to 1e-6.
-    """
-
-    def __init__(self, channels: int, eps: float = 1e-6):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(channels))
-        self.eps = eps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c = x - x.mean(1, keepdim=True)
-        c = c / c.norm(2, dim=1, keepdim=True).clamp_min(self.eps)
-        return c * self.weight.view(1, -1, 1, 1)
 
 
 def _norm(norm: str, channels: int) -> nn.Module:
@@ -301,14 +281,16 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
             ``'fft'`` (:class:`lkmm.layers.OversizedConv2d`).
             Defaults to ``'auto'``.
         frozen_stages (int): Freeze the stem and stages
-            ``0..frozen_stages-1`` (with their downsampling layers).
-            Defaults to 0 (nothing).
+            ``0..frozen_stages-1`` (with their downsampling layers); 0 (or
+            -1) freezes nothing. Defaults to 0.
         norm_eval (bool): Keep BN layers (arch ``norm='BN'``) in eval mode
             during training. Defaults to False.
         with_cp (bool): Activation checkpointing per block.
             Defaults to False.
         init_cfg (dict | list[dict], optional): Initialization config.
     """
+    #: No re-parameterized branch: the trained structure is the deployed one.
+    folded_form_arg = None
     arch_zoo = {
         # The authors' ConvNeXt-based code of the Table 1 models
         # (parcnet_v1_full_xt in XuRuihan/ConvNeXt).
@@ -444,47 +426,21 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
         Raises:
             ValueError: naming the field and the allowed values.
         """
-        if isinstance(arch, str):
-            if arch not in cls.arch_zoo:
-                raise ValueError(
-                    f'Unknown arch "{arch}" for ParCNetV2; choose one of '
-                    f'{sorted(cls.arch_zoo)} or pass a dict with keys '
-                    f'{list(cls._arch_keys)}')
-            arch = cls.arch_zoo[arch]
-        if not isinstance(arch, dict):
-            raise ValueError(
-                f'arch must be a str or a dict, got {type(arch).__name__}')
-        unknown = set(arch) - set(cls._arch_keys)
-        if unknown:
-            raise ValueError(f'Unknown arch keys {sorted(unknown)}; allowed '
-                             f'keys are {list(cls._arch_keys)}')
-        missing = {'depths', 'channels'} - set(arch)
-        if missing:
-            raise ValueError(f'arch dict is missing keys {sorted(missing)}')
+        arch = lookup_arch('ParCNetV2', arch, cls.arch_zoo, cls._arch_keys,
+                           ('depths', 'channels'))
         settings = copy.deepcopy(cls._defaults)
         settings.update(copy.deepcopy(arch))
-        per_stage = ('depths', 'channels', 'global_ratios', 'res_scale')
-        lengths = {k: len(settings[k]) for k in per_stage}
-        if len(set(lengths.values())) != 1:
-            raise ValueError(
-                f'arch {", ".join(repr(k) for k in per_stage)} must have '
-                f'the same length, got lengths {lengths}')
-        if settings['block'] not in BLOCKS:
-            raise ValueError(f'arch "block" must be one of {BLOCKS}, got '
-                             f'{settings["block"]!r}')
+        check_same_length(settings, ('depths', 'channels', 'global_ratios',
+                                     'res_scale'))
+        check_choice('block', settings['block'], BLOCKS)
         for key in ('depths', 'channels'):
-            if any(not isinstance(v, int) or v < 1 for v in settings[key]):
-                raise ValueError(f'arch "{key}" must hold positive integers, '
-                                 f'got {settings[key]}')
+            check_positive_ints(key, settings[key])
         if any(not isinstance(r, (int, float)) or not 0 <= r <= 1
                for r in settings['global_ratios']):
             raise ValueError('arch "global_ratios" must hold numbers in '
                              f'[0, 1], got {settings["global_ratios"]}')
         for key in ('dw_kernel_size', 'local_kernel_size'):
-            k = settings[key]
-            if not isinstance(k, int) or k < 1 or k % 2 != 1:
-                raise ValueError(f'arch "{key}" must be a positive odd int, '
-                                 f'got {k!r}')
+            check_odd_positive(key, [settings[key]])
         for key, stride in (('stem_kernel', 4), ('down_kernel', 2)):
             k = settings[key]
             if not isinstance(k, int) or k < stride:
@@ -498,9 +454,7 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
                 'arch "resize_kernels"=False (fixed oversized kernels, the '
                 'released code\'s behaviour) needs block "release"; the '
                 'paper resizes them (block "paper")')
-        if settings['norm'] not in NORMS:
-            raise ValueError(f'arch "norm" must be one of {NORMS}, got '
-                             f'{settings["norm"]!r}')
+        check_choice('norm', settings['norm'], NORMS)
         k = settings['channel_dw_kernel']
         if not isinstance(k, int) or k < 0 or (k and k % 2 != 1):
             raise ValueError('arch "channel_dw_kernel" must be 0 or a '

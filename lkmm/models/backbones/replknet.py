@@ -5,7 +5,8 @@ Architecture (paper Sec. 4.1): a stem that downsamples by 4, four stages of
 depth-wise 3x3) between stages. Every block is pre-norm (BN) with a residual.
 """
 import copy
-from typing import Optional, Sequence, Union
+import re
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -16,7 +17,7 @@ from lkmm.layers import ConvBN, ReparamLargeKernelConv
 from lkmm.registry import MODELS
 from .arch_utils import (check_odd_positive, check_positive_ints,
                          check_same_length, lookup_arch, parse_out_indices)
-from .base import LargeKernelBackbone
+from .base import LargeKernelBackbone, grouped_stage_layer_ids
 
 
 class RepLKBlock(nn.Module):
@@ -112,16 +113,18 @@ class RepLKNet(LargeKernelBackbone):
         final_norm (bool): Apply a norm layer to the last stage's output
             when it is returned (the classification model's pre-pooling
             BN). Defaults to False.
-        frozen_stages (int): Freeze (no grad, eval mode) the stem when >= 0
-            and additionally stages ``0..frozen_stages-1`` with the
-            transitions that feed them. -1 freezes nothing. Defaults to -1.
+        frozen_stages (int): Freeze (no grad, eval mode) the stem and
+            stages ``0..frozen_stages-1`` with the transitions that feed
+            them; 0 (or -1) freezes nothing. Defaults to 0.
         norm_eval (bool): Keep norm layers in eval mode during training
             (freezes running statistics). Defaults to False.
         with_cp (bool): Activation checkpointing per block, trading compute
             for memory. Defaults to False.
-        small_kernel_merged (bool): Build the large kernels already folded
-            (deploy form), e.g. to load a deployed checkpoint.
+        deploy (bool): Build the large kernels already folded (the
+            deployed form), e.g. to load a deployed checkpoint.
             Defaults to False.
+        small_kernel_merged (bool): mmpretrain's name of ``deploy``; either
+            one builds the folded form. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialization config, e.g.
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
     """
@@ -160,9 +163,10 @@ class RepLKNet(LargeKernelBackbone):
                  norm_cfg: dict = dict(type='BN'),
                  norm_intermediate_features: bool = False,
                  final_norm: bool = False,
-                 frozen_stages: int = -1,
+                 frozen_stages: int = 0,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 deploy: bool = False,
                  small_kernel_merged: bool = False,
                  init_cfg: Optional[Union[dict, list]] = None):
         super().__init__(init_cfg=init_cfg)
@@ -170,8 +174,8 @@ class RepLKNet(LargeKernelBackbone):
         arch = self.arch_settings
         self.num_stages = len(arch['layers'])
         self.out_indices = parse_out_indices(out_indices, self.num_stages)
-        self.set_training_options(frozen_stages, norm_eval, with_cp,
-                                  min_frozen=-1)
+        self.set_training_options(frozen_stages, norm_eval, with_cp)
+        deploy = deploy or small_kernel_merged
         self.channels = list(arch['channels'])
 
         width = self.channels[0]
@@ -197,7 +201,7 @@ class RepLKNet(LargeKernelBackbone):
                     RepLKBlock(channels, int(channels * arch['dw_ratio']),
                                kernel_size, arch['small_kernel'],
                                drop_path=dpr[block_idx], norm_cfg=norm_cfg,
-                               deploy=small_kernel_merged))
+                               deploy=deploy))
                 blocks.append(
                     ConvFFN(channels, int(channels * arch['ffn_ratio']),
                             drop_path=dpr[block_idx], norm_cfg=norm_cfg))
@@ -212,12 +216,12 @@ class RepLKNet(LargeKernelBackbone):
                         ConvBN(nxt, nxt, 3, stride=2, groups=nxt,
                                norm_cfg=norm_cfg, act_cfg=relu)))
 
-        # Output norms, named out_norm{i} like mmpretrain's ConvNeXt `norm{i}`.
+        # Output norms, named norm{i} like mmpretrain's ConvNeXt.
         for i in self.out_indices:
             last = i == self.num_stages - 1
             if norm_intermediate_features or (final_norm and last):
                 self.add_module(
-                    f'out_norm{i}',
+                    f'norm{i}',
                     build_norm_layer(norm_cfg, self.channels[i])[1])
         self._freeze_stages()
 
@@ -263,28 +267,63 @@ class RepLKNet(LargeKernelBackbone):
             for block in stage:
                 x = self.run_checkpointed(block, x)
             if i in self.out_indices:
-                norm = getattr(self, f'out_norm{i}', None)
+                norm = getattr(self, f'norm{i}', None)
                 outs.append(norm(x) if norm is not None else x)
             if i < self.num_stages - 1:
                 x = self.transitions[i](x)
         return tuple(outs)
 
     def frozen_modules(self):
-        modules = []
-        if self.frozen_stages >= 0:
-            modules.append(self.stem)
-        for i in range(self.frozen_stages):
-            modules.append(self.stages[i])
-            if i > 0:
-                modules.append(self.transitions[i - 1])
-        return modules
+        if not self.frozen_stages:
+            return []
+        return [self.stem, *self.stages[:self.frozen_stages],
+                *self.transitions[:self.frozen_stages - 1]]
 
-    def switch_to_deploy(self):
-        """Fold every re-parameterized large kernel into one conv (in place).
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # lkmm checkpoints written before the output norms were renamed
+        # (out_norm{i} -> norm{i}, the name every lkmm backbone uses).
+        old = re.compile(re.escape(prefix) + r'out_norm(\d+)\.')
+        for key in [k for k in state_dict if old.match(k)]:
+            state_dict[old.sub(prefix + r'norm\1.', key, count=1)] = \
+                state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-        Outputs in eval mode are unchanged (up to float rounding).
+    def stage_layer_ids(self, decay_type: str) -> List[Tuple[int, int]]:
+        if decay_type == 'stage_wise':
+            # stem + stage 0 share id 0, stage i has id i.
+            return [(i, 1) for i in range(self.num_stages)]
+        # Modules of the deep stage in groups of 4 (2 RepLK blocks + 2
+        # ConvFFNs).
+        return grouped_stage_layer_ids([len(s) for s in self.stages], 4)
+
+    def layer_id(self, name: str, decay_type: str) -> Optional[int]:
+        """Layer id after the official RepLKNet code.
+
+        ``layer_wise`` (``get_num_layer_for_replknet`` in the official
+        ``optim_factory.py``; 12 + 2 ids for ``layers=[2, 2, 18, 2]``):
+
+        - ``stem`` -> 0
+        - ``stages.0`` -> 1, ``stages.1`` -> 2
+        - ``stages.2.k`` -> ``3 + k // 4``: ``stages.2`` alternates RepLK
+          block and ConvFFN, so a group is 2 block pairs (9 groups, ids
+          3-11, for 18 pairs)
+        - ``stages.3`` -> the last backbone id (12)
+        - ``transitions.i`` (between stage i and i + 1) goes with the last
+          id of stage i, the stage it *follows*: 1, 2 and 11
+        - ``norm{i}`` -> the head, like the official classifier's final
+          norm and mmseg's ConvNeXt ``norm{i}``
+
+        ``stage_wise``: stem, ``stages.0`` and ``transitions.0`` -> 0;
+        ``stages.i`` and ``transitions.i`` -> i; ``norm{i}`` -> the head.
         """
-        for m in self.modules():
-            if isinstance(m, ReparamLargeKernelConv):
-                m.switch_to_deploy()
-        return self
+        parts = name.split('.')
+        if parts[0] == 'stem':
+            return 0
+        stage_ids = self.stage_layer_ids(decay_type)
+        if parts[0] == 'stages':
+            first, count = stage_ids[int(parts[1])]
+            return first + min(int(parts[2]) // 4, count - 1)
+        if parts[0] == 'transitions':
+            first, count = stage_ids[int(parts[1])]
+            return first + count - 1
+        return None

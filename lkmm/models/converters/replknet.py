@@ -26,7 +26,7 @@ Targets (the convention of ``tools/model_converters/replknet_to_lkmm.py``):
 * ``'classifier'`` (default): keys of an mmpretrain ``ImageClassifier`` with
   ``backbone=dict(type='lkmm.RepLKNet', ..., final_norm=True)``, neck
   ``GlobalAveragePooling`` and ``LinearClsHead``: ``backbone.*`` (the
-  pre-pooling BN as ``backbone.out_norm3``) and ``head.fc.*``. The same file
+  pre-pooling BN as ``backbone.norm3``) and ``head.fc.*``. The same file
   initializes a downstream backbone with
   ``init_cfg=dict(type='Pretrained', checkpoint=PATH, prefix='backbone.')``.
 * ``'backbone'``: bare ``lkmm.RepLKNet`` keys, no head; load it downstream
@@ -123,7 +123,7 @@ _OFFICIAL_RULES = _STEM + _TRANSITIONS + [
           _DST_BLOCK + '.large_kernel.small_conv.bn', 'bn', _EVEN),
     _rule(_OFF_BLOCK + r'\.large_kernel\.lkb_reparam',
           _DST_BLOCK + '.large_kernel.fused_conv', 'conv_bias', _EVEN),
-    _rule(r'stages\.(?P<i>\d+)\.norm', 'out_norm{i}', 'bn'),
+    _rule(r'stages\.(?P<i>\d+)\.norm', 'norm{i}', 'bn'),
 ]
 
 # lkmm backbone keys are kept as they are, but still validated.
@@ -138,7 +138,8 @@ _LKMM_RULES = _STEM + _TRANSITIONS + [
           _DST_BLOCK + '.large_kernel.{br}.bn', 'bn', _EVEN),
     _rule(_LK_BLOCK + r'\.large_kernel\.fused_conv',
           _DST_BLOCK + '.large_kernel.fused_conv', 'conv_bias', _EVEN),
-    _rule(r'out_norm(?P<i>\d+)', 'out_norm{i}', 'bn'),
+    # out_norm{i}: lkmm's earlier name of the output norms.
+    _rule(r'(?:out_)?norm(?P<i>\d+)', 'norm{i}', 'bn'),
 ]
 
 # Block keys that identify each layout (after ``module.`` is removed).
@@ -209,7 +210,7 @@ def _split_source(state_dict, src_format):
                 head[key] = (f'head.fc.{head_match.group(1)}', value)
             elif norm_match:
                 # The classification model's BN before pooling is lkmm's
-                # final out_norm (lkmm's final_norm=True).
+                # final norm{i} (lkmm's final_norm=True).
                 backbone[key] = (f'stages.{last}.norm.{norm_match.group(1)}',
                                  value)
             else:
@@ -358,7 +359,7 @@ def infer_replknet_kwargs(state_dict: Mapping) -> dict:
         for a deployed checkpoint, whose small kernels are folded in --,
         ``dw_ratio``, ``ffn_ratio``), ``in_channels``, ``out_indices``,
         ``final_norm``, ``norm_intermediate_features`` and
-        ``small_kernel_merged``.
+        ``deploy``.
 
     Raises:
         ValueError: Naming the key or the inconsistency that prevents it
@@ -421,9 +422,9 @@ def infer_replknet_kwargs(state_dict: Mapping) -> dict:
         ffn_ratio=_infer_ratio('ConvFFN', ffn_widths, channels))
 
     last = len(stages) - 1
-    norms = _indices(state_dict, re.compile(r'out_norm(\d+)\.'))
+    norms = _indices(state_dict, re.compile(r'(?:out_)?norm(\d+)\.'))
     if any(i > last for i in norms):
-        raise ValueError(f'cannot infer the RepLKNet arch: out_norm indices '
+        raise ValueError(f'cannot infer the RepLKNet arch: norm indices '
                          f'{norms} exceed the last stage {last}')
     kwargs = dict(
         arch=arch,
@@ -431,7 +432,7 @@ def infer_replknet_kwargs(state_dict: Mapping) -> dict:
         out_indices=(last, ),
         final_norm=False,
         norm_intermediate_features=False,
-        small_kernel_merged=is_deployed)
+        deploy=is_deployed)
     if norms == [last]:
         kwargs['final_norm'] = True
     elif norms:

@@ -129,6 +129,7 @@ def test_pretrained_without_checkpoint_is_refused(name):
     arch = tiny('dense') if name == 'LargeKernelConvNeXt' else '10m'
     model = MODELS.build(dict(type=f'lkmm.{name}', arch=arch, init_cfg=dict(
         type='Pretrained', checkpoint=None)))
-    with pytest.raises(ValueError, match=f'{name} init_cfg is Pretrained '
-                       'but its "checkpoint" is not set'):
+    with pytest.raises(ValueError, match=f'{name}: a Pretrained init_cfg is '
+                       'set but its "checkpoint" is not set: pass '
+                       '--cfg-options model.backbone.init_cfg.checkpoint'):
         model.init_weights()

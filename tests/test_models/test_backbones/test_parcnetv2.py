@@ -7,7 +7,7 @@ import torch.nn as nn
 
 from lkmm.layers import OversizedConv2d, oversized_conv_impl
 from lkmm.models import ParCNetV2
-from lkmm.models.backbones.parcnetv2 import L2LayerNorm2d
+from lkmm.layers import L2LayerNorm2d
 from lkmm.registry import MODELS
 
 TINY = dict(depths=[1, 1, 2, 1], channels=[8, 16, 24, 32])

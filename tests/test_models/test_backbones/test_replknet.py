@@ -77,12 +77,12 @@ def test_deploy_equivalence_without_small_kernel(randomize_bn):
                         randomize_bn)
 
 
-def test_small_kernel_merged_loads_deployed_state(randomize_bn):
+def test_deploy_loads_deployed_state(randomize_bn):
     model = RepLKNet(arch=TINY, out_indices=(3, ))
     randomize_bn(model, seed=3)
     model.eval().switch_to_deploy()
     fresh = RepLKNet(arch=TINY, out_indices=(3, ),
-                     small_kernel_merged=True).eval()
+                     deploy=True).eval()
     fresh.load_state_dict(model.state_dict())  # strict: same keys
     x = torch.randn(1, 3, 40, 40)
     with torch.no_grad():
@@ -109,9 +109,13 @@ def test_frozen_stages_and_norm_eval():
         if isinstance(m, _BatchNorm):
             assert not m.training
     # norm_eval=False: unfrozen BNs train, frozen ones stay in eval.
-    model = RepLKNet(arch=TINY, frozen_stages=0).train()
+    model = RepLKNet(arch=TINY, frozen_stages=1).train()
     assert not model.stem[0].bn.training
-    assert model.stages[0][0].pre_norm.training
+    assert not model.stages[0][0].pre_norm.training
+    assert model.stages[1][0].pre_norm.training
+    # 0 freezes nothing, as in every lkmm backbone (the contract's test).
+    model = RepLKNet(arch=TINY, frozen_stages=0).train()
+    assert model.stem[0].bn.training
 
 
 def test_with_cp_same_output_and_grads():
@@ -133,10 +137,10 @@ def test_with_cp_same_output_and_grads():
 
 def test_final_norm_and_intermediate_norms():
     model = RepLKNet(arch=TINY, out_indices=(1, 3), final_norm=True)
-    assert hasattr(model, 'out_norm3') and not hasattr(model, 'out_norm1')
+    assert hasattr(model, 'norm3') and not hasattr(model, 'norm1')
     model = RepLKNet(arch=TINY, out_indices=(1, 3),
                      norm_intermediate_features=True)
-    assert hasattr(model, 'out_norm3') and hasattr(model, 'out_norm1')
+    assert hasattr(model, 'norm3') and hasattr(model, 'norm1')
 
 
 def test_drop_path_increases_linearly():

@@ -124,7 +124,7 @@ def lkmm_classifier(deploy=False):
     return MODELS.build(
         dict(type='ImageClassifier',
              backbone=dict(type='lkmm.RepLKNet', arch=LKMM_ARCH,
-                           final_norm=True, small_kernel_merged=deploy),
+                           final_norm=True, deploy=deploy),
              neck=dict(type='GlobalAveragePooling'),
              head=dict(type='LinearClsHead', num_classes=NUM_CLASSES,
                        in_channels=32))).eval()
@@ -200,10 +200,10 @@ def test_mmpretrain_classifier_train_and_deploy():
     assert detect_replknet_format(checkpoint) == 'mmpretrain'
     sd, report = convert_replknet_state_dict(checkpoint)
     assert report.ok and report.src_format == 'mmpretrain'
-    assert 'backbone.out_norm3.weight' in sd and 'head.fc.weight' in sd
+    assert 'backbone.norm3.weight' in sd and 'head.fc.weight' in sd
     kwargs = infer_replknet_kwargs(sd)
     assert kwargs['arch'] == LKMM_ARCH
-    assert kwargs['final_norm'] and not kwargs['small_kernel_merged']
+    assert kwargs['final_norm'] and not kwargs['deploy']
     assert not kwargs['norm_intermediate_features']
     dst = lkmm_classifier()
     dst.load_state_dict(sd, strict=True)
@@ -223,7 +223,7 @@ def test_mmpretrain_classifier_train_and_deploy():
         assert report.ok
         assert 'backbone.stages.0.0.large_kernel.fused_conv.bias' in sd
         kwargs = infer_replknet_kwargs(sd)
-        assert kwargs['small_kernel_merged']
+        assert kwargs['deploy']
         assert kwargs['arch']['small_kernel'] is None  # folded away
         deployed = lkmm_classifier(deploy=True)
         report = convert_replknet_state_dict(
@@ -280,11 +280,11 @@ def test_official_classifier(deploy, wrapper):
     assert report.ok, report.summary()
     assert report.src_format == 'official'
     assert bool(report.filled) == (wrapper == 'state_dict')
-    assert torch.equal(converted['backbone.out_norm3.running_var'],
+    assert torch.equal(converted['backbone.norm3.running_var'],
                        sd['norm.running_var'])
     assert torch.equal(converted['head.fc.weight'], sd['head.weight'])
     kwargs = infer_replknet_kwargs(converted)
-    assert kwargs['small_kernel_merged'] == deploy
+    assert kwargs['deploy'] == deploy
     assert kwargs['final_norm']
     dst.load_state_dict(converted, strict=True)
     with torch.no_grad():
@@ -297,7 +297,7 @@ def test_official_to_backbone_and_downstream_pretrained(tmp_path):
     converted, report = convert_replknet_state_dict(sd, target='backbone')
     assert report.ok
     assert sorted(report.dropped) == ['head.bias', 'head.weight']
-    assert 'out_norm3.weight' in converted and 'head.fc.weight' not in \
+    assert 'norm3.weight' in converted and 'head.fc.weight' not in \
         converted
 
     # Downstream use of both output forms through mmengine's Pretrained
@@ -377,7 +377,7 @@ def test_cli_converts_and_output_loads(tmp_path):
     proc = run_tool([str(src), str(dst)])
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'inferred lkmm.RepLKNet kwargs' in proc.stdout
-    assert "'small_kernel_merged': True" in proc.stdout
+    assert "'deploy': True" in proc.stdout
     model = lkmm_classifier(deploy=True)
     checkpoint = load_checkpoint(model, str(dst), strict=True)
     assert checkpoint['meta']['source_format'] == 'official'
