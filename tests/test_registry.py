@@ -6,7 +6,7 @@ import torch
 from mmengine.registry import DefaultScope, init_default_scope
 
 import lkmm  # noqa: F401
-from lkmm.apis import build_model_from_cfg
+from lkmm.engine.runner import build_model_from_cfg
 from lkmm.models import RepLKNet
 from lkmm.registry import MODELS as LKMM_MODELS
 

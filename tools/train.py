@@ -1,9 +1,9 @@
 """Train a model from a config. Usage: python tools/train.py CONFIG [options]
 
-See ``python tools/train.py -h``; the logic lives in :mod:`lkmm.apis`.
+See ``python tools/train.py -h``; the logic lives in :mod:`lkmm.cli.launch`.
 """
 import lkmm  # noqa: F401  (registers lkmm, safe checkpoint loading)
-from lkmm.apis import train_main
+from lkmm.cli.launch import train_main
 
 if __name__ == '__main__':
     train_main()

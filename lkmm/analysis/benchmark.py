@@ -11,12 +11,8 @@ Works for a bare backbone and for OpenMMLab models (mmpretrain classifiers,
 mmseg segmentors, single-stage mmdet detectors), which are called with
 ``mode='tensor'`` on a random batch.
 """
-import argparse
 import copy
-import math
-import os.path as osp
 import statistics
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -25,17 +21,17 @@ from typing import Iterator, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 
-from .complexity import (_TensorForward, config_input_shape, flatten_tensors,
-                         to_inference_form)
+from lkmm.utils.device import DeviceType, resolve_device
+from lkmm.utils.model_outputs import (as_tensor_module, first_forward,
+                                      flatten_tensors, random_batch)
+from .complexity import to_inference_form
 
 __all__ = [
-    'BenchmarkResult', 'TrainDeployComparison', 'resolve_device',
-    'benchmark_model', 'compare_train_vs_deploy', 'format_benchmark_table',
-    'flatten_tensors', 'input_shape_from_cfg', 'benchmark_main',
-    'DWConvComparison', 'compare_dwconv_impls', 'format_dwconv_comparison'
+    'BenchmarkResult', 'TrainDeployComparison', 'benchmark_model',
+    'compare_train_vs_deploy', 'format_benchmark_table', 'DWConvComparison',
+    'compare_dwconv_impls', 'format_dwconv_comparison'
 ]
 
-DeviceType = Union[str, torch.device, None]
 
 
 @dataclass
@@ -117,84 +113,6 @@ class TrainDeployComparison:
                     speed_ratio=self.speed_ratio)
 
 
-def resolve_device(device: DeviceType = None) -> torch.device:
-    """The device to run on, with a clear error for unusable CUDA requests.
-
-    Args:
-        device (str | torch.device, optional): ``'cpu'``, ``'cuda'``,
-            ``'cuda:N'``...; None picks CUDA when available, else CPU.
-
-    Returns:
-        torch.device: The device.
-
-    Raises:
-        RuntimeError: CUDA was requested but is not usable here.
-    """
-    if device is None:
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    device = torch.device(device)
-    if device.type != 'cuda':
-        return device
-    if not torch.cuda.is_available():
-        if torch.version.cuda is None:
-            why = f'this torch build ({torch.__version__}) has no CUDA support'
-        else:
-            why = (f'torch {torch.__version__} was built with CUDA '
-                   f'{torch.version.cuda} but finds no usable GPU (no device '
-                   'or no driver)')
-        raise RuntimeError(
-            f'device "{device}" was requested but CUDA is not available: '
-            f'{why}. Use --device cpu (device="cpu").')
-    if device.index is not None and device.index >= torch.cuda.device_count():
-        raise RuntimeError(
-            f'device "{device}" was requested but only '
-            f'{torch.cuda.device_count()} CUDA device(s) are visible')
-    return device
-
-
-def _is_detector(model: nn.Module) -> bool:
-    try:
-        from mmdet.models.detectors import BaseDetector
-    except ImportError:
-        return False
-    return isinstance(model, BaseDetector)
-
-
-def _as_tensor_module(model: nn.Module) -> nn.Module:
-    """``model`` as a module taking a batch tensor and returning tensors."""
-    if hasattr(model, 'data_preprocessor'):
-        return _TensorForward(model)
-    return model
-
-
-def _first_forward(module: nn.Module, model: nn.Module,
-                   inputs: torch.Tensor):
-    """Run ``module`` once, explaining failures of detectors."""
-    try:
-        return module(inputs)
-    except Exception as err:
-        if not _is_detector(model):
-            raise
-        # Some detectors (two-stage, DETR-like) need data samples with more
-        # than the image shapes even in mode='tensor'.
-        # TODO(lkmm): give _TensorForward the metas these detectors need.
-        raise NotImplementedError(
-            f'{type(model).__name__}: its mode="tensor" forward failed on a '
-            f'random batch ({type(err).__name__}: {err}); timing this '
-            'detector needs data samples lkmm does not build yet. '
-            'Classifiers, segmentors, single-stage detectors and bare '
-            'backbones are supported') from err
-
-
-def _random_batch(input_shape: Sequence[int], batch_size: int,
-                  device: torch.device, seed: int = 0) -> torch.Tensor:
-    if len(input_shape) != 3:
-        raise ValueError(f'input_shape must be (C, H, W), got {input_shape}')
-    gen = torch.Generator().manual_seed(seed)
-    # Generated on the CPU so that every device sees the same numbers.
-    return torch.randn(batch_size, *input_shape, generator=gen).to(device)
-
-
 @contextmanager
 def _inference_context(device: torch.device) -> Iterator[None]:
     """No autograd; cuDNN autotuning on CUDA (restored afterwards)."""
@@ -265,15 +183,15 @@ def benchmark_model(model: nn.Module,
     device = resolve_device(device)
     was_training = model.training
     model.to(device).eval()
-    module = _as_tensor_module(model)
-    inputs = _random_batch(input_shape, batch_size, device, seed)
+    module = as_tensor_module(model)
+    inputs = random_batch(input_shape, batch_size, device, seed)
     result = BenchmarkResult(
         name=name, device=str(device), batch_size=batch_size,
         input_shape=tuple(input_shape), warmup=warmup,
         params=sum(p.numel() for p in model.parameters()))
     try:
         with _inference_context(device):
-            _first_forward(module, model, inputs)
+            first_forward(module, model, inputs)
             for _ in range(warmup):
                 _timed_forward(module, inputs, device)
             result.times_ms = [
@@ -332,10 +250,10 @@ def compare_train_vs_deploy(model: nn.Module,
     else:
         deploy_model = copy.deepcopy(deployed_model).eval().to(device)
     forms = {
-        'train': (train_model, _as_tensor_module(train_model)),
-        'deploy': (deploy_model, _as_tensor_module(deploy_model)),
+        'train': (train_model, as_tensor_module(train_model)),
+        'deploy': (deploy_model, as_tensor_module(deploy_model)),
     }
-    inputs = _random_batch(input_shape, batch_size, device, seed)
+    inputs = random_batch(input_shape, batch_size, device, seed)
     results = {
         name: BenchmarkResult(
             name=name, device=str(device), batch_size=batch_size,
@@ -349,7 +267,7 @@ def compare_train_vs_deploy(model: nn.Module,
         return [total // rounds + (r < total % rounds) for r in range(rounds)]
 
     with _inference_context(device):
-        outs = {name: flatten_tensors(_first_forward(module, m, inputs))
+        outs = {name: flatten_tensors(first_forward(module, m, inputs))
                 for name, (m, module) in forms.items()}
         max_abs_diff = max(
             ((a.float() - b.float()).abs().max().item()
@@ -499,8 +417,8 @@ def compare_dwconv_impls(model: nn.Module,
         form = copy.deepcopy(model).to(device).train()
     else:
         form = to_inference_form(model).to(device)
-    module = _as_tensor_module(form)
-    inputs = _random_batch(input_shape, batch_size, device, seed)
+    module = as_tensor_module(form)
+    inputs = random_batch(input_shape, batch_size, device, seed)
 
     def step():
         if mode == 'deploy':
@@ -567,134 +485,3 @@ def format_dwconv_comparison(result: DWConvComparison) -> str:
             f'{table}\nspeed ratio lkmm/nn.Conv2d: {result.speed_ratio:.2f}x '
             f'(images/s); max relative output/gradient difference: '
             f'{result.max_rel_diff:.3g}')
-
-
-# --------------------------------------------------------------------------
-# tools/analysis/benchmark.py
-
-
-def parse_benchmark_args(argv: Optional[List[str]] = None):
-    from mmengine.config import DictAction
-    parser = argparse.ArgumentParser(
-        description='Inference speed of a model from a config: training '
-        'structure vs deployed (re-parameterized) form')
-    parser.add_argument('config', help='config file')
-    parser.add_argument(
-        '--checkpoint', help='checkpoint to load (weights do not change the '
-        'speed, but make the output comparison meaningful)')
-    parser.add_argument(
-        '--shape', type=int, nargs=2, metavar=('H', 'W'),
-        help='input height and width (default: the config\'s '
-        'data_preprocessor size, else 224 224)')
-    parser.add_argument('--batch-size', type=int,
-                        help='images per forward (default 1; 2 for '
-                        '--compare dwconv in train mode, where BN needs '
-                        'more than one value per channel)')
-    parser.add_argument('--warmup', type=int, default=5,
-                        help='untimed iterations per form (default 5)')
-    parser.add_argument('--iters', type=int, default=30,
-                        help='timed iterations per form (default 30)')
-    parser.add_argument(
-        '--device', help='cpu, cuda or cuda:N (default: cuda when '
-        'available, else cpu)')
-    parser.add_argument('--threads', type=int,
-                        help='CPU threads for torch (default: torch\'s)')
-    parser.add_argument(
-        '--compare', choices=['deploy', 'dwconv'], default='deploy',
-        help='deploy: training structure vs deployed form (inference); '
-        'dwconv: the same model with nn.Conv2d vs lkmm depth-wise '
-        'convolutions (default: deploy)')
-    parser.add_argument(
-        '--dwconv-mode', choices=list(DWCONV_MODES), default='train',
-        help='with --compare dwconv: train = forward+backward of a training '
-        'step, deploy = inference of the deployed form (default: train)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config entries, e.g. model.backbone.with_cp=False')
-    return parser.parse_args(argv)
-
-
-def input_shape_from_cfg(cfg, shape: Optional[Sequence[int]] = None
-                         ) -> Tuple[int, int, int]:
-    """``(C, H, W)`` for a config: ``shape`` (H, W) if given, else the shape
-    the test pipeline produces (see
-    :func:`~lkmm.analysis.complexity.config_input_shape`); C from the
-    backbone's ``in_channels`` (default 3).
-
-    Args:
-        cfg (Config): A model config.
-        shape (Sequence[int], optional): ``(H, W)``.
-
-    Returns:
-        tuple[int, int, int]: ``(C, H, W)``.
-    """
-    if shape is None:
-        shape, _ = config_input_shape(cfg)
-    backbone = cfg.get('model', {}).get('backbone') or {}
-    channels = backbone.get('in_channels', 3) if isinstance(
-        backbone, dict) else 3
-    return (int(channels), int(shape[0]), int(shape[1]))
-
-
-def benchmark_main(argv: Optional[List[str]] = None
-                   ) -> Union[TrainDeployComparison, DWConvComparison]:
-    """``tools/analysis/benchmark.py``: build, time, print a table.
-
-    Args:
-        argv (list[str], optional): Command-line arguments; ``sys.argv``
-            when None.
-
-    Returns:
-        TrainDeployComparison | DWConvComparison: The measurements
-        (``--compare deploy`` or ``--compare dwconv``).
-    """
-    args = parse_benchmark_args(argv)
-    try:
-        device = resolve_device(args.device)
-    except RuntimeError as err:
-        # A user error, not a crash: no traceback.
-        raise SystemExit(f'benchmark: {err}')
-    if args.threads is not None:
-        if args.threads < 1:
-            raise SystemExit('benchmark: --threads must be >= 1')
-        torch.set_num_threads(args.threads)
-    if args.checkpoint is not None and '://' not in args.checkpoint \
-            and not osp.isfile(args.checkpoint):
-        raise SystemExit(f'benchmark: checkpoint not found: '
-                         f'{args.checkpoint}')
-
-    from lkmm.apis import build_model_from_cfg, load_config
-    try:
-        cfg = load_config(args.config, args.cfg_options)
-    except FileNotFoundError as err:
-        raise SystemExit(f'benchmark: {err}')
-    input_shape = input_shape_from_cfg(cfg, args.shape)
-    print(f'building {cfg.model.get("type", "model")} from {args.config}',
-          flush=True)
-    model = build_model_from_cfg(cfg)
-    if args.checkpoint is not None:
-        from mmengine.runner import load_checkpoint
-        load_checkpoint(model, args.checkpoint, map_location='cpu')
-    if args.batch_size is None:
-        args.batch_size = 2 if (args.compare == 'dwconv' and
-                                args.dwconv_mode == 'train') else 1
-    if args.compare == 'dwconv':
-        print(f'timing {args.dwconv_mode} steps with nn.Conv2d and with '
-              f'lkmm depth-wise convolutions on {device}: {args.warmup} '
-              f'warm-up + {args.iters} timed each, interleaved', flush=True)
-        result = compare_dwconv_impls(
-            model, input_shape=input_shape, batch_size=args.batch_size,
-            warmup=args.warmup, iters=args.iters, device=device,
-            mode=args.dwconv_mode)
-        print(format_dwconv_comparison(result), flush=True)
-        return result
-    print(f'timing train form and deployed form on {device}: '
-          f'{args.warmup} warm-up + {args.iters} timed iterations each, '
-          'interleaved', flush=True)
-    result = compare_train_vs_deploy(
-        model, input_shape=input_shape, batch_size=args.batch_size,
-        warmup=args.warmup, iters=args.iters, device=device)
-    print(format_benchmark_table(result), flush=True)
-    if not math.isfinite(result.max_abs_diff):
-        print('warning: the outputs contain NaN/Inf', file=sys.stderr)
-    return result

@@ -11,11 +11,14 @@ FLOPs of RepLKNet, Swin, ConvNeXt, ...), see :class:`_DetectorDummyForward`.
 import copy
 import math
 import warnings
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from mmengine.analysis import get_model_complexity_info
+
+from lkmm.models.folding import fold_model
+from lkmm.utils.model_outputs import TensorForward, flatten_tensors
 
 
 def to_inference_form(model: nn.Module) -> nn.Module:
@@ -26,56 +29,10 @@ def to_inference_form(model: nn.Module) -> nn.Module:
     absent).
     """
     model = copy.deepcopy(model).eval()
-    for m in list(model.modules()):
-        if hasattr(m, 'switch_to_deploy') and m is not model:
-            m.switch_to_deploy()
+    fold_model(model)
     if getattr(model, 'auxiliary_head', None) is not None:
         model.auxiliary_head = None
     return model
-
-
-def flatten_tensors(outputs) -> List[torch.Tensor]:
-    """The tensors in a (nested) model output, in a stable order.
-
-    Args:
-        outputs: A tensor, or tuples / lists / dicts of them (what backbones
-            and ``mode='tensor'`` calls return).
-
-    Returns:
-        list[Tensor]: The tensors, depth first (dict entries by sorted key).
-    """
-    if isinstance(outputs, torch.Tensor):
-        return [outputs]
-    if isinstance(outputs, dict):
-        outputs = [outputs[k] for k in sorted(outputs)]
-    if isinstance(outputs, (list, tuple)):
-        return [t for item in outputs for t in flatten_tensors(item)]
-    return []
-
-
-class _TensorForward(nn.Module):
-    """Calls an OpenMMLab model in ``mode='tensor'`` (plain tensors out).
-
-    Two-stage detectors need image meta information even in tensor mode
-    (the RPN decodes proposals), so each image gets a data sample carrying
-    the shapes of the input batch.
-    """
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    @staticmethod
-    def _data_samples(x: torch.Tensor):
-        from mmengine.structures import BaseDataElement
-        h, w = x.shape[-2:]
-        meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w),
-                    batch_input_shape=(h, w), scale_factor=(1., 1.))
-        return [BaseDataElement(metainfo=meta) for _ in range(x.shape[0])]
-
-    def forward(self, x):
-        out = self.model(x, self._data_samples(x), mode='tensor')
-        return tuple(flatten_tensors(out))
 
 
 #: RoIs that the mmdet 2.x convention sends through the bbox heads (the RPN
@@ -252,7 +209,7 @@ def _counting_forward(model: nn.Module, detector_forward: str) -> nn.Module:
                 f'{type(model).__name__}: no mmdet 2.x dummy forward for '
                 'this detector; counting mode="tensor" (real proposals) '
                 'instead')
-        return _TensorForward(model)
+        return TensorForward(model)
     return model
 
 
@@ -503,3 +460,25 @@ def config_input_shape(cfg) -> Tuple[Tuple[int, int], str]:
         if shape is not None:
             return shape, source
     return (224, 224), 'default'
+
+
+def input_shape_from_cfg(cfg, shape: Optional[Sequence[int]] = None
+                         ) -> Tuple[int, int, int]:
+    """``(C, H, W)`` for a config: ``shape`` (H, W) if given, else the shape
+    the test pipeline produces (see
+    :func:`~lkmm.analysis.complexity.config_input_shape`); C from the
+    backbone's ``in_channels`` (default 3).
+
+    Args:
+        cfg (Config): A model config.
+        shape (Sequence[int], optional): ``(H, W)``.
+
+    Returns:
+        tuple[int, int, int]: ``(C, H, W)``.
+    """
+    if shape is None:
+        shape, _ = config_input_shape(cfg)
+    backbone = cfg.get('model', {}).get('backbone') or {}
+    channels = backbone.get('in_channels', 3) if isinstance(
+        backbone, dict) else 3
+    return (int(channels), int(shape[0]), int(shape[1]))

@@ -11,21 +11,18 @@ largest deviation of each implementation from ``torch`` (output and
 gradients, relative to the largest magnitude) is reported with the timing,
 and the implementation ``'auto'`` picks.
 """
-import argparse
-import json
 import statistics
-import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 import torch
 
-from lkmm.layers.oversized_conv import oversized_conv1d, plan_oversized_conv
+from lkmm.ops import oversized_conv1d, plan_oversized_conv
 
 __all__ = [
     'OversizedConvCell', 'time_oversized_conv', 'benchmark_oversized_conv',
-    'format_oversized_conv_table', 'benchmark_oversized_conv_main'
+    'format_oversized_conv_table', 'MODES'
 ]
 
 IMPLS = ('torch', 'spatial', 'fft')
@@ -169,43 +166,3 @@ def format_oversized_conv_table(cells: Sequence[OversizedConvCell]) -> str:
             f'  {fastest:<7}  {c.auto:<10} ' +
             ' '.join(f'{c.max_rel_err[i]:>12.1e}' for i in IMPLS[1:]))
     return '\n'.join(lines)
-
-
-def _int_list(text: str) -> List[int]:
-    try:
-        return [int(v) for v in text.split(',') if v]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f'expected comma-separated integers, got {text!r}')
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Oversized-conv speed: torch vs spatial (lkmm op) vs '
-        '1-D FFT, per ParCNetV2 stage and input resolution')
-    parser.add_argument('--arch', default='26m',
-                        help='ParCNetV2 arch whose global channels are used')
-    parser.add_argument('--resolutions', type=_int_list,
-                        default=[224, 512, 1024])
-    parser.add_argument('--batch', type=int, default=2)
-    parser.add_argument('--mode', choices=MODES, default='forward_backward')
-    parser.add_argument('--reps', type=int, default=5)
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument('--out', help='write the cells as JSON here')
-    return parser.parse_args(argv)
-
-
-def benchmark_oversized_conv_main(argv: Optional[Sequence[str]] = None
-                                  ) -> int:
-    args = parse_args(argv)
-    cells = benchmark_oversized_conv(args.arch, args.resolutions, args.batch,
-                                     args.mode, args.reps, args.device)
-    print(format_oversized_conv_table(cells))
-    if args.out:
-        with open(args.out, 'w') as f:
-            json.dump([asdict(c) for c in cells], f, indent=1)
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(benchmark_oversized_conv_main())

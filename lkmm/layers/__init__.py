@@ -4,10 +4,8 @@ from .gate_units import ChannelBGU, ParCBranch, ReleasedParCMixer, SpatialBGU
 from .large_kernel_forms import (LARGE_KERNEL_FORMS, DenseLargeKernelConv,
                                  PartialConv, build_large_kernel_conv)
 from .norms import L2LayerNorm2d, LayerNorm2d
-from .oversized_conv import (OVERSIZED_CONV_IMPLS, LocalGlobalConv,
-                             OversizedConv2d, oversized_conv1d,
-                             oversized_conv1d_fft, oversized_conv_impl,
-                             plan_oversized_conv, resize_oversized_kernel)
+from .oversized_conv import (LocalGlobalConv, OversizedConv2d,
+                             resize_oversized_kernel)
 from .peripheral_conv import (KernelPositionalEmbedding, PeripheralConv2d,
                               ReparamPeripheralConv, half_sharing_grid,
                               kernel_pos_embed_bias, make_sharing_grid,
@@ -23,8 +21,7 @@ __all__ = [
     'KernelPositionalEmbedding', 'PartialConv', 'make_sharing_grid',
     'parse_sharing_grid', 'half_sharing_grid', 'sharing_grid_index',
     'materialize_shared_kernel', 'kernel_pos_embed_bias',
-    'OversizedConv2d', 'LocalGlobalConv', 'OVERSIZED_CONV_IMPLS',
-    'resize_oversized_kernel', 'oversized_conv1d', 'oversized_conv1d_fft',
-    'plan_oversized_conv', 'oversized_conv_impl', 'ParCBranch', 'SpatialBGU',
+    'OversizedConv2d', 'LocalGlobalConv', 'resize_oversized_kernel',
+    'ParCBranch', 'SpatialBGU',
     'ChannelBGU', 'ReleasedParCMixer', 'LayerNorm2d', 'L2LayerNorm2d'
 ]

@@ -25,7 +25,6 @@ The switch (:func:`set_depthwise_conv_impl`, :func:`depthwise_conv_impl`,
 """
 import json
 import os
-import threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
@@ -33,6 +32,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import torch
 
 from .fft_depthwise_conv import fft_supports, kernel_reach
+from .impl_switch import ImplSwitch
 from .triton_depthwise_conv import (TRITON_DTYPES, triton_available,
                                     triton_unavailable_reason)
 
@@ -62,26 +62,12 @@ _ONEDNN_MAX_FAST_WIDTH = 13
 # Map area from which the FFT weight gradient beats torch's for 5x5 kernels.
 _FFT_MIN_WEIGHT_GRAD_AREA_5X5 = 400
 
-_state = threading.local()
+_switch = ImplSwitch(DWCONV_IMPLS, env='LKMM_DWCONV_IMPL')
 
 
 # --------------------------------------------------------------------------
 # The switch
 # --------------------------------------------------------------------------
-
-
-def _env_impl() -> str:
-    impl = os.environ.get('LKMM_DWCONV_IMPL', 'auto').strip().lower()
-    if impl not in DWCONV_IMPLS:
-        raise ValueError(f'LKMM_DWCONV_IMPL must be one of {DWCONV_IMPLS}, '
-                         f'got {impl!r}')
-    return impl
-
-
-def _check_impl(impl: str) -> str:
-    if impl not in DWCONV_IMPLS:
-        raise ValueError(f'impl must be one of {DWCONV_IMPLS}, got {impl!r}')
-    return impl
 
 
 def get_depthwise_conv_impl() -> str:
@@ -92,8 +78,7 @@ def get_depthwise_conv_impl() -> str:
         ``F.conv2d`` everywhere), ``'fft'`` or ``'triton'`` (that
         implementation everywhere it applies).
     """
-    impl = getattr(_state, 'impl', None)
-    return impl if impl is not None else _env_impl()
+    return _switch.get()
 
 
 def set_depthwise_conv_impl(impl: Optional[str]) -> None:
@@ -103,7 +88,7 @@ def set_depthwise_conv_impl(impl: Optional[str]) -> None:
         impl (str, optional): One of :data:`DWCONV_IMPLS`; None goes back to
             the environment (``LKMM_DWCONV_IMPL``, default ``'auto'``).
     """
-    _state.impl = None if impl is None else _check_impl(impl)
+    _switch.set(impl)
 
 
 @contextmanager
@@ -117,12 +102,8 @@ def depthwise_conv_impl(impl: str) -> Iterator[None]:
         >>> with depthwise_conv_impl('torch'):  # the reference path
         ...     out = model(x)
     """
-    previous = getattr(_state, 'impl', None)
-    _state.impl = _check_impl(impl)
-    try:
+    with _switch.use(impl):
         yield
-    finally:
-        _state.impl = previous
 
 
 # --------------------------------------------------------------------------
@@ -325,7 +306,7 @@ def plan_depthwise_conv(input_shape: Sequence[int],
         RuntimeError: ``impl='triton'`` where the Triton kernels cannot run
             (no triton; CPU without ``TRITON_INTERPRET=1``).
     """
-    impl = get_depthwise_conv_impl() if impl is None else _check_impl(impl)
+    impl = get_depthwise_conv_impl() if impl is None else _switch.check(impl)
     device = torch.device(device)
     if impl == 'torch' or max(kernel_size) == 1 or not fft_supports(dtype):
         # Nothing else handles integer / complex tensors or 1x1 kernels.

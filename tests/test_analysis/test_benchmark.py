@@ -12,7 +12,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from lkmm.analysis import (BenchmarkResult, TrainDeployComparison,
                            benchmark_model, compare_train_vs_deploy,
                            format_benchmark_table, to_inference_form)
-from lkmm.analysis.benchmark import benchmark_main, resolve_device
+from lkmm.cli.benchmark import benchmark_main
+from lkmm.utils.device import resolve_device
 from lkmm.models import RepLKNet
 
 TINY = dict(channels=[8, 16, 24, 32], layers=[1, 1, 1, 1],
@@ -112,7 +113,7 @@ def test_benchmark_openmmlab_classifier():
     """An mmpretrain model is called with mode='tensor'."""
     from mmengine.config import Config
 
-    from lkmm.apis import build_model_from_cfg
+    from lkmm.engine.runner import build_model_from_cfg
     model = build_model_from_cfg(Config(dict(
         default_scope='mmpretrain',
         model=dict(

@@ -10,9 +10,9 @@ import torch
 
 from lkmm.analysis.dwconv_benchmark import (PAPER_KERNELS, PAPER_RESOLUTIONS,
                                             benchmark_dwconv_grid,
-                                            benchmark_dwconv_main,
                                             format_dwconv_tables,
                                             time_dwconv_stack)
+from lkmm.cli.benchmark_dwconv import benchmark_dwconv_main
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -113,7 +113,7 @@ def test_grid_runs_with_torch_alone(tmp_path):
 
 
 def test_bad_arguments_exit_2_with_the_allowed_values(tmp_path, capsys):
-    from lkmm.analysis.gpu_benchmark import gpu_benchmark_main
+    from lkmm.cli.benchmark_gpu import gpu_benchmark_main
     args = ['--out', str(tmp_path), '--device', 'cpu']
     assert gpu_benchmark_main(args + ['--dtypes', 'fp8']) == 2
     assert "dtypes must be a subset of ('fp32', 'bf16', 'fp16')" in \

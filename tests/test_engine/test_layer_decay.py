@@ -10,7 +10,7 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope, init_default_scope
 
 import lkmm  # noqa: F401
-from lkmm.apis import build_model_from_cfg
+from lkmm.engine.runner import build_model_from_cfg
 from lkmm.engine.optimizers import LayerDecayOptimWrapperConstructor
 from lkmm.models import RepLKNet
 from lkmm.registry import OPTIM_WRAPPER_CONSTRUCTORS

@@ -560,7 +560,7 @@ def test_runner_trains_saves_and_resumes_masks(tmp_path, monkeypatch):
         == hook.masks.num_masked_params() - hook.masks.num_active()
     # lkmm's deploy loads strictly: the extra checkpoint entry is ignored and
     # the zeros are kept.
-    from lkmm.apis.deploy import load_state_dict_strictly
+    from lkmm.deploy import load_state_dict_strictly
     deployed = _ToyModel()
     load_state_dict_strictly(deployed, osp.join(work_dir, 'iter_6.pth'))
     _assert_masked_zero(deployed, masks)

@@ -3,9 +3,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lkmm.layers import (LocalGlobalConv, OversizedConv2d, oversized_conv1d,
-                         oversized_conv_impl, plan_oversized_conv,
+from lkmm.layers import (LocalGlobalConv, OversizedConv2d,
                          resize_oversized_kernel)
+from lkmm.ops import oversized_conv1d
 
 
 def explicit_oversized(x, kh, kw):
@@ -55,35 +55,6 @@ def test_every_output_sees_whole_map_and_is_position_aware():
     assert not torch.allclose(torch.roll(a, (1, 1), (-2, -1)), b)
 
 
-@pytest.mark.parametrize('size', [(16, 16), (20, 7), (33, 17)])
-def test_implementations_agree_forward_and_backward(size):
-    torch.manual_seed(0)
-    h, w = size
-    x = torch.randn(2, 5, h, w)
-    kh = torch.randn(5, 2 * h - 1)
-    kw = torch.randn(5, 2 * w - 1)
-    grad = torch.randn(2, 5, h, w)
-    results = {}
-    for impl in ('torch', 'spatial', 'fft'):
-        xs, khs, kws = (t.clone().requires_grad_() for t in (x, kh, kw))
-        out = oversized_conv1d(oversized_conv1d(xs, khs, -2, impl), kws, -1,
-                               impl)
-        out.backward(grad)
-        results[impl] = [out, xs.grad, khs.grad, kws.grad]
-    for impl in ('spatial', 'fft'):
-        for a, b in zip(results['torch'], results[impl]):
-            tol = 1e-5 * b.abs().max()
-            assert (a - b).abs().max() <= tol, impl
-
-
-def test_fft_gradcheck_float64():
-    torch.manual_seed(0)
-    x = torch.randn(1, 2, 5, 4, dtype=torch.float64, requires_grad=True)
-    k = torch.randn(2, 9, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(
-        lambda a, b: oversized_conv1d(a, b, -2, 'fft'), (x, k))
-
-
 def test_resize_keeps_centre_and_ends():
     w = torch.arange(7.).view(1, 1, 7, 1)
     r = resize_oversized_kernel(w, 13, -2).flatten()
@@ -105,21 +76,6 @@ def test_interpolation_keeps_output_shape(size):
     out.sum().backward()
     assert conv.weight_h.grad.shape == (4, 1, 27, 1)
     assert conv.weight_w.grad.shape == (4, 1, 1, 27)
-
-
-def test_plan_and_switch():
-    assert plan_oversized_conv((56, 7)) == ('fft', 'torch')
-    assert plan_oversized_conv((14, 7)) == ('torch', 'torch')
-    assert plan_oversized_conv((14, 7), needs_grad=False) == (
-        'fft', 'torch')
-    # Off the CPU: the planned depth-wise op (torch's kernel until a rule
-    # measured on that device says otherwise).
-    assert plan_oversized_conv((56, 56), torch.device('meta')) == (
-        'spatial', 'spatial')
-    with oversized_conv_impl('spatial'):
-        assert plan_oversized_conv((56, 56)) == ('spatial', 'spatial')
-    with pytest.raises(ValueError, match='impl must be one of'):
-        OversizedConv2d(2, 4, impl='cuda')
 
 
 @pytest.mark.filterwarnings('ignore::torch.jit.TracerWarning')
@@ -182,3 +138,9 @@ def test_gradcheck_through_kernel_resize(impl):
             x.detach(), resize_oversized_kernel(wh, 11, -2).flatten(1), -2,
             impl),
         (conv.weight_h.detach().clone().requires_grad_(), ))
+
+
+def test_bad_impl_names_the_choices():
+    with pytest.raises(ValueError, match=r"impl must be one of \('auto', "
+                       r"'torch', 'spatial', 'fft'\), got 'cuda'"):
+        OversizedConv2d(2, 4, impl='cuda')

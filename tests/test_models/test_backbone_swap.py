@@ -7,8 +7,8 @@ import torch
 from mmengine.model import revert_sync_batchnorm
 
 import lkmm  # noqa: F401
-from lkmm.apis import build_model_from_cfg
-from lkmm.apis.launch import load_config
+from lkmm.engine.runner import build_model_from_cfg
+from lkmm.engine.runner import load_config
 from lkmm.utils.model_checks import ChannelMismatchError
 
 # The lines the README shows (31B widths 128-256-512-1024).

@@ -6,7 +6,7 @@ from mmengine.config import Config
 from mmengine.runner import save_checkpoint
 
 import lkmm  # noqa: F401
-from lkmm.apis import build_model_from_cfg
+from lkmm.engine.runner import build_model_from_cfg
 from lkmm.models import TIMM_MODEL_NAMES, RepLKNet
 
 

@@ -110,6 +110,6 @@ def test_rules_from_json_file_and_environment(tmp_path, monkeypatch):
 
 
 def test_oversized_conv_uses_the_planned_op_on_gpus():
-    from lkmm.layers import plan_oversized_conv
+    from lkmm.ops import plan_oversized_conv
     assert plan_oversized_conv((56, 56), CUDA) == ('spatial', 'spatial')
     assert plan_oversized_conv((56, 7), 'cpu') == ('fft', 'torch')

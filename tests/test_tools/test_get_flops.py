@@ -6,8 +6,8 @@ import pytest
 
 import lkmm  # noqa: F401
 from lkmm.analysis.complexity import config_input_shape
-from lkmm.apis.get_flops import get_flops_main
-from lkmm.apis.launch import load_config
+from lkmm.cli.get_flops import get_flops_main
+from lkmm.engine.runner import load_config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -39,7 +39,7 @@ def test_inference_form_drops_aux_head_and_folds(tools, capsys):
     # the large kernel's BN, for one new bias per channel.
     from mmengine.config import Config
 
-    from lkmm.apis import build_model_from_cfg
+    from lkmm.engine.runner import build_model_from_cfg
     from lkmm.layers import ReparamLargeKernelConv
     model = build_model_from_cfg(Config.fromfile(tools.demo_config))
 
@@ -115,7 +115,7 @@ def test_sparse_counts_nonzero_weights(tmp_path, capsys, init):
         # instead (a shared weight is a whole cell of taps): about 60%.
         from mmengine.config import Config
 
-        from lkmm.apis import build_model_from_cfg
+        from lkmm.engine.runner import build_model_from_cfg
         modules = dict(build_model_from_cfg(
             Config.fromfile(config)).named_modules())
         assert len(result['module_density']) == 24
@@ -131,7 +131,7 @@ def test_sparse_checkpoint_is_counted_as_it_is(tmp_path):
     import torch
     from mmengine.config import Config
 
-    from lkmm.apis import build_model_from_cfg
+    from lkmm.engine.runner import build_model_from_cfg
     config = tiny_pelk_config(tmp_path)
     model = build_model_from_cfg(Config.fromfile(config))
     with torch.no_grad():

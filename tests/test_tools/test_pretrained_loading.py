@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.runner import save_checkpoint
 
 import lkmm  # noqa: F401
-from lkmm.apis import build_model_from_cfg
+from lkmm.engine.runner import build_model_from_cfg
 
 # The demo's backbone (configs/demo/upernet_replknet-tiny_shapes.py).
 DEMO_ARCH = dict(channels=[16, 32, 64, 128], layers=[1, 1, 2, 1],

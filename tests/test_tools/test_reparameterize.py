@@ -10,8 +10,8 @@ from mmengine.runner import save_checkpoint
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import lkmm  # noqa: F401  (safe checkpoint loading for torch.load below)
-from lkmm.apis import build_model_from_cfg, load_config
-from lkmm.apis import deploy as deploy_api
+from lkmm.engine.runner import build_model_from_cfg, load_config
+from lkmm.deploy import reparameterize as deploy_api
 from lkmm.layers import ReparamLargeKernelConv
 
 SHAPE = (3, 64, 64)
@@ -179,7 +179,7 @@ FAMILY_CONFIGS = [
 
 @pytest.mark.parametrize('config', FAMILY_CONFIGS)
 def test_reparameterize_every_family(config, tools, tmp_path, randomize_bn):
-    from lkmm.apis.deploy import reparameterize_main
+    from lkmm.cli.reparameterize import reparameterize_main
     config = osp.join(tools.repo, 'configs', config)
     torch.manual_seed(0)
     model = randomize_bn(_build(config))

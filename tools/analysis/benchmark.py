@@ -6,10 +6,10 @@ Usage: python tools/analysis/benchmark.py CONFIG [--checkpoint CKPT]
            [--compare deploy|dwconv] [--dwconv-mode train|deploy]
            [--device cpu|cuda] [--threads N] [--cfg-options ...]
 
-See ``-h``; the logic lives in :mod:`lkmm.analysis.benchmark`.
+See ``-h``; the logic lives in :mod:`lkmm.cli.benchmark`.
 """
 import lkmm  # noqa: F401  (registers lkmm, safe checkpoint loading)
-from lkmm.analysis.benchmark import benchmark_main
+from lkmm.cli.benchmark import benchmark_main
 
 if __name__ == '__main__':
     benchmark_main()

@@ -5,11 +5,11 @@ Usage: python tools/analysis/benchmark_dwconv.py [--kernels 3,5,...,31]
            [--modes forward,forward_backward] [--device cpu|cuda]
            [--dtype fp32|bf16|fp16] [--reps N] [--out cells.json]
 
-See ``-h``; the logic lives in :mod:`lkmm.analysis.dwconv_benchmark`.
+See ``-h``; the logic lives in :mod:`lkmm.cli.benchmark_dwconv`.
 """
 import sys
 
-from lkmm.analysis.dwconv_benchmark import benchmark_dwconv_main
+from lkmm.cli.benchmark_dwconv import benchmark_dwconv_main
 
 if __name__ == '__main__':
     sys.exit(benchmark_dwconv_main())

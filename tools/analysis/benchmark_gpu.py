@@ -7,7 +7,7 @@ Usage: python tools/analysis/benchmark_gpu.py [--out DIR] [--budget S]
 
 On a bare GPU machine run ``bash tools/analysis/benchmark_gpu.sh`` instead
 (it installs the carried wheels first). See ``-h``; the logic lives in
-:mod:`lkmm.analysis.gpu_benchmark`.
+:mod:`lkmm.cli.benchmark_gpu`.
 """
 import os.path as osp
 import sys
@@ -16,7 +16,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
 
-from lkmm.analysis.gpu_benchmark import gpu_benchmark_main  # noqa: E402
+from lkmm.cli.benchmark_gpu import gpu_benchmark_main  # noqa: E402
 
 if __name__ == '__main__':
     sys.exit(gpu_benchmark_main())

@@ -6,11 +6,11 @@ Usage: python tools/analysis/benchmark_oversized_conv.py [--arch 26m]
            [--mode forward|forward_backward] [--reps N] [--device cpu|cuda]
            [--out cells.json]
 
-See ``-h``; the logic lives in :mod:`lkmm.analysis.oversized_conv_benchmark`.
+See ``-h``; the logic lives in :mod:`lkmm.cli.benchmark_oversized_conv`.
 """
 import sys
 
-from lkmm.analysis.oversized_conv_benchmark import \
+from lkmm.cli.benchmark_oversized_conv import \
     benchmark_oversized_conv_main
 
 if __name__ == '__main__':

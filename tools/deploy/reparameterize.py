@@ -6,10 +6,10 @@ Usage: python tools/deploy/reparameterize.py CONFIG CKPT OUT
 
 Writes OUT (checkpoint) and OUT with a ``.py`` suffix (config), checked to
 reproduce the trained model's outputs. See ``-h``; the logic lives in
-:mod:`lkmm.apis.deploy`.
+:mod:`lkmm.cli.reparameterize`.
 """
 import lkmm  # noqa: F401  (registers lkmm, safe checkpoint loading)
-from lkmm.apis.deploy import reparameterize_main
+from lkmm.cli.reparameterize import reparameterize_main
 
 if __name__ == '__main__':
     reparameterize_main()

@@ -2,12 +2,12 @@
 ImageNet model, or its mmseg/mmdet backbone) into lkmm's layout for
 ``arch='release-*'``: ``parcnetv2_to_lkmm.py SRC DST [--target
 classifier|backbone] [--ema] [--allow-missing]``, options in ``-h``. A thin
-entry point; the logic lives in :mod:`lkmm.apis.convert`, the key mapping
+entry point; the logic lives in :mod:`lkmm.cli.convert`, the key mapping
 and its documentation in :mod:`lkmm.models.converters.parcnetv2`.
 """
 import sys
 
-from lkmm.apis.convert import parcnetv2_to_lkmm_main
+from lkmm.cli.convert import parcnetv2_to_lkmm_main
 
 if __name__ == '__main__':
     sys.exit(parcnetv2_to_lkmm_main())

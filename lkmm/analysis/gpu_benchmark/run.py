@@ -15,11 +15,9 @@ does not fit is marked "not measured" rather than dropped silently):
 Sections 4-5 need mmengine and mmcv's Python part; without them they are
 skipped with a note (the grid needs torch alone).
 """
-import argparse
 import datetime
 import importlib.util
-import sys
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 
@@ -31,7 +29,7 @@ from .report import evaluate_targets, write_report
 from .rules import propose_rules
 from .timing import Deadline, fp32_gemm_tflops, quick_timing
 
-__all__ = ['SECTIONS', 'run_gpu_benchmark', 'gpu_benchmark_main']
+__all__ = ['SECTIONS', 'run_gpu_benchmark']
 
 #: The report's sections, in the order they run.
 SECTIONS = ('checks', 'grid', 'amp', 'models')
@@ -191,60 +189,3 @@ def _device_name(device: torch.device) -> str:
     if device.type == 'cuda':
         return torch.cuda.get_device_name(device)
     return f'{device.type} ({torch.get_num_threads()} threads)'
-
-
-def _ints(text: str) -> List[int]:
-    try:
-        return [int(v) for v in text.split(',') if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f'expected comma-separated integers, got {text!r}') from None
-
-
-def _names(text: str) -> List[str]:
-    return [v.strip() for v in text.split(',') if v.strip()]
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='lkmm on a GPU: kernel checks, RepLKNet Table 1 grid '
-        '(torch NCHW / channels-last / FFT / Triton), proposed CUDA plan, '
-        'model throughput; one report (markdown + JSON)')
-    parser.add_argument('--out', default='work_dirs/gpu_benchmark',
-                        help='report folder (default: %(default)s)')
-    parser.add_argument('--device', default='cuda')
-    parser.add_argument('--budget', type=float, default=450.,
-                        help='seconds (default: 450; the issue asks for '
-                        'under 8 minutes in all)')
-    parser.add_argument('--dtypes', type=_names, default=['fp32', 'bf16'])
-    parser.add_argument('--resolutions', type=_ints,
-                        default=list(GRID_RESOLUTIONS))
-    parser.add_argument('--kernels', type=_ints, default=list(GRID_KERNELS))
-    parser.add_argument('--batch', type=int, default=64)
-    parser.add_argument('--channels', type=int, default=384)
-    parser.add_argument('--layers', type=int, default=24)
-    parser.add_argument('--model-batch', type=int, default=64)
-    parser.add_argument('--model-size', type=int, default=224)
-    parser.add_argument('--sections', type=_names,
-                        default=list(SECTIONS))
-    parser.add_argument('--smoke', action='store_true',
-                        help='tiny models and shapes: tests the script '
-                        'itself (e.g. on a CPU)')
-    return parser.parse_args(argv)
-
-
-def gpu_benchmark_main(argv: Optional[Sequence[str]] = None) -> int:
-    """Command-line entry of ``tools/analysis/benchmark_gpu.py``."""
-    args = parse_args(argv)
-    try:
-        run_gpu_benchmark(
-            args.out, device=args.device, budget_s=args.budget,
-            dtypes=args.dtypes, resolutions=args.resolutions,
-            kernels=args.kernels, batch=args.batch, channels=args.channels,
-            layers=args.layers, model_batch=args.model_batch,
-            model_size=args.model_size, sections=args.sections,
-            smoke=args.smoke, log=lambda m: print(m, flush=True))
-    except (ValueError, RuntimeError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
-    return 0

@@ -3,7 +3,7 @@ per-layer densities.
 
 Nothing here changes a model. The module depends on :mod:`.masks` only,
 not on the training hook (:mod:`.hook`) nor mmengine's ``Hook``, so
-counting code such as ``lkmm.apis.get_flops`` can use it without them.
+counting code such as ``lkmm.cli.get_flops`` can use it without them.
 """
 from typing import Optional
 

@@ -203,5 +203,6 @@ def build_lkmm_classifier(backbone: dict, in_channels: int,
     head = None if num_classes is None else dict(
         type='LinearClsHead', num_classes=num_classes,
         in_channels=in_channels)
-    return MODELS.build(dict(type='ImageClassifier', backbone=backbone,
-                             neck=neck, head=head))
+    # _scope_: whatever default scope an earlier build left current.
+    return MODELS.build(dict(type='ImageClassifier', _scope_='mmpretrain',
+                             backbone=backbone, neck=neck, head=head))

@@ -36,7 +36,7 @@ from mmengine.config import Config
 import lkmm  # noqa: F401
 from lkmm.analysis import (extrapolated_flops, inference_complexity,
                            to_inference_form)
-from lkmm.apis import build_model_from_cfg
+from lkmm.engine.runner import build_model_from_cfg
 from lkmm.engine import SparseMasks, count_nonzero_params
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(

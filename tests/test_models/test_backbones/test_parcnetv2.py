@@ -5,7 +5,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from lkmm.layers import OversizedConv2d, oversized_conv_impl
+from lkmm.layers import OversizedConv2d
+from lkmm.ops import oversized_conv_impl
 from lkmm.models import ParCNetV2
 from lkmm.layers import L2LayerNorm2d
 from lkmm.registry import MODELS

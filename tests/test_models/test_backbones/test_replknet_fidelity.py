@@ -8,7 +8,7 @@ from mmengine.config import Config
 
 import lkmm  # noqa: F401
 from lkmm.analysis import inference_complexity
-from lkmm.apis import build_model_from_cfg
+from lkmm.engine.runner import build_model_from_cfg
 from lkmm.models import RepLKNet
 
 WIDTH = {'31B': 1024, '31L': 1536, 'XL': 2048}

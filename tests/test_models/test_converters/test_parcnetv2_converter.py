@@ -262,7 +262,7 @@ def lkmm_classifier():
     of the converter's build_parcnetv2_model)."""
     from mmpretrain.registry import MODELS
     return MODELS.build(
-        dict(type='ImageClassifier',
+        dict(type='ImageClassifier', _scope_='mmpretrain',
              backbone=dict(type='lkmm.ParCNetV2', arch=TINY_ARCH,
                            train_size=TRAIN_SIZE),
              neck=None,  # the backbone pools (configs/parcnetv2)
@@ -526,7 +526,7 @@ def test_cli_converts_and_output_loads(tmp_path):
 
 def test_cli_refuses_incomplete_or_foreign_inputs(tmp_path, capsys):
     # In-process (one subprocess above is enough, and slow).
-    from lkmm.apis.convert import parcnetv2_to_lkmm_main as main
+    from lkmm.cli.convert import parcnetv2_to_lkmm_main as main
     dst = tmp_path / 'out.pth'
     foreign = tmp_path / 'resnet.pth'
     torch.save({'state_dict': {'conv1.weight': torch.zeros(2)}}, foreign)

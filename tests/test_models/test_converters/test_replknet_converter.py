@@ -108,7 +108,7 @@ def mmpre_backbone(arch=MMPRE_ARCH, seed=0, **kwargs):
 def mmpre_classifier(seed=0):
     from mmpretrain.registry import MODELS
     model = MODELS.build(
-        dict(type='ImageClassifier',
+        dict(type='ImageClassifier', _scope_='mmpretrain',
              backbone=dict(type='mmpretrain.RepLKNet', arch=MMPRE_ARCH,
                            ffn_ratio=2),
              neck=dict(type='GlobalAveragePooling'),
@@ -122,7 +122,7 @@ def lkmm_classifier(deploy=False):
     the converter's build_replknet_model)."""
     from mmpretrain.registry import MODELS
     return MODELS.build(
-        dict(type='ImageClassifier',
+        dict(type='ImageClassifier', _scope_='mmpretrain',
              backbone=dict(type='lkmm.RepLKNet', arch=LKMM_ARCH,
                            final_norm=True, deploy=deploy),
              neck=dict(type='GlobalAveragePooling'),
@@ -163,8 +163,8 @@ def max_diff(a, b):
 
 
 def load_tool():
-    """The tool's logic (``lkmm.apis.convert``), called in-process."""
-    from lkmm.apis import convert
+    """The tool's logic (``lkmm.cli.convert``), called in-process."""
+    from lkmm.cli import convert
     return convert
 
 

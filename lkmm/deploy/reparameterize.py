@@ -1,6 +1,7 @@
 """Re-parameterize a trained checkpoint into its deployment form.
 
-The logic behind ``tools/deploy/reparameterize.py``. A trained RepLKNet keeps
+The logic behind ``tools/deploy/reparameterize.py``
+(:mod:`lkmm.cli.reparameterize`). A trained RepLKNet keeps
 a small kernel and a BN beside every large depth-wise kernel; for inference
 they fold into one large conv (paper Sec. 3). This writes
 
@@ -18,7 +19,6 @@ Unlike :func:`lkmm.analysis.to_inference_form`, training-only heads (an
 mmseg auxiliary head) are kept, so the deployed checkpoint loads strictly
 into a model built from the written config.
 """
-import argparse
 import copy
 import os
 import os.path as osp
@@ -29,22 +29,24 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 
-from lkmm.analysis.benchmark import (_as_tensor_module, _first_forward,
-                                     compare_train_vs_deploy, flatten_tensors,
-                                     format_benchmark_table,
-                                     input_shape_from_cfg, resolve_device)
+from lkmm.analysis.benchmark import (compare_train_vs_deploy,
+                                     format_benchmark_table)
+from lkmm.analysis.complexity import input_shape_from_cfg
+from lkmm.engine.runner import build_model_from_cfg, load_config
 from lkmm.models.folding import fold_model, folded_form_argument
+from lkmm.utils.device import resolve_device
 from lkmm.utils.fileio import publish as _publish
 from lkmm.utils.fileio import temp_file_beside as _temp_path
-from .launch import build_model_from_cfg, load_config
+from lkmm.utils.model_outputs import (as_tensor_module, first_forward,
+                                      flatten_tensors)
 
 __all__ = [
     'CheckpointMismatchError', 'DeployVerificationError',
-    'deploy_config', 'switch_model_to_deploy', 'load_state_dict_strictly',
-    'reparameterize_checkpoint', 'reparameterize_main'
+    'model_class', 'deploy_config', 'switch_model_to_deploy',
+    'load_state_dict_strictly', 'reparameterize_checkpoint'
 ]
 
 _PRETRAINED_INIT_TYPES = ('Pretrained', 'PretrainedInit')
@@ -237,10 +239,10 @@ def _exact_fp32(device: torch.device) -> Iterator[None]:
 
 def _outputs(model: nn.Module, inputs: torch.Tensor) -> List[torch.Tensor]:
     """Plain output tensors of a backbone or an OpenMMLab model."""
-    module = _as_tensor_module(model)
+    module = as_tensor_module(model)
     with torch.no_grad():
         return [t.float() for t in
-                flatten_tensors(_first_forward(module, model, inputs))]
+                flatten_tensors(first_forward(module, model, inputs))]
 
 
 def _compare(reference: List[torch.Tensor], outputs: List[torch.Tensor],
@@ -451,65 +453,3 @@ def reparameterize_checkpoint(config: str,
     return dict(out=out, out_config=out_config, changes=changes,
                 verify_max_abs_diff=verify['max_abs_diff'], speed=speed,
                 **stats)
-
-
-def parse_reparameterize_args(argv: Optional[List[str]] = None):
-    parser = argparse.ArgumentParser(
-        description='Fold the re-parameterizable branches of a trained '
-        'checkpoint: writes the deployed checkpoint and its config')
-    parser.add_argument('config', help='training config')
-    parser.add_argument('checkpoint', help='trained checkpoint')
-    parser.add_argument('out', help='deployed checkpoint to write')
-    parser.add_argument(
-        '--out-config', help='deployed config to write (default: OUT with a '
-        '.py suffix)')
-    parser.add_argument(
-        '--shape', type=int, nargs=2, metavar=('H', 'W'),
-        help='input height and width of the check (default: the config\'s '
-        'data_preprocessor size, else 224 224)')
-    parser.add_argument('--batch-size', type=int, default=2,
-                        help='images in the check batch (default 2)')
-    parser.add_argument(
-        '--device', help='cpu, cuda or cuda:N (default: cuda when '
-        'available, else cpu)')
-    parser.add_argument(
-        '--tolerance', type=float, default=1e-4,
-        help='largest allowed output difference relative to the output '
-        'scale (default 1e-4)')
-    parser.add_argument('--bench-warmup', type=int, default=2,
-                        help='warm-up iterations of the speed comparison')
-    parser.add_argument(
-        '--bench-iters', type=int, default=5,
-        help='timed iterations of the speed comparison (0 skips it)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config entries (kept in the deployed config)')
-    return parser.parse_args(argv)
-
-
-def reparameterize_main(argv: Optional[List[str]] = None) -> dict:
-    """``tools/deploy/reparameterize.py``; user errors exit without a
-    traceback.
-
-    Args:
-        argv (list[str], optional): Arguments; ``sys.argv`` when None.
-
-    Returns:
-        dict: What :func:`reparameterize_checkpoint` returns.
-    """
-    args = parse_reparameterize_args(argv)
-    try:
-        # Checked first: a bad --device is a usage error, not a crash.
-        device = resolve_device(args.device)
-    except RuntimeError as err:
-        raise SystemExit(f'reparameterize: {err}')
-    try:
-        return reparameterize_checkpoint(
-            args.config, args.checkpoint, args.out,
-            out_config=args.out_config, input_shape=args.shape,
-            batch_size=args.batch_size, device=device,
-            cfg_options=args.cfg_options, tolerance=args.tolerance,
-            bench_warmup=args.bench_warmup, bench_iters=args.bench_iters)
-    except (CheckpointMismatchError, DeployVerificationError,
-            FileNotFoundError) as err:
-        raise SystemExit(f'reparameterize: {err}')

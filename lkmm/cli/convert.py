@@ -1,4 +1,5 @@
-"""The logic behind ``tools/model_converters/replknet_to_lkmm.py``.
+"""``tools/model_converters/replknet_to_lkmm.py`` (the key mapping is
+:mod:`lkmm.models.converters.replknet`).
 
 Usage::
 
@@ -23,7 +24,7 @@ Exit status: 0 on success; 1 when the input cannot be read or converted,
 or when source keys could not be mapped or target keys are missing (unless
 ``--allow-missing``).
 
-The module also holds the logic behind
+The module also holds
 ``tools/model_converters/parcnetv2_to_lkmm.py``
 (:func:`parcnetv2_to_lkmm_main`; see :mod:`lkmm.models.converters.parcnetv2`
 for the layouts and targets), with the same reading, verification, report,

@@ -1,40 +1,26 @@
-"""The logic behind ``tools/train.py`` and ``tools/test.py``.
-
-One entry point serves mmpretrain, mmseg and mmdet configs: the config's
-``default_scope`` decides which library's registries build the model, data and
-metrics. What differs per library (visualization hook fields) is handled here.
+"""Configs to runners and models, for mmpretrain, mmseg and mmdet configs
+alike: the config's ``default_scope`` decides which library's registries
+build the model, data and metrics. ``tools/train.py`` and ``tools/test.py``
+(:mod:`lkmm.cli.launch`) and the analysis tools build through here.
 """
-import argparse
 import copy
 import os
 import os.path as osp
-from typing import List, Optional
+from typing import Optional
 
 import torch
 import torch.distributed as torch_dist
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dist import is_distributed
 from mmengine.runner import Runner
 
 from lkmm.utils.model_checks import check_backbone_channels
-from lkmm.utils.pretrained import check_pretrained_set
 
-LAUNCHERS = ['none', 'pytorch', 'slurm', 'mpi']
-
-
-def _add_common_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        '--work-dir', help='folder for logs and checkpoints (default: '
-        'work_dirs/<config name>)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config entries, e.g. model.backbone.with_cp=False '
-        'train_dataloader.batch_size=4')
-    parser.add_argument(
-        '--launcher', choices=LAUNCHERS, default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank (older: --local_rank).
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+__all__ = [
+    'resolve_config_path', 'load_config', 'init_cpu_distributed',
+    'finish_distributed', 'build_runner', 'build_model_from_cfg',
+    'enable_amp', 'apply_tta'
+]
 
 
 def resolve_config_path(path: str) -> str:
@@ -197,7 +183,8 @@ def build_model_from_cfg(cfg: Config):
     return model
 
 
-def _enable_amp(cfg: Config) -> None:
+def enable_amp(cfg: Config) -> None:
+    """Switch ``cfg.optim_wrapper`` to ``AmpOptimWrapper`` (``--amp``)."""
     wrapper = cfg.optim_wrapper
     if wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
         return
@@ -206,97 +193,6 @@ def _enable_amp(cfg: Config) -> None:
                          f'or "AmpOptimWrapper", got "{wrapper.type}"')
     wrapper.type = 'AmpOptimWrapper'
     wrapper.setdefault('loss_scale', 'dynamic')
-
-
-def parse_train_args(argv: Optional[List[str]] = None):
-    parser = argparse.ArgumentParser(
-        description='Train an lkmm model (classification, segmentation or '
-        'detection config)')
-    parser.add_argument('config', help='train config file')
-    parser.add_argument(
-        '--resume', nargs='?', type=str, const='auto',
-        help='resume from the given checkpoint, or from the latest one in '
-        'the work dir when no path is given')
-    parser.add_argument(
-        '--amp', action='store_true', help='automatic mixed precision')
-    parser.add_argument(
-        '--auto-scale-lr', action='store_true',
-        help='scale the learning rate by the actual total batch size '
-        '(needs auto_scale_lr.base_batch_size in the config)')
-    _add_common_args(parser)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
-
-
-def train_main(argv: Optional[List[str]] = None) -> Runner:
-    """``tools/train.py``: build a Runner from a config and train."""
-    args = parse_train_args(argv)
-    cfg = load_config(args.config, args.cfg_options, args.work_dir)
-    if args.amp:
-        _enable_amp(cfg)
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
-    if args.auto_scale_lr:
-        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
-            raise ValueError('--auto-scale-lr needs '
-                             'auto_scale_lr.base_batch_size in the config')
-        cfg.auto_scale_lr.enable = True
-    check_pretrained_set(cfg)
-    runner = build_runner(cfg, args.launcher)
-    runner.train()
-    finish_distributed()
-    return runner
-
-
-def parse_test_args(argv: Optional[List[str]] = None):
-    parser = argparse.ArgumentParser(
-        description='Evaluate an lkmm model checkpoint')
-    parser.add_argument('config', help='test config file')
-    parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument(
-        '--out', help='dump the raw predictions to this .pkl file')
-    parser.add_argument(
-        '--show', action='store_true', help='show predictions in a window')
-    parser.add_argument(
-        '--show-dir', help='save painted predictions to this folder')
-    parser.add_argument(
-        '--wait-time', type=float, default=2, help='--show interval (s)')
-    parser.add_argument(
-        '--tta', action='store_true',
-        help='test-time augmentation: the config\'s tta_pipeline (e.g. '
-        'multi-scale + flip) and tta_model')
-    _add_common_args(parser)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
-
-
-def _enable_visualization(cfg: Config, args) -> None:
-    hooks = cfg.get('default_hooks', {})
-    if 'visualization' not in hooks:
-        raise ValueError('--show / --show-dir need a "visualization" hook '
-                         'in default_hooks')
-    hook = hooks.visualization
-    scope = cfg.get('default_scope')
-    if scope == 'mmpretrain':
-        hook.enable = True
-        if args.show_dir:
-            hook.out_dir = args.show_dir
-    else:
-        hook.draw = True
-        if args.show_dir:
-            if scope == 'mmdet':
-                hook.test_out_dir = args.show_dir
-            else:
-                cfg.visualizer.save_dir = args.show_dir
-    if args.show:
-        hook.show = True
-        hook.wait_time = args.wait_time
 
 
 def apply_tta(cfg: Config) -> None:
@@ -311,29 +207,3 @@ def apply_tta(cfg: Config) -> None:
     cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
     cfg.tta_model.module = cfg.model
     cfg.model = cfg.tta_model
-
-
-def test_main(argv: Optional[List[str]] = None) -> dict:
-    """``tools/test.py``: evaluate a checkpoint; returns the metrics."""
-    args = parse_test_args(argv)
-    cfg = load_config(args.config, args.cfg_options, args.work_dir)
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
-    cfg.load_from = args.checkpoint
-    cfg.resume = False
-    if args.show or args.show_dir:
-        _enable_visualization(cfg, args)
-    if args.tta:
-        apply_tta(cfg)
-    if args.out is not None:
-        if not args.out.endswith(('.pkl', '.pickle')):
-            raise ValueError(f'--out must end with .pkl or .pickle, got '
-                             f'{args.out}')
-        evaluator = cfg.test_evaluator
-        dump = dict(type='mmengine.DumpResults', out_file_path=args.out)
-        cfg.test_evaluator = (list(evaluator) if isinstance(
-            evaluator, (list, tuple)) else [evaluator]) + [dump]
-    runner = build_runner(cfg, args.launcher)
-    metrics = runner.test()
-    finish_distributed()
-    return metrics

@@ -1,0 +1,76 @@
+"""Options that several tools share, defined once."""
+import argparse
+from typing import List, Optional
+
+__all__ = ['add_device_option', 'add_shape_option', 'add_cfg_options_option',
+           'device_or_exit', 'shape_or_exit', 'int_list', 'name_list']
+
+
+def add_device_option(parser: argparse.ArgumentParser,
+                      default: Optional[str] = None) -> None:
+    """``--device``: cpu, cuda or cuda:N."""
+    what = 'cuda when available, else cpu' if default is None else default
+    parser.add_argument('--device', default=default,
+                        help=f'cpu, cuda or cuda:N (default: {what})')
+
+
+def add_shape_option(parser: argparse.ArgumentParser,
+                     square: bool = False) -> None:
+    """``--shape H W`` (or one N for NxN with ``square``), default from the
+    config."""
+    parser.add_argument(
+        '--shape', type=int, nargs='+' if square else 2,
+        metavar='N' if square else ('H', 'W'),
+        help='input height and width' + (' (or one N for NxN)'
+                                         if square else '') +
+        '; default: the config\'s test pipeline or data preprocessor size, '
+        'else 224 224')
+
+
+def add_cfg_options_option(parser: argparse.ArgumentParser,
+                           extra: str = '') -> None:
+    """``--cfg-options key=value ...`` (mmengine's DictAction)."""
+    from mmengine.config import DictAction
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config entries, e.g. model.backbone.with_cp=False'
+        + extra)
+
+
+def device_or_exit(tool: str, device: Optional[str]):
+    """The resolved device; a usage error (no traceback) when unusable."""
+    from lkmm.utils.device import resolve_device
+    try:
+        return resolve_device(device)
+    except RuntimeError as err:
+        raise SystemExit(f'{tool}: {err}')
+
+
+def shape_or_exit(tool: str, shape: Optional[List[int]]):
+    """``(H, W)`` from ``--shape`` (None stays None); a usage error for a
+    wrong count or non-positive values."""
+    if shape is None:
+        return None
+    if len(shape) == 1:
+        shape = [shape[0], shape[0]]
+    if len(shape) != 2:
+        raise SystemExit(f'{tool}: --shape takes H W or one N, got '
+                         f'{len(shape)} values')
+    if min(shape) < 1:
+        raise SystemExit(f'{tool}: --shape values must be positive, got '
+                         f'{tuple(shape)}')
+    return tuple(shape)
+
+
+def int_list(text: str) -> List[int]:
+    """argparse type: comma-separated integers."""
+    try:
+        return [int(v) for v in text.split(',') if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'expected comma-separated integers, got {text!r}') from None
+
+
+def name_list(text: str) -> List[str]:
+    """argparse type: comma-separated names."""
+    return [v.strip() for v in text.split(',') if v.strip()]
