@@ -29,6 +29,15 @@ def _add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def _parse_common(parser: argparse.ArgumentParser,
+                  argv: Optional[List[str]]) -> argparse.Namespace:
+    """Add the options train and test share, parse, export LOCAL_RANK."""
+    _add_common_args(parser)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
 def parse_train_args(argv: Optional[List[str]] = None):
     parser = argparse.ArgumentParser(
         description='Train an lkmm model (classification, segmentation or '
@@ -44,10 +53,7 @@ def parse_train_args(argv: Optional[List[str]] = None):
         '--auto-scale-lr', action='store_true',
         help='scale the learning rate by the actual total batch size '
         '(needs auto_scale_lr.base_batch_size in the config)')
-    _add_common_args(parser)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return _parse_common(parser, argv)
 
 
 def train_main(argv: Optional[List[str]] = None) -> Runner:
@@ -91,10 +97,7 @@ def parse_test_args(argv: Optional[List[str]] = None):
         '--tta', action='store_true',
         help='test-time augmentation: the config\'s tta_pipeline (e.g. '
         'multi-scale + flip) and tta_model')
-    _add_common_args(parser)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return _parse_common(parser, argv)
 
 
 def _enable_visualization(cfg: Config, args) -> None:

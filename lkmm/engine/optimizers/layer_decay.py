@@ -52,10 +52,11 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
     The runner model's ``backbone`` attribute is the backbone (classifiers,
     segmentors and detectors all have one); all other parameters form the
-    head with learning-rate scale 1. A model that is itself a supported
-    backbone is accepted too (no head). Each backbone parameter gets a layer
-    id from the layer id function registered for the backbone class (see
-    :func:`replknet_layer_id`), and trains with
+    head with learning-rate scale 1. A model that is itself a backbone is
+    accepted too (no head). Each backbone parameter gets the layer id the
+    backbone's ``get_layer_depth`` gives (see
+    :meth:`lkmm.models.RepLKNet.layer_id` for the official RepLKNet
+    grouping), and trains with
     ``base_lr * decay_rate ** (num_layers + 1 - layer_id)``.
 
     Param groups are one per (layer id, decay / no decay), head first (so

@@ -22,7 +22,8 @@ Every lkmm backbone (``RepLKNet``, ``LargeKernelConvNeXt``, ``ParCNetV2``):
   mmpretrain's ConvNeXt answers it (:meth:`LargeKernelBackbone.
   get_layer_depth`).
 """
-from typing import List, Optional, Sequence, Tuple
+import copy
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -32,6 +33,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from lkmm.utils.pretrained import check_pretrained_set
 from ..folding import fold_model
+from .arch_utils import (check_positive_ints, check_same_length, lookup_arch,
+                         parse_out_indices)
 
 #: ``decay_type`` values of :meth:`LargeKernelBackbone.get_layer_depth`.
 DECAY_TYPES = ('layer_wise', 'stage_wise')
@@ -48,11 +51,25 @@ def checkpointed(enabled: bool, module: nn.Module, x: torch.Tensor, *args):
 class LargeKernelBackbone(BaseModule):
     """Base of lkmm's backbones (see the module docstring for the contract).
 
-    Subclasses set ``num_stages`` and call :meth:`set_training_options` in
-    ``__init__``, and say which modules a frozen stage holds
-    (:meth:`frozen_modules`) and which learning-rate decay layer a
-    parameter belongs to (:meth:`stage_layer_ids`, :meth:`layer_id`).
+    Subclasses describe their ``arch`` (``arch_zoo`` and the ``_arch_*``
+    attributes, checked by :meth:`parse_arch` and their own
+    :meth:`check_arch`), call :meth:`init_contract` first in ``__init__``,
+    and say which modules a frozen stage holds (:meth:`frozen_modules`) and
+    which learning-rate decay layer a parameter belongs to
+    (:meth:`stage_layer_ids`, :meth:`layer_id`).
     """
+    #: Named archs.
+    arch_zoo: Dict[str, dict] = {}
+    #: Keys a custom arch dict may have; the first ``_arch_required`` of
+    #: them it must have.
+    _arch_keys: Tuple[str, ...] = ()
+    _arch_required: Tuple[str, ...] = ()
+    #: Values of the keys a custom arch dict leaves out.
+    _arch_defaults: Dict[str, object] = {}
+    #: Keys holding one entry per stage (the first gives the stage count),
+    #: and those of them that hold positive ints.
+    _arch_per_stage: Tuple[str, ...] = ()
+    _arch_positive_ints: Tuple[str, ...] = ()
     #: Constructor argument that builds the folded (deployed) structure;
     #: None for a backbone with nothing to fold.
     folded_form_arg: Optional[str] = 'deploy'
@@ -60,6 +77,45 @@ class LargeKernelBackbone(BaseModule):
     #: backbone's largest layer id (mmseg's ConvNeXt stage-wise configs):
     #: the head then takes id ``num_layers + 1``.
     layer_decay_head_gap: Tuple[str, ...] = ()
+
+    @classmethod
+    def parse_arch(cls, arch: Union[str, dict]) -> dict:
+        """Validate ``arch`` and return the full settings dict.
+
+        Raises:
+            ValueError: naming the field and the allowed values.
+        """
+        arch = lookup_arch(cls.__name__, arch, cls.arch_zoo, cls._arch_keys,
+                           cls._arch_required)
+        settings = copy.deepcopy(cls._arch_defaults)
+        settings.update(copy.deepcopy(arch))
+        check_same_length(settings, cls._arch_per_stage)
+        for key in cls._arch_positive_ints:
+            check_positive_ints(key, settings[key])
+        cls.check_arch(settings)
+        return settings
+
+    @classmethod
+    def check_arch(cls, settings: dict) -> None:
+        """The family's own checks of a full arch dict (may normalize it
+        in place)."""
+
+    def init_contract(self, arch: Union[str, dict],
+                      out_indices: Union[int, Sequence[int]],
+                      frozen_stages: int, norm_eval: bool,
+                      with_cp: bool) -> dict:
+        """Parse ``arch`` and the contract's arguments into
+        ``arch_settings``, ``num_stages``, ``out_indices``,
+        ``frozen_stages``, ``norm_eval`` and ``with_cp``.
+
+        Returns:
+            dict: The arch settings.
+        """
+        self.arch_settings = self.parse_arch(arch)
+        self.num_stages = len(self.arch_settings[self._arch_per_stage[0]])
+        self.out_indices = parse_out_indices(out_indices, self.num_stages)
+        self.set_training_options(frozen_stages, norm_eval, with_cp)
+        return self.arch_settings
 
     def set_training_options(self, frozen_stages: int, norm_eval: bool,
                              with_cp: bool) -> None:
@@ -171,6 +227,13 @@ def grouped_stage_layer_ids(sizes: Sequence[int],
         ids.append((first, count))
         first += count
     return ids
+
+
+#: Initialization of the ConvNeXt-layout backbones (ConvNeXt's).
+CONVNEXT_INIT_CFG = [
+    dict(type='TruncNormal', layer=['Conv2d', 'Linear'], std=.02, bias=0.),
+    dict(type='Constant', layer=['LayerNorm'], val=1., bias=0.),
+]
 
 
 class ConvNeXtLayoutBackbone(LargeKernelBackbone):

@@ -16,7 +16,6 @@ Stem: 4x4 stride-4 conv + LayerNorm. Between stages: LayerNorm + 2x2
 stride-2 conv. Block: large-kernel depth-wise conv -> LayerNorm -> Linear 4C
 -> GELU -> Linear C -> LayerScale -> drop path -> + identity.
 """
-import copy
 from typing import Optional, Sequence, Union
 
 import torch
@@ -26,10 +25,9 @@ from mmcv.cnn.bricks import DropPath
 from lkmm.layers import (LARGE_KERNEL_FORMS, KernelPositionalEmbedding,
                          LayerNorm2d, PartialConv, build_large_kernel_conv)
 from lkmm.registry import MODELS
-from .arch_utils import (check_choice, check_odd_positive,
-                         check_positive_ints, check_same_length, lookup_arch,
-                         parse_out_indices)
-from .base import ConvNeXtLayoutBackbone, checkpointed
+from .arch_utils import check_choice, check_odd_positive
+from .base import (CONVNEXT_INIT_CFG, ConvNeXtLayoutBackbone,
+                   checkpointed)
 
 class LargeKernelConvNeXtBlock(nn.Module):
     """``large-kernel DW conv -> LN -> MLP (4C, GELU) -> LayerScale`` with a
@@ -188,9 +186,12 @@ class LargeKernelConvNeXt(ConvNeXtLayoutBackbone):
     _arch_keys = ('depths', 'channels', 'kernel_sizes', 'form',
                   'small_kernel', 'centre_size', 'sharing_grids',
                   'partial_ratio', 'pos_embed', 'stripe_width', 'mlp_ratio')
-    _defaults = dict(small_kernel=5, centre_size=5, sharing_grids=None,
-                     partial_ratio=1., pos_embed=False, stripe_width=5,
-                     mlp_ratio=4.)
+    _arch_required = ('depths', 'channels', 'kernel_sizes', 'form')
+    _arch_defaults = dict(small_kernel=5, centre_size=5, sharing_grids=None,
+                          partial_ratio=1., pos_embed=False, stripe_width=5,
+                          mlp_ratio=4.)
+    _arch_per_stage = ('depths', 'channels', 'kernel_sizes')
+    _arch_positive_ints = ('depths', 'channels')
 
     def __init__(self,
                  arch: Union[str, dict] = 'pelk-t',
@@ -204,17 +205,11 @@ class LargeKernelConvNeXt(ConvNeXtLayoutBackbone):
                  norm_eval: bool = False,
                  with_cp: bool = False,
                  deploy: bool = False,
-                 init_cfg: Optional[Union[dict, list]] = [
-                     dict(type='TruncNormal', layer=['Conv2d', 'Linear'],
-                          std=.02, bias=0.),
-                     dict(type='Constant', layer=['LayerNorm'], val=1.,
-                          bias=0.),
-                 ]):
+                 init_cfg: Optional[Union[dict,
+                                          list]] = CONVNEXT_INIT_CFG):
         super().__init__(init_cfg=init_cfg)
-        self.arch_settings = arch = self.parse_arch(arch)
-        self.num_stages = len(arch['depths'])
-        self.out_indices = parse_out_indices(out_indices, self.num_stages)
-        self.set_training_options(frozen_stages, norm_eval, with_cp)
+        arch = self.init_contract(arch, out_indices, frozen_stages,
+                                  norm_eval, with_cp)
         self.gap_before_final_norm = gap_before_final_norm
         self.channels = list(arch['channels'])
 
@@ -264,21 +259,8 @@ class LargeKernelConvNeXt(ConvNeXtLayoutBackbone):
         self._freeze_stages()
 
     @classmethod
-    def parse_arch(cls, arch: Union[str, dict]) -> dict:
-        """Validate ``arch`` and return the full settings dict.
-
-        Raises:
-            ValueError: naming the field and the allowed values.
-        """
-        arch = lookup_arch('LargeKernelConvNeXt', arch, cls.arch_zoo,
-                           cls._arch_keys,
-                           ('depths', 'channels', 'kernel_sizes', 'form'))
-        settings = copy.deepcopy(cls._defaults)
-        settings.update(copy.deepcopy(arch))
-        num_stages = check_same_length(
-            settings, ('depths', 'channels', 'kernel_sizes'))
-        for key in ('depths', 'channels'):
-            check_positive_ints(key, settings[key])
+    def check_arch(cls, settings: dict) -> None:
+        num_stages = len(settings['depths'])
         check_odd_positive('kernel_sizes', settings['kernel_sizes'])
         check_choice('form', settings['form'], LARGE_KERNEL_FORMS)
         ratio = settings['partial_ratio']
@@ -293,7 +275,6 @@ class LargeKernelConvNeXt(ConvNeXtLayoutBackbone):
             raise ValueError('arch "sharing_grids" needs one grid (or None) '
                              f'per stage, got {len(grids)} for {num_stages} '
                              'stages')
-        return settings
 
 
 def _small_kernel(small, kernel):

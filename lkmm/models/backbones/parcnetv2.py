@@ -11,9 +11,9 @@ a depth-wise conv, a channel split by the global ratio r (the first
 ``(1-r)C`` channels through local separable convs, the last ``rC`` through
 the oversized ParC-O-H / ParC-O-W convs) and a point-wise conv; ChannelBGU =
 ``((X W1) * GELU(X W2)) W3`` with expansion 2.5 (see
-:mod:`lkmm.layers.gate_units`, :mod:`lkmm.layers.oversized_conv`).
+:mod:`lkmm.layers.gate_units`, :mod:`lkmm.layers.oversized_conv`,
+:mod:`lkmm.ops.oversized_conv`).
 """
-import copy
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
@@ -23,10 +23,8 @@ from mmcv.cnn.bricks import DropPath
 from lkmm.layers import (ChannelBGU, L2LayerNorm2d, LayerNorm2d,
                          ParCBranch, ReleasedParCMixer, SpatialBGU)
 from lkmm.registry import MODELS
-from .arch_utils import (check_choice, check_odd_positive,
-                         check_positive_ints, check_same_length, lookup_arch,
-                         parse_out_indices)
-from .base import ConvNeXtLayoutBackbone
+from .arch_utils import check_choice, check_odd_positive
+from .base import CONVNEXT_INIT_CFG, ConvNeXtLayoutBackbone
 
 
 class ParCNetV2Block(nn.Module):
@@ -318,7 +316,10 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
                   'down_kernel', 'norm', 'channel_dw_kernel',
                   'oversized_bias', 'block', 'res_scale', 'layer_scale',
                   'resize_kernels')
-    _defaults = dict(global_ratios=[0.25, 0.5, 0.75, 1.0], expansion=2.5,
+    _arch_required = ('depths', 'channels')
+    _arch_per_stage = ('depths', 'channels', 'global_ratios', 'res_scale')
+    _arch_positive_ints = ('depths', 'channels')
+    _arch_defaults = dict(global_ratios=[0.25, 0.5, 0.75, 1.0], expansion=2.5,
                      dw_kernel_size=3, local_kernel_size=7, stem_kernel=7,
                      down_kernel=3, norm='LN', channel_dw_kernel=0,
                      oversized_bias=False, block='paper',
@@ -340,17 +341,11 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
                  frozen_stages: int = 0,
                  norm_eval: bool = False,
                  with_cp: bool = False,
-                 init_cfg: Optional[Union[dict, list]] = [
-                     dict(type='TruncNormal', layer=['Conv2d', 'Linear'],
-                          std=.02, bias=0.),
-                     dict(type='Constant', layer=['LayerNorm'], val=1.,
-                          bias=0.),
-                 ]):
+                 init_cfg: Optional[Union[dict,
+                                          list]] = CONVNEXT_INIT_CFG):
         super().__init__(init_cfg=init_cfg)
-        self.arch_settings = arch = self.parse_arch(arch)
-        self.num_stages = len(arch['depths'])
-        self.out_indices = parse_out_indices(out_indices, self.num_stages)
-        self.set_training_options(frozen_stages, norm_eval, with_cp)
+        arch = self.init_contract(arch, out_indices, frozen_stages,
+                                  norm_eval, with_cp)
         train_size = nn.modules.utils._pair(train_size)
         if any(not isinstance(s, int) or s < 4 * 2**(self.num_stages - 1)
                for s in train_size):
@@ -420,21 +415,8 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
         self._freeze_stages()
 
     @classmethod
-    def parse_arch(cls, arch: Union[str, dict]) -> dict:
-        """Validate ``arch`` and return the full settings dict.
-
-        Raises:
-            ValueError: naming the field and the allowed values.
-        """
-        arch = lookup_arch('ParCNetV2', arch, cls.arch_zoo, cls._arch_keys,
-                           ('depths', 'channels'))
-        settings = copy.deepcopy(cls._defaults)
-        settings.update(copy.deepcopy(arch))
-        check_same_length(settings, ('depths', 'channels', 'global_ratios',
-                                     'res_scale'))
+    def check_arch(cls, settings: dict) -> None:
         check_choice('block', settings['block'], BLOCKS)
-        for key in ('depths', 'channels'):
-            check_positive_ints(key, settings[key])
         if any(not isinstance(r, (int, float)) or not 0 <= r <= 1
                for r in settings['global_ratios']):
             raise ValueError('arch "global_ratios" must hold numbers in '
@@ -470,7 +452,6 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
                              'one positive number per stage, got '
                              f'{settings["expansion"]!r}')
         settings['expansion'] = list(e)
-        return settings
 
     def forward_stage(self, index: int, x: torch.Tensor) -> torch.Tensor:
         for block in self.stages[index]:

@@ -4,7 +4,6 @@ Architecture (paper Sec. 4.1): a stem that downsamples by 4, four stages of
 ``[RepLK Block, ConvFFN Block]`` pairs, and transitions (1x1 conv + stride-2
 depth-wise 3x3) between stages. Every block is pre-norm (BN) with a residual.
 """
-import copy
 import re
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -15,8 +14,7 @@ from mmcv.cnn.bricks import DropPath
 
 from lkmm.layers import ConvBN, ReparamLargeKernelConv
 from lkmm.registry import MODELS
-from .arch_utils import (check_odd_positive, check_positive_ints,
-                         check_same_length, lookup_arch, parse_out_indices)
+from .arch_utils import check_odd_positive
 from .base import LargeKernelBackbone, grouped_stage_layer_ids
 
 
@@ -154,6 +152,10 @@ class RepLKNet(LargeKernelBackbone):
     }
     _arch_keys = ('channels', 'layers', 'kernel_sizes', 'small_kernel',
                   'dw_ratio', 'ffn_ratio')
+    _arch_required = ('channels', 'layers', 'kernel_sizes')
+    _arch_defaults = dict(small_kernel=5, dw_ratio=1, ffn_ratio=4)
+    _arch_per_stage = ('channels', 'layers', 'kernel_sizes')
+    _arch_positive_ints = ('channels', 'layers')
 
     def __init__(self,
                  arch: Union[str, dict] = '31B',
@@ -170,11 +172,8 @@ class RepLKNet(LargeKernelBackbone):
                  small_kernel_merged: bool = False,
                  init_cfg: Optional[Union[dict, list]] = None):
         super().__init__(init_cfg=init_cfg)
-        self.arch_settings = self.parse_arch(arch)
-        arch = self.arch_settings
-        self.num_stages = len(arch['layers'])
-        self.out_indices = parse_out_indices(out_indices, self.num_stages)
-        self.set_training_options(frozen_stages, norm_eval, with_cp)
+        arch = self.init_contract(arch, out_indices, frozen_stages,
+                                  norm_eval, with_cp)
         deploy = deploy or small_kernel_merged
         self.channels = list(arch['channels'])
 
@@ -226,19 +225,7 @@ class RepLKNet(LargeKernelBackbone):
         self._freeze_stages()
 
     @classmethod
-    def parse_arch(cls, arch: Union[str, dict]) -> dict:
-        """Validate ``arch`` and return the full settings dict.
-
-        Raises:
-            ValueError: naming the field and the allowed values.
-        """
-        arch = lookup_arch('RepLKNet', arch, cls.arch_zoo, cls._arch_keys,
-                           ('channels', 'layers', 'kernel_sizes'))
-        settings = dict(small_kernel=5, dw_ratio=1, ffn_ratio=4)
-        settings.update(copy.deepcopy(arch))
-        check_same_length(settings, ('channels', 'layers', 'kernel_sizes'))
-        for key in ('channels', 'layers'):
-            check_positive_ints(key, settings[key])
+    def check_arch(cls, settings: dict) -> None:
         check_odd_positive('kernel_sizes', settings['kernel_sizes'])
         small = settings['small_kernel']
         if small is not None:
@@ -256,7 +243,6 @@ class RepLKNet(LargeKernelBackbone):
                     settings[key] <= 0:
                 raise ValueError(f'arch "{key}" must be a positive number, '
                                  f'got {settings[key]!r}')
-        return settings
 
     def forward(self, x):
         x = self.stem[0](x)
