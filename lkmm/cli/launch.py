@@ -9,6 +9,7 @@ from typing import List, Optional
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from lkmm.engine.data_check import DatasetNotFoundError, check_data_roots
 from lkmm.engine.runner import (apply_tta, build_runner, enable_amp,
                                 finish_distributed, load_config)
 from lkmm.utils.pretrained import check_pretrained_set
@@ -36,6 +37,14 @@ def _parse_common(parser: argparse.ArgumentParser,
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
+
+
+def _check_data_or_exit(tool: str, cfg: Config, loaders) -> None:
+    """A missing dataset is a usage error: one message, no traceback."""
+    try:
+        check_data_roots(cfg, loaders)
+    except DatasetNotFoundError as err:
+        raise SystemExit(f'{tool}: {err}')
 
 
 def parse_train_args(argv: Optional[List[str]] = None):
@@ -73,6 +82,10 @@ def train_main(argv: Optional[List[str]] = None) -> Runner:
             raise ValueError('--auto-scale-lr needs '
                              'auto_scale_lr.base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
+    loaders = ['train_dataloader']
+    if cfg.get('val_cfg') and cfg.get('val_dataloader'):
+        loaders.append('val_dataloader')
+    _check_data_or_exit('train', cfg, loaders)
     check_pretrained_set(cfg)
     runner = build_runner(cfg, args.launcher)
     runner.train()
@@ -143,6 +156,7 @@ def test_main(argv: Optional[List[str]] = None) -> dict:
         dump = dict(type='mmengine.DumpResults', out_file_path=args.out)
         cfg.test_evaluator = (list(evaluator) if isinstance(
             evaluator, (list, tuple)) else [evaluator]) + [dump]
+    _check_data_or_exit('test', cfg, ['test_dataloader'])
     runner = build_runner(cfg, args.launcher)
     metrics = runner.test()
     finish_distributed()
