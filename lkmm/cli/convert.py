@@ -20,6 +20,12 @@ is left untouched.
 * ``--target backbone``: bare ``lkmm.RepLKNet`` keys (the head is dropped);
   use ``init_cfg=dict(type='Pretrained', checkpoint=DST)`` without prefix.
 
+* ``--safetensors`` (implied by a DST ending in ``.safetensors``): write
+  the state dict as a safetensors file instead, the meta dict JSON-encoded
+  in its metadata (``lkmm_meta``); lkmm's checkpoint loading
+  (:mod:`lkmm.utils.checkpoint`) reads it back for ``load_checkpoint``,
+  ``load_from`` and ``init_cfg=dict(type='Pretrained', ...)``.
+
 Exit status: 0 on success; 1 when the input cannot be read or converted,
 or when source keys could not be mapped or target keys are missing (unless
 ``--allow-missing``).
@@ -27,8 +33,10 @@ or when source keys could not be mapped or target keys are missing (unless
 The module also holds
 ``tools/model_converters/parcnetv2_to_lkmm.py``
 (:func:`parcnetv2_to_lkmm_main`; see :mod:`lkmm.models.converters.parcnetv2`
-for the layouts and targets), with the same reading, verification, report,
-``--allow-missing`` and atomic writing.
+for the layouts and targets) and ``tools/model_converters/slak_to_lkmm.py``
+(:func:`slak_to_lkmm_main`; :mod:`lkmm.models.converters.slak`), with the
+same reading, verification, report, ``--allow-missing``, ``--safetensors``
+and atomic writing.
 """
 import argparse
 import os.path as osp
@@ -38,17 +46,22 @@ import time
 
 import lkmm
 from lkmm.models.converters import (PARCNETV2_FORMATS, PARCNETV2_TARGETS,
-                                    REPLKNET_FORMATS,
+                                    REPLKNET_FORMATS, SLAK_FORMATS,
+                                    SLAK_TARGETS,
                                     build_parcnetv2_model,
                                     build_replknet_model,
                                     check_against_model,
                                     compare_state_dict_with_model,
                                     convert_parcnetv2_state_dict,
                                     convert_replknet_state_dict,
+                                    build_slak_model,
+                                    convert_slak_state_dict,
                                     head_num_classes,
                                     infer_parcnetv2_kwargs,
-                                    infer_replknet_kwargs)
-from lkmm.utils.checkpoint import UnsafeCheckpointError, safe_load
+                                    infer_replknet_kwargs,
+                                    infer_slak_kwargs)
+from lkmm.utils.checkpoint import (UnsafeCheckpointError, safe_load,
+                                   save_safetensors_checkpoint)
 from lkmm.utils.fileio import atomic_torch_save
 
 
@@ -70,7 +83,21 @@ def parse_args(argv=None):
         '--allow-missing', action='store_true',
         help='write the output even if source keys could not be mapped '
         '(they are dropped) or target keys are missing (e.g. no head)')
+    _add_safetensors_option(parser)
     return parser.parse_args(argv)
+
+
+def _add_safetensors_option(parser):
+    parser.add_argument(
+        '--safetensors', action='store_true',
+        help='write DST as a .safetensors file (the state dict, with the '
+        'meta dict JSON-encoded in its metadata) instead of a torch '
+        'checkpoint; implied when DST ends with .safetensors')
+
+
+def _wants_safetensors(args) -> bool:
+    return bool(getattr(args, 'safetensors', False)) or \
+        str(args.dst).endswith('.safetensors')
 
 
 def _print_keys(title, keys):
@@ -158,8 +185,12 @@ def _verify_and_save(model, state_dict, report, args, meta) -> int:
                 source=osp.basename(args.src),
                 source_format=report.src_format, target=args.target,
                 time=time.strftime('%Y-%m-%d %H:%M:%S'))
-    atomic_torch_save(dict(state_dict=state_dict, meta=meta), args.dst)
-    print(f'saved {args.dst}')
+    if _wants_safetensors(args):
+        save_safetensors_checkpoint(state_dict, args.dst, meta)
+        print(f'saved {args.dst} (safetensors)')
+    else:
+        atomic_torch_save(dict(state_dict=state_dict, meta=meta), args.dst)
+        print(f'saved {args.dst}')
     return 0
 
 
@@ -187,7 +218,7 @@ def parse_parcnetv2_args(argv=None):
 
     Returns:
         argparse.Namespace: ``src``, ``dst``, ``target``, ``format``,
-        ``ema`` and ``allow_missing``.
+        ``ema``, ``allow_missing`` and ``safetensors``.
     """
     parser = argparse.ArgumentParser(
         description='Convert a released ParCNetV2 checkpoint '
@@ -211,6 +242,7 @@ def parse_parcnetv2_args(argv=None):
         '--allow-missing', action='store_true',
         help='write the output even if source keys could not be mapped '
         '(they are dropped) or target keys are missing (e.g. no head)')
+    _add_safetensors_option(parser)
     return parser.parse_args(argv)
 
 
@@ -278,6 +310,117 @@ def parcnetv2_to_lkmm_main(argv=None) -> int:
     args = parse_parcnetv2_args(argv)
     try:
         return convert_parcnetv2(args)
+    except (ValueError, UnsafeCheckpointError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+
+
+# --- SLaK (tools/model_converters/slak_to_lkmm.py) -------------------------
+
+
+def parse_slak_args(argv=None):
+    """Arguments of ``tools/model_converters/slak_to_lkmm.py``.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        argparse.Namespace: ``src``, ``dst``, ``target``, ``format``,
+        ``ema``, ``allow_missing`` and ``safetensors``.
+    """
+    parser = argparse.ArgumentParser(
+        description='Convert a released SLaK checkpoint (VITA-Group/SLaK: '
+        'ImageNet model, or its mmseg/mmdet backbone) into an lkmm '
+        "checkpoint for lkmm.LargeKernelConvNeXt (arch='slak-*', form "
+        "'stripe')")
+    parser.add_argument('src', help='source checkpoint (.pth)')
+    parser.add_argument('dst', help='output checkpoint (mmengine format, '
+                        'or .safetensors)')
+    parser.add_argument(
+        '--target', choices=SLAK_TARGETS, default='classifier',
+        help='classifier: ImageClassifier keys backbone.* and head.fc.* '
+        '(downstream: Pretrained init with prefix="backbone."); backbone: '
+        'bare lkmm.LargeKernelConvNeXt keys, head dropped (default: '
+        'classifier; a mmseg/mmdet checkpoint needs backbone)')
+    parser.add_argument(
+        '--format', choices=('auto', ) + SLAK_FORMATS, default='auto',
+        help='source layout: classification (models/SLaK.py) or dense '
+        '(the mmseg/mmdet backbone) (default: detect it)')
+    parser.add_argument(
+        '--ema', action='store_true',
+        help='convert the EMA weights (model_ema) instead of model')
+    parser.add_argument(
+        '--allow-missing', action='store_true',
+        help='write the output even if source keys could not be mapped '
+        '(they are dropped) or target keys are missing (e.g. no head)')
+    _add_safetensors_option(parser)
+    return parser.parse_args(argv)
+
+
+def convert_slak(args):
+    """Load, convert, verify and save a SLaK checkpoint.
+
+    Args:
+        args (argparse.Namespace): From :func:`parse_slak_args`.
+
+    Returns:
+        int: The exit status (0: written; 1: incomplete or not fitting).
+    """
+    checkpoint = _load_source(args.src)
+    src_format = None if args.format == 'auto' else args.format
+    state_dict, report = convert_slak_state_dict(
+        checkpoint, src_format=src_format, target=args.target,
+        use_ema=args.ema, check=False)
+    kwargs = infer_slak_kwargs(state_dict,
+                               dense=report.src_format == 'dense')
+    num_classes = head_num_classes(state_dict)
+    print(f'source format: {report.src_format}, target: {args.target}'
+          + (' (EMA weights)' if args.ema else ''))
+    print(f'inferred lkmm.LargeKernelConvNeXt kwargs: {kwargs}')
+    if args.target == 'classifier':
+        print(f'head: {num_classes} classes' if num_classes else 'head: none')
+    model = build_slak_model(kwargs, args.target, num_classes)
+    check_against_model(state_dict, report, model)  # raises on shapes
+    print(f'matched source keys: {len(report.matched)} -> '
+          f'{report.num_tensors} tensors')
+    if report.dropped:
+        _print_keys('dropped source keys (not part of the target)',
+                    report.dropped)
+    if report.filled:
+        print(f'filled {len(report.filled)} missing BN num_batches_tracked '
+              'with 0')
+    _print_keys('unexpected source keys (not used)', report.unknown)
+    _print_keys('missing lkmm keys (not filled)', report.missing)
+    if report.unexpected:
+        _print_keys('converted keys the model does not have',
+                    report.unexpected)
+    for note in report.notes:
+        print(f'note: {note}')
+    del checkpoint
+    return _verify_and_save(
+        model, state_dict, report, args,
+        dict(converted_by='tools/model_converters/slak_to_lkmm.py',
+             ema=args.ema, slak_kwargs=kwargs, num_classes=num_classes,
+             unknown_source_keys=report.unknown,
+             missing_keys=report.missing))
+
+
+def slak_to_lkmm_main(argv=None) -> int:
+    """``tools/model_converters/slak_to_lkmm.py``.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        int: The exit status: 0 on success; 1 when the input cannot be read
+        or converted, shapes do not fit, or source keys are unused / lkmm
+        keys missing (unless ``--allow-missing``).
+    """
+    args = parse_slak_args(argv)
+    try:
+        return convert_slak(args)
     except (ValueError, UnsafeCheckpointError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1

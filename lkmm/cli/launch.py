@@ -3,7 +3,6 @@ mmseg and mmdet configs (see :mod:`lkmm.engine.runner`); what differs per
 library (visualization hook fields) is handled here."""
 import argparse
 import os
-import os.path as osp
 from typing import List, Optional
 
 from mmengine.config import Config
@@ -12,7 +11,8 @@ from mmengine.runner import Runner
 from lkmm.engine.data_check import DatasetNotFoundError, check_data_roots
 from lkmm.engine.runner import (apply_tta, build_runner, enable_amp,
                                 finish_distributed, load_config)
-from lkmm.utils.pretrained import check_pretrained_set
+from lkmm.utils.pretrained import (check_pretrained_set,
+                                   checkpoint_file_problem)
 from .options import add_cfg_options_option
 
 LAUNCHERS = ['none', 'pytorch', 'slurm', 'mpi']
@@ -45,6 +45,13 @@ def _check_data_or_exit(tool: str, cfg: Config, loaders) -> None:
         check_data_roots(cfg, loaders)
     except DatasetNotFoundError as err:
         raise SystemExit(f'{tool}: {err}')
+
+
+def _check_checkpoint_or_exit(tool: str, path: str) -> None:
+    """An empty, truncated or foreign file: one message, no traceback."""
+    problem = checkpoint_file_problem(path)
+    if problem:
+        raise SystemExit(f'{tool}: {problem}')
 
 
 def parse_train_args(argv: Optional[List[str]] = None):
@@ -86,6 +93,8 @@ def train_main(argv: Optional[List[str]] = None) -> Runner:
     if cfg.get('val_cfg') and cfg.get('val_dataloader'):
         loaders.append('val_dataloader')
     _check_data_or_exit('train', cfg, loaders)
+    if cfg.get('load_from') and not cfg.get('resume'):
+        _check_checkpoint_or_exit('train', cfg.load_from)
     check_pretrained_set(cfg)
     runner = build_runner(cfg, args.launcher)
     runner.train()
@@ -140,8 +149,7 @@ def test_main(argv: Optional[List[str]] = None) -> dict:
     """``tools/test.py``: evaluate a checkpoint; returns the metrics."""
     args = parse_test_args(argv)
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    _check_checkpoint_or_exit('test', args.checkpoint)
     cfg.load_from = args.checkpoint
     cfg.resume = False
     if args.show or args.show_dir:

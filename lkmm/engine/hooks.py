@@ -108,3 +108,29 @@ class IterationSeedHook(Hook):
         if randomness.get('diff_rank_seed', False):
             seed += runner.rank
         torch.manual_seed(seed * 1_000_003 + runner.iter)
+
+
+@HOOKS.register_module()
+class PretrainedMatchHook(Hook):
+    """Stop when ``load_from`` fills too few of the model's tensors.
+
+    mmengine loads ``load_from`` with ``strict=False``; a checkpoint in
+    another implementation's layout then loads nothing and training starts
+    from random weights. This hook checks the loaded checkpoint against the
+    model (:func:`lkmm.models.pretrained.check_pretrained_match`) and names
+    the converter that fits it. lkmm's ``tools/train.py`` adds it whenever
+    a config sets ``load_from`` (not when resuming).
+    """
+    priority = 'VERY_HIGH'
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        from mmengine.model import is_model_wrapper
+
+        from lkmm.models.pretrained import check_pretrained_match
+        model = runner.model.module if is_model_wrapper(runner.model) \
+            else runner.model
+        state_dict = checkpoint.get('state_dict', checkpoint)
+        state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
+                      for k, v in state_dict.items()}
+        check_pretrained_match(model, state_dict, str(runner._load_from),
+                               f'the {type(model).__name__} of the config')

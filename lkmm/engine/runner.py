@@ -132,6 +132,12 @@ def build_runner(cfg: Config, launcher: str = 'none') -> Runner:
         launcher (str): Job launcher. Defaults to 'none'.
     """
     cfg.launcher = launcher
+    if cfg.get('load_from') and not cfg.get('resume'):
+        # A load_from that fills too few tensors stops the run.
+        hooks = list(cfg.get('custom_hooks') or [])
+        if not any(str(h.get('type', '')).endswith('PretrainedMatchHook')
+                   for h in hooks):
+            cfg.custom_hooks = hooks + [dict(type='lkmm.PretrainedMatchHook')]
     init_cpu_distributed(launcher, cfg)
     if 'runner_type' in cfg:
         from mmengine.registry import RUNNERS

@@ -20,14 +20,21 @@ arbitrary code, so lkmm does the opposite:
   scheme with a thin loader that goes through :func:`safe_load`, which
   covers ``load_checkpoint``, ``_load_checkpoint``, ``Runner(load_from=...,
   resume=...)`` and ``init_cfg=dict(type='Pretrained', ...)``.
+
+A local ``*.safetensors`` file (e.g. written by the converters'
+``--safetensors``) is read by :func:`load_safetensors_checkpoint` into
+``{'state_dict': ..., 'meta': ...}``: safetensors holds raw tensors and a
+JSON header, so nothing is ever unpickled.
 """
 import argparse
 import io
+import json
 import logging
 import os
 import os.path as osp
 import pickle
 import re
+from collections import OrderedDict
 from tempfile import TemporaryDirectory
 
 import numpy as np
@@ -45,7 +52,8 @@ except ImportError:  # numpy 1.x
 
 __all__ = [
     'SAFE_GLOBALS', 'UnsafeCheckpointError', 'safe_load',
-    'register_safe_checkpoint_loading'
+    'register_safe_checkpoint_loading', 'load_safetensors_checkpoint',
+    'save_safetensors_checkpoint'
 ]
 
 # torch >= 2.4 can extend the weights_only allowlist; torch >= 2.6 also
@@ -193,6 +201,104 @@ def safe_load(f, map_location=None, source=None):
         source, f)
 
 
+#: Metadata key under which the checkpoint's ``meta`` dict is stored
+#: (JSON-encoded) in a ``.safetensors`` file.
+SAFETENSORS_META_KEY = 'lkmm_meta'
+
+
+def _safetensors_device(map_location):
+    """A device for safetensors' ``load_file`` from a ``map_location``."""
+    if map_location is None:
+        return 'cpu'
+    if isinstance(map_location, torch.device):
+        return str(map_location)
+    if isinstance(map_location, str):
+        return map_location
+    return 'cpu'  # callable / dict: load on the CPU (torch's default)
+
+
+def load_safetensors_checkpoint(filename, map_location=None):
+    """Read a ``.safetensors`` file as an mmengine checkpoint.
+
+    Args:
+        filename (str | os.PathLike): Local path.
+        map_location (str | torch.device, optional): Device to load the
+            tensors to; None, a dict or a callable load them on the CPU.
+            Defaults to None.
+
+    Returns:
+        dict: ``{'state_dict': OrderedDict[str, Tensor], 'meta': dict}``;
+        ``meta`` is the JSON-decoded ``lkmm_meta`` entry of the file's
+        metadata when present, else the metadata's plain string entries.
+
+    Raises:
+        ValueError: If the file is not a readable safetensors file.
+    """
+    try:
+        from safetensors import safe_open
+    except ImportError:  # pragma: no cover
+        raise ImportError('reading .safetensors checkpoints needs the '
+                          '"safetensors" package (pip install '
+                          'safetensors)') from None
+    filename = os.fspath(filename)
+    device = _safetensors_device(map_location)
+    try:
+        with safe_open(filename, framework='pt', device=device) as f:
+            metadata = dict(f.metadata() or {})
+            state_dict = OrderedDict(
+                (key, f.get_tensor(key)) for key in f.keys())
+    except Exception as err:  # SafetensorError, OSError, ...
+        raise ValueError(f'cannot read {filename} as a safetensors file: '
+                         f'{type(err).__name__}: {err}') from None
+    meta = metadata
+    if SAFETENSORS_META_KEY in metadata:
+        try:
+            meta = json.loads(metadata[SAFETENSORS_META_KEY])
+        except ValueError:
+            pass  # keep the raw strings
+    return {'state_dict': state_dict, 'meta': meta}
+
+
+def save_safetensors_checkpoint(state_dict, filepath, meta=None):
+    """Write a state dict as ``.safetensors``, atomically.
+
+    The file is written next to ``filepath`` under a temporary name and
+    renamed into place (:mod:`lkmm.utils.fileio`), so ``filepath`` is
+    either complete or untouched.
+
+    Args:
+        state_dict (Mapping[str, Tensor]): The weights; tensors that share
+            memory are stored as separate copies.
+        filepath (str | os.PathLike): Destination; its folder is created.
+        meta (dict, optional): Stored JSON-encoded as the ``lkmm_meta``
+            string of the safetensors metadata (values JSON cannot encode
+            are stored as their ``str``). Defaults to None.
+    """
+    from safetensors.torch import save_file
+
+    from .fileio import publish, temp_file_beside
+    tensors, seen = OrderedDict(), set()
+    for key, value in state_dict.items():
+        value = value.detach().cpu().contiguous()
+        if value.nbytes:
+            storage = value.untyped_storage().data_ptr()
+            if storage in seen:
+                value = value.clone()  # safetensors refuses shared memory
+            seen.add(value.untyped_storage().data_ptr())
+        tensors[key] = value
+    metadata = {'format': 'pt'}
+    if meta is not None:
+        metadata[SAFETENSORS_META_KEY] = json.dumps(meta, default=str)
+    tmp = temp_file_beside(filepath)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        publish(tmp, filepath)
+    except BaseException:
+        if osp.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 # Safe versions of the CheckpointLoader schemes mmengine registers in
 # mmengine/runner/checkpoint.py. Named like mmengine's because
 # CheckpointLoader logs ``loader.__name__[10:]`` as the backend name.
@@ -200,6 +306,9 @@ def safe_load(f, map_location=None, source=None):
 
 def load_from_local(filename, map_location=None):
     """Load a local checkpoint safely (scheme ``''``).
+
+    A ``*.safetensors`` file is read by
+    :func:`load_safetensors_checkpoint` (no unpickling at all).
 
     Args:
         filename (str): Local path, ``~`` is expanded.
@@ -211,6 +320,8 @@ def load_from_local(filename, map_location=None):
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'{filename} can not be found.')
+    if filename.endswith('.safetensors'):
+        return load_safetensors_checkpoint(filename, map_location)
     return safe_load(filename, map_location)
 
 

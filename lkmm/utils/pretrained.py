@@ -6,11 +6,14 @@ or a backbone built outside lkmm's tools would train from random weights.
 ``tools/train.py`` checks the whole config first; every lkmm backbone checks
 its own ``init_cfg`` again in ``init_weights`` (for other launchers).
 """
-from typing import List
+import os.path as osp
+import zipfile
+from typing import List, Optional
 
 from mmengine.config import Config
 
-__all__ = ['find_unset_pretrained', 'check_pretrained_set']
+__all__ = ['find_unset_pretrained', 'check_pretrained_set',
+           'checkpoint_file_problem']
 
 
 def find_unset_pretrained(node, path: str = 'model') -> List[str]:
@@ -58,3 +61,46 @@ def check_pretrained_set(node, path: str = 'model') -> None:
             f'pass --cfg-options {options} (an lkmm checkpoint, or one '
             'converted by tools/model_converters/), or set the init_cfg to '
             'None to train from scratch')
+
+
+# What a torch.save file starts with: a zip archive (torch >= 1.6) or the
+# legacy pickle (protocol 2, then torch's magic number).
+_ZIP_MAGIC = b'PK\x03\x04'
+_LEGACY_MAGIC = b'\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19'
+
+
+def checkpoint_file_problem(path: str) -> Optional[str]:
+    """What makes a local checkpoint file unreadable, or None.
+
+    Reads the first bytes and the zip directory only, so it is cheap for
+    large files. URLs and other schemes are left to their loaders.
+
+    Args:
+        path (str): The checkpoint path.
+
+    Returns:
+        str | None: One message per case: missing, empty, truncated (an
+        incomplete zip archive) or not a checkpoint at all.
+    """
+    if not isinstance(path, str) or '://' in path:
+        return None
+    if not osp.isfile(path):
+        return f'checkpoint not found: {path}'
+    if osp.getsize(path) == 0:
+        return (f'checkpoint {path} is empty (0 bytes): the download or '
+                'copy did not finish')
+    with open(path, 'rb') as f:
+        head = f.read(16)
+    if path.endswith('.safetensors'):
+        return None  # read by its own loader
+    if head.startswith(_ZIP_MAGIC):
+        if not zipfile.is_zipfile(path):
+            return (f'checkpoint {path} is truncated or corrupt (an '
+                    f'incomplete zip archive, {osp.getsize(path)} bytes): '
+                    'download or copy it again')
+        return None
+    if head.startswith(_LEGACY_MAGIC):
+        return None
+    return (f'{path} is not a PyTorch checkpoint (it starts with '
+            f'{head[:8]!r}; a torch.save file starts with a zip or pickle '
+            'header)')

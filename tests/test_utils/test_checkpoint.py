@@ -318,3 +318,82 @@ def test_timm_args_namespace_loads_but_not_what_it_holds(tmp_path):
     torch.save({'args': argparse.Namespace(payload=Evil('true'))}, evil)
     with pytest.raises(UnsafeCheckpointError, match='posix.system'):
         safe_load(evil)
+
+
+# --- .safetensors -----------------------------------------------------------
+
+
+def toy_state_dict():
+    model = ToyModel()
+    with torch.no_grad():
+        model.linear.weight.copy_(torch.tensor([[0.25, -2.0]]))
+        model.linear.bias.fill_(0.5)
+    return model.state_dict()
+
+
+def test_safetensors_round_trip_through_mmengine(tmp_path):
+    from lkmm.utils.checkpoint import (load_safetensors_checkpoint,
+                                       save_safetensors_checkpoint)
+    sd = toy_state_dict()
+    path = tmp_path / 'sub' / 'toy.safetensors'
+    meta = dict(source='toy.pth', kwargs=dict(out_indices=(3, )),
+                obj=object())  # not JSON: stored as its str
+    save_safetensors_checkpoint(sd, path, meta)
+    assert os.listdir(path.parent) == ['toy.safetensors']  # no temp file
+    loaded = load_safetensors_checkpoint(path)
+    assert loaded['meta']['source'] == 'toy.pth'
+    assert loaded['meta']['kwargs'] == {'out_indices': [3]}
+    assert loaded['meta']['obj'].startswith('<object object')
+    assert loaded['state_dict'].keys() == sd.keys()
+    # Every mmengine entry point: CheckpointLoader, load_checkpoint (as
+    # load_from and init_cfg=dict(type='Pretrained') use it).
+    ckpt = CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    assert set(ckpt) == {'state_dict', 'meta'}
+    model = ToyModel()
+    returned = load_checkpoint(model, str(path), map_location='cpu',
+                               strict=True)
+    assert returned['meta']['source'] == 'toy.pth'
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, sd[key]), key
+    from mmengine.model import BaseModule
+
+    class Pretrained(BaseModule):
+
+        def __init__(self):
+            super().__init__(init_cfg=dict(type='Pretrained',
+                                           checkpoint=str(path)))
+            self.linear = nn.Linear(2, 1)
+
+    net = Pretrained()
+    net.init_weights()
+    assert torch.equal(net.linear.weight, sd['linear.weight'])
+
+
+def test_safetensors_loader_never_unpickles(tmp_path, evil_ckpt):
+    from lkmm.utils.checkpoint import load_safetensors_checkpoint
+    # A pickle renamed to .safetensors is refused, its code never runs
+    # (evil_ckpt's fixture checks that nothing ran).
+    renamed = tmp_path / 'evil.safetensors'
+    renamed.write_bytes(Path(evil_ckpt).read_bytes())
+    with pytest.raises(ValueError, match='as a safetensors file'):
+        load_checkpoint(ToyModel(), str(renamed))
+    garbage = tmp_path / 'garbage.safetensors'
+    garbage.write_bytes(b'\x00' * 3)
+    with pytest.raises(ValueError, match='as a safetensors file'):
+        load_safetensors_checkpoint(garbage)
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(ToyModel(), str(tmp_path / 'absent.safetensors'))
+
+
+def test_safetensors_without_lkmm_meta(tmp_path):
+    from safetensors.torch import save_file
+
+    from lkmm.utils.checkpoint import load_safetensors_checkpoint
+    path = str(tmp_path / 'plain.safetensors')
+    save_file(dict(toy_state_dict()), path, metadata={'format': 'pt'})
+    loaded = load_safetensors_checkpoint(path, map_location=torch.device(
+        'cpu'))
+    assert loaded['meta'] == {'format': 'pt'}
+    model = ToyModel()
+    load_checkpoint(model, path, strict=True)
+    assert torch.equal(model.linear.bias, torch.tensor([0.5]))

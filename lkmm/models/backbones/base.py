@@ -33,6 +33,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from lkmm.utils.pretrained import check_pretrained_set
 from ..folding import fold_model
+from ..pretrained import load_pretrained
 from .arch_utils import (check_positive_ints, check_same_length, lookup_arch,
                          parse_out_indices)
 
@@ -144,12 +145,33 @@ class LargeKernelBackbone(BaseModule):
         return checkpointed(self.with_cp, module, x, *args)
 
     def init_weights(self):
+        """mmengine's initialization, with the ``Pretrained`` entry loaded
+        through :func:`lkmm.models.pretrained.load_pretrained`: a file that
+        fills too few tensors, or is empty, truncated or not a checkpoint,
+        stops with a message instead of training from random weights."""
         try:
             # Where a config normally puts a backbone's init_cfg.
             check_pretrained_set(self.init_cfg, 'model.backbone.init_cfg')
         except ValueError as err:
             raise ValueError(f'{type(self).__name__}: {err}') from None
-        super().init_weights()
+        cfgs = self.init_cfg if isinstance(self.init_cfg, list) else \
+            [self.init_cfg] if self.init_cfg else []
+        pretrained = [c for c in cfgs if isinstance(c, dict) and c.get(
+            'type') in ('Pretrained', 'PretrainedInit')]
+        if not pretrained or self._is_init:
+            super().init_weights()
+            return
+        # The other entries first, then the checkpoint over them (as
+        # mmengine orders them).
+        original = self.init_cfg
+        self.init_cfg = [c for c in cfgs if c not in pretrained] or None
+        try:
+            super().init_weights()
+        finally:
+            self.init_cfg = original
+        cfg = pretrained[-1]
+        load_pretrained(self, cfg['checkpoint'], prefix=cfg.get('prefix'),
+                        map_location=cfg.get('map_location', 'cpu'))
 
     def _freeze_stages(self):
         for module in self.frozen_modules():

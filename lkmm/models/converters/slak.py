@@ -1,0 +1,501 @@
+"""Convert the authors' released SLaK checkpoints into lkmm's layout.
+
+Source layouts (`VITA-Group/SLaK`_, ``models/SLaK.py``):
+
+* ``'classification'`` -- the ImageNet model, saved by its ConvNeXt-style
+  ``main.py`` under ``model`` (and the EMA copy under ``model_ema``):
+  ``downsample_layers.0`` (stem: ``0`` conv 4x4 stride 4, ``1``
+  channels-first LayerNorm), ``downsample_layers.{1..3}`` (``0``
+  LayerNorm, ``1`` conv 2x2 stride 2), blocks directly in
+  ``stages.{i}.{b}`` (``large_kernel.LoRA1`` -- the ``(K, w)`` conv + BN,
+  ``large_kernel.LoRA2`` -- the ``(w, K)`` conv + BN, ``large_kernel.
+  small_conv`` -- the ``k x k`` conv + BN, each with ``conv.weight`` and
+  ``bn.{weight, bias, running_mean, running_var, num_batches_tracked}``;
+  ``norm`` channels-last LayerNorm, ``pwconv1`` / ``pwconv2``
+  ``nn.Linear``, ``gamma`` LayerScale), ``norm`` (``nn.LayerNorm`` after
+  global average pooling) and ``head`` (``nn.Linear``). SLaK-T is
+  ``kernel_size=[51, 49, 47, 13, 5]`` (the last entry is both the stripe
+  width w and the small kernel k) with ``width_factor=1.3`` (channels
+  ``int(1.3 * [96, 192, 384, 768])`` = ``[124, 249, 499, 998]``).
+* ``'dense'`` -- SLaK's mmseg / mmdet backbone: the same backbone names
+  (under ``backbone.`` in a segmentor / detector checkpoint, saved as
+  ``state_dict``) plus ``norm{i}`` (channels-first LayerNorm) on the
+  returned stages, no pooled ``norm`` and no ``head``. The keys of the
+  segmentor's / detector's own heads are not part of any lkmm target and
+  are listed as *unknown*.
+
+Weights pruned by SLaK's dynamic sparsity are stored as zeros in dense
+tensors (the released checkpoints carry no masks): nothing special is
+needed, they are converted like any other value.
+
+Targets (as :mod:`lkmm.models.converters.replknet`):
+
+* ``'classifier'`` (default): mmpretrain ``ImageClassifier`` keys with
+  ``backbone=dict(type='lkmm.LargeKernelConvNeXt', arch='slak-t', ...)``
+  (it pools before its final norm, ``gap_before_final_norm=True``), no
+  neck and a ``LinearClsHead``: ``backbone.*`` and ``head.fc.*``.
+* ``'backbone'``: bare ``lkmm.LargeKernelConvNeXt`` keys, no head (a
+  dense checkpoint keeps its ``norm{i}``: ``out_indices`` are the stages
+  that have one, ``gap_before_final_norm=False``).
+
+Key mapping (names only; no tensor changes its shape or value): blocks
+``stages.{i}.{b}`` -> ``stages.{i}.blocks.{b}``; ``large_kernel.LoRA1``
+-> ``large_kernel.tall_conv`` (both ``(K, w)``: K rows, w columns),
+``large_kernel.LoRA2`` -> ``large_kernel.wide_conv`` (``(w, K)``),
+``small_conv`` -> ``small_conv``; ``pwconv1`` / ``pwconv2`` -> ``pw1`` /
+``pw2``; ``norm`` and ``gamma`` keep their names; the pooled ``norm`` ->
+``norm{last}``; ``head`` -> ``head.fc``. Both implementations sum the
+three centred 'same' conv-BN branches, so the outputs agree.
+
+Variants lkmm's stripe form cannot hold -- a dense ``large_kernel.
+lkb_origin`` (SLaK without decomposition) or a merged ``large_kernel.
+lkb_reparam`` -- are reported as *unknown* with a note, not guessed.
+
+.. _VITA-Group/SLaK: https://github.com/VITA-Group/SLaK
+"""
+import re
+from collections import OrderedDict
+from typing import Dict, Mapping, Optional, Tuple
+
+import torch
+import torch.nn as nn
+
+from .common import (ConversionReport, build_lkmm_classifier,
+                     compare_state_dict_with_model, extract_state_dict,
+                     head_num_classes)
+
+__all__ = [
+    'SLAK_FORMATS', 'SLAK_TARGETS', 'is_slak_state_dict',
+    'detect_slak_format', 'convert_slak_state_dict', 'infer_slak_kwargs',
+    'build_slak_model'
+]
+
+SLAK_FORMATS = ('classification', 'dense')
+SLAK_TARGETS = ('classifier', 'backbone')
+
+# Released block sub-keys -> lkmm block sub-keys.
+_BN = ('weight', 'bias', 'running_mean', 'running_var',
+       'num_batches_tracked')
+_BLOCK_RULES = {
+    'gamma': 'gamma',
+    'norm.weight': 'norm.weight',
+    'norm.bias': 'norm.bias',
+    'pwconv1.weight': 'pw1.weight',
+    'pwconv1.bias': 'pw1.bias',
+    'pwconv2.weight': 'pw2.weight',
+    'pwconv2.bias': 'pw2.bias',
+}
+for _src, _dst in (('LoRA1', 'tall_conv'), ('LoRA2', 'wide_conv'),
+                   ('small_conv', 'small_conv')):
+    _BLOCK_RULES[f'large_kernel.{_src}.conv.weight'] = \
+        f'large_kernel.{_dst}.conv.weight'
+    for _name in _BN:
+        _BLOCK_RULES[f'large_kernel.{_src}.bn.{_name}'] = \
+            f'large_kernel.{_dst}.bn.{_name}'
+
+_RELEASED_BLOCK = re.compile(
+    r'stages\.(?P<i>\d+)\.(?P<b>\d+)\.(?P<rest>.+)')
+_DOWNSAMPLE = re.compile(r'downsample_layers\.\d+\.[01]\.(weight|bias)')
+_DENSE_NORM = re.compile(r'norm(?P<i>\d+)\.(weight|bias)')
+# The stripe branches tell SLaK apart from ConvNeXt / RepLKNet layouts.
+_SLAK_MARK = re.compile(
+    r'(?:backbone\.)?stages\.\d+\.\d+\.large_kernel\.LoRA[12]\.conv\.weight')
+_LKMM_MARK = re.compile(
+    r'(?:backbone\.)?stages\.\d+\.blocks\.\d+\.large_kernel\.')
+_UNSUPPORTED_BRANCH = re.compile(
+    r'stages\.\d+\.\d+\.large_kernel\.(lkb_origin|lkb_reparam)\.')
+
+_BRANCH_NOTE = (
+    'the checkpoint holds SLaK large-kernel branches lkmm\'s stripe form '
+    'does not have (lkb_origin: the dense KxK kernel of SLaK without '
+    'decomposition; lkb_reparam: an already merged kernel): {keys}')
+_HEADS_NOTE = (
+    'keys outside "backbone." belong to the segmentor / detector (its '
+    'heads), not to an lkmm backbone: {keys}')
+
+
+def _strip_module(keys):
+    for key in keys:
+        if not isinstance(key, str):
+            continue
+        while key.startswith('module.'):
+            key = key[len('module.'):]
+        yield key
+
+
+def is_slak_state_dict(state_dict: Mapping) -> bool:
+    """Whether a state dict (or whole checkpoint) is in SLaK's released
+    layout.
+
+    Args:
+        state_dict (Mapping): A state dict, bare or with ``backbone.`` /
+            ``module.`` prefixes, or a checkpoint wrapping one under
+            ``state_dict``, ``model`` or ``model_ema``.
+
+    Returns:
+        bool: True when it holds a released SLaK block key
+        (``[backbone.]stages.{i}.{b}.large_kernel.LoRA1|LoRA2.conv.weight``).
+        Never raises.
+    """
+    if not isinstance(state_dict, Mapping):
+        return False
+    for wrapper in ('state_dict', 'model', 'model_ema'):
+        if isinstance(state_dict.get(wrapper), Mapping):
+            state_dict = state_dict[wrapper]
+            break
+    return any(_SLAK_MARK.fullmatch(k) for k in _strip_module(state_dict))
+
+
+def detect_slak_format(state_dict: Mapping) -> str:
+    """Tell which released SLaK layout a state dict uses.
+
+    Args:
+        state_dict (Mapping): A state dict or a whole checkpoint (see
+            :func:`lkmm.models.converters.extract_state_dict`).
+
+    Returns:
+        str: ``'classification'`` (the ImageNet model: bare block keys,
+        pooled ``norm`` / ``head``) or ``'dense'`` (the mmseg / mmdet
+        backbone: block keys under ``backbone.``, or bare ones with
+        ``norm{i}`` output norms and no head).
+
+    Raises:
+        ValueError: If no released block keys are found, the keys are
+            already lkmm's, or bare and ``backbone.`` layouts are mixed.
+    """
+    keys = list(extract_state_dict(state_dict))
+    bare = any(_SLAK_MARK.fullmatch(k) and not k.startswith('backbone.')
+               for k in keys)
+    prefixed = any(_SLAK_MARK.fullmatch(k) and k.startswith('backbone.')
+                   for k in keys)
+    if bare and prefixed:
+        raise ValueError("the state dict mixes released SLaK layouts "
+                         "('stages.*' and 'backbone.stages.*'); convert one "
+                         'model at a time')
+    if prefixed:
+        return 'dense'
+    if bare:
+        has_head = any(k in ('norm.weight', 'head.weight') for k in keys)
+        dense_norms = any(_DENSE_NORM.fullmatch(k) for k in keys)
+        return 'dense' if dense_norms and not has_head else 'classification'
+    if any(_LKMM_MARK.match(k) for k in keys):
+        raise ValueError(
+            'this is already an lkmm LargeKernelConvNeXt state dict (keys '
+            "like 'stages.0.blocks.0.large_kernel.*'); load it directly")
+    raise ValueError(
+        'not a released SLaK checkpoint: found no block keys like '
+        "'stages.0.0.large_kernel.LoRA1.conv.weight' (ImageNet model, "
+        "VITA-Group/SLaK models/SLaK.py) or "
+        "'backbone.stages.0.0.large_kernel.LoRA1.conv.weight' (its mmseg / "
+        f'mmdet backbone); first keys are {keys[:5]}')
+
+
+def _map_backbone_key(name: str) -> Optional[str]:
+    """lkmm name of a released backbone key (no prefix), or None."""
+    if _DOWNSAMPLE.fullmatch(name):
+        return name
+    match = _RELEASED_BLOCK.fullmatch(name)
+    if match and match.group('rest') in _BLOCK_RULES:
+        return (f'stages.{match.group("i")}.blocks.{match.group("b")}.'
+                + _BLOCK_RULES[match.group('rest')])
+    return None
+
+
+def _select(checkpoint: Mapping, use_ema: bool) -> Dict[str, torch.Tensor]:
+    if not use_ema:
+        return extract_state_dict(checkpoint)
+    if not isinstance(checkpoint, Mapping) or not isinstance(
+            checkpoint.get('model_ema'), Mapping):
+        keys = list(checkpoint)[:10] if isinstance(
+            checkpoint, Mapping) else type(checkpoint).__name__
+        raise ValueError("use_ema: the checkpoint has no 'model_ema' "
+                         f'(top-level keys: {keys})')
+    return extract_state_dict(checkpoint, ('model_ema', ))
+
+
+def convert_slak_state_dict(
+        state_dict: Mapping,
+        src_format: Optional[str] = None,
+        target: str = 'classifier',
+        model: Optional[nn.Module] = None,
+        use_ema: bool = False,
+        check: bool = True
+) -> Tuple[Dict[str, torch.Tensor], ConversionReport]:
+    """Map every key of a released SLaK checkpoint to lkmm's names.
+
+    Tensors are only renamed (no copies). BN ``num_batches_tracked`` absent
+    from the source is filled with 0 (listed as *filled*). The result is
+    checked against ``model``, or else (``check=True``) against the lkmm
+    model inferred from it: its missing and unexpected keys go to the
+    report, shape mismatches are errors.
+
+    Args:
+        state_dict (Mapping): A state dict or a whole checkpoint (wrapped as
+            ``{'model': ...}`` or ``{'state_dict': ...}``; ``module.``
+            prefixes are removed).
+        src_format (str, optional): ``'classification'`` or ``'dense'``;
+            detected when None or ``'auto'``.
+        target (str): ``'classifier'`` (``backbone.*``, ``head.fc.*``) or
+            ``'backbone'`` (bare keys). Defaults to ``'classifier'``.
+        model (nn.Module, optional): A model whose ``state_dict()`` has the
+            target layout; None: the one :func:`infer_slak_kwargs` and
+            :func:`build_slak_model` give.
+        use_ema (bool): Take ``model_ema`` instead of ``model``. Defaults
+            to False.
+        check (bool): Without ``model``, build the inferred model to check
+            against; False skips the check. Defaults to True.
+
+    Returns:
+        tuple[OrderedDict, ConversionReport]: The converted state dict and
+        its report.
+
+    Raises:
+        ValueError: For an unknown ``src_format`` / ``target``, a non-SLaK
+            input, a dense (downstream) checkpoint with the classifier
+            target, shapes that do not fit the model (naming the keys),
+            or when no key could be converted.
+    """
+    if target not in SLAK_TARGETS:
+        raise ValueError(f'target must be one of {SLAK_TARGETS}, got '
+                         f'{target!r}')
+    state_dict = _select(state_dict, use_ema)
+    if src_format in (None, 'auto'):
+        src_format = detect_slak_format(state_dict)
+    elif src_format not in SLAK_FORMATS:
+        raise ValueError(f'src_format must be "auto" or one of '
+                         f'{SLAK_FORMATS}, got {src_format!r}')
+    if src_format == 'dense' and target == 'classifier':
+        raise ValueError(
+            'a SLaK mmseg / mmdet backbone checkpoint has no classifier '
+            '(no pooled norm, no head); convert it with target '
+            "'backbone' (--target backbone)")
+    report = ConversionReport(src_format=src_format, target=target)
+    stages = [int(m.group('i')) for m in map(
+        _RELEASED_BLOCK.match, (k[len('backbone.'):] if k.startswith(
+            'backbone.') else k for k in state_dict)) if m]
+    last = max(stages) if stages else 0
+    prefix = 'backbone.' if target == 'classifier' else ''
+    src_prefix = ''
+    if src_format == 'dense' and any(
+            k.startswith('backbone.') for k in state_dict):
+        src_prefix = 'backbone.'
+    out, source_of = OrderedDict(), {}
+    branches, outside, has_head = [], [], False
+
+    def put(dst, src, value):
+        if dst in out:
+            raise ValueError(f'source keys {source_of[dst]!r} and {src!r} '
+                             f'both map to {dst!r}')
+        out[dst], source_of[dst] = value, src
+        report.matched.append(f'{src} -> {dst}')
+
+    for src, value in state_dict.items():
+        if not src.startswith(src_prefix):
+            report.unknown.append(src)
+            outside.append(src)
+            continue
+        name = src[len(src_prefix):]
+        head = re.fullmatch(r'head\.(weight|bias)', name)
+        final_norm = re.fullmatch(r'norm\.(weight|bias)', name)
+        mapped = _map_backbone_key(name)
+        if src_format == 'classification' and head:
+            has_head = True
+            if target == 'backbone':
+                report.dropped.append(src)
+            else:
+                put(f'head.fc.{head.group(1)}', src, value)
+        elif src_format == 'classification' and final_norm:
+            # nn.LayerNorm on the pooled features: lkmm's norm of the last
+            # stage with gap_before_final_norm=True.
+            put(f'{prefix}norm{last}.{final_norm.group(1)}', src, value)
+        elif src_format == 'dense' and _DENSE_NORM.fullmatch(name):
+            put(prefix + name, src, value)
+        elif mapped is not None:
+            put(prefix + mapped, src, value)
+        else:
+            report.unknown.append(src)
+            if _UNSUPPORTED_BRANCH.match(name):
+                branches.append(src)
+    if not out:
+        raise ValueError(
+            f'no SLaK weights could be converted from this '
+            f'{src_format}-format state dict; unknown keys: '
+            f'{report.unknown[:10]}')
+    if branches:
+        report.notes.append(_BRANCH_NOTE.format(keys=branches[:10]))
+    if outside:
+        report.notes.append(_HEADS_NOTE.format(keys=outside[:10]))
+    if target == 'classifier' and not has_head:
+        report.missing += ['head.fc.weight', 'head.fc.bias']
+    # SyncBatchNorm saves num_batches_tracked; fill it where it is absent
+    # (its value only matters for momentum=None BN).
+    for key in [k for k in out if k.endswith('.running_mean')]:
+        counter = key[:-len('running_mean')] + 'num_batches_tracked'
+        if counter not in out:
+            out[counter] = torch.tensor(0, dtype=torch.long)
+            report.filled.append(counter)
+    report.num_tensors = len(out)
+
+    if model is None and check:
+        model = build_slak_model(
+            infer_slak_kwargs(out, dense=src_format == 'dense'), target,
+            head_num_classes(out))
+    if model is not None:
+        _check_against_model(out, report, model)
+    return out, report
+
+
+def _check_against_model(state_dict, report, model):
+    missing, report.unexpected, report.mismatched = \
+        compare_state_dict_with_model(state_dict, model)
+    report.missing = list(dict.fromkeys(report.missing + missing))
+    if report.mismatched:
+        source_of = dict(m.split(' -> ')[::-1] for m in report.matched)
+        raise ValueError(
+            'shapes differ from the lkmm model (converted key: checkpoint '
+            'shape vs model shape [source key]): ' + '; '.join(
+                f'{m} [{source_of.get(m.split(":")[0], "?")}]'
+                for m in report.mismatched))
+
+
+def _require(state_dict, key):
+    if key not in state_dict:
+        raise ValueError(
+            f'cannot infer the SLaK arch: key {key!r} is missing')
+    return state_dict[key]
+
+
+def _indices(keys, pattern):
+    return sorted({int(m.group(1)) for m in map(pattern.match, keys) if m})
+
+
+def _one(values, what):
+    values = set(values)
+    if len(values) != 1:
+        raise ValueError(f'cannot infer the SLaK arch: {what} differ '
+                         f'between blocks ({sorted(values, key=str)}); '
+                         'lkmm has one setting')
+    return values.pop()
+
+
+def infer_slak_kwargs(state_dict: Mapping,
+                      dense: Optional[bool] = None) -> dict:
+    """Infer the ``lkmm.LargeKernelConvNeXt`` arguments (stripe form) that
+    fit an lkmm state dict converted from SLaK.
+
+    Args:
+        state_dict (Mapping): lkmm keys, bare or under ``backbone.`` (e.g.
+            the output of :func:`convert_slak_state_dict`).
+        dense (bool, optional): Dense-prediction form (output norms on
+            the unpooled maps, ``gap_before_final_norm=False``) or the
+            classification form (pooled norm); None: dense unless the
+            only output norm is the last stage's. Defaults to None.
+
+    Returns:
+        dict: ``arch`` (``'slak-t'`` / ``'slak-s'`` / ``'slak-b'`` when
+        every setting matches one, else a dict: depths, channels,
+        kernel_sizes, form ``'stripe'``, stripe_width, small_kernel,
+        mlp_ratio), ``in_channels``, ``out_indices`` (the stages with an
+        output norm), ``gap_before_final_norm`` (``not dense``) and
+        ``layer_scale_init_value`` (0 without ``gamma``).
+
+    Raises:
+        ValueError: Naming the missing key or the inconsistency.
+    """
+    from ..backbones.large_kernel_convnext import LargeKernelConvNeXt
+    if any(k.startswith('backbone.') for k in state_dict):
+        state_dict = {k[len('backbone.'):]: v for k, v in state_dict.items()
+                      if k.startswith('backbone.')}
+    stages = _indices(state_dict, re.compile(r'stages\.(\d+)\.'))
+    if not stages or stages != list(range(len(stages))):
+        raise ValueError('cannot infer the SLaK arch: stage indices '
+                         f'{stages} are not 0..N-1')
+    depths, channels, kernels = [], [], []
+    widths, smalls, ratios, scaled = [], [], [], []
+    for i in stages:
+        blocks = _indices(state_dict,
+                          re.compile(rf'stages\.{i}\.blocks\.(\d+)\.'))
+        if not blocks or blocks != list(range(len(blocks))):
+            raise ValueError(f'cannot infer the SLaK arch: stage {i} has '
+                             f'blocks {blocks}, expected 0..N-1')
+        depths.append(len(blocks))
+        stage_kernels = []
+        for b in blocks:
+            pre = f'stages.{i}.blocks.{b}.'
+            c = _require(state_dict, pre + 'norm.weight').shape[0]
+            tall = _require(state_dict,
+                            pre + 'large_kernel.tall_conv.conv.weight')
+            wide = _require(state_dict,
+                            pre + 'large_kernel.wide_conv.conv.weight')
+            if tuple(wide.shape[-2:]) != tuple(tall.shape[-2:])[::-1]:
+                raise ValueError(
+                    f'cannot infer the SLaK arch: {pre}large_kernel: tall '
+                    f'kernel {tuple(tall.shape[-2:])} and wide kernel '
+                    f'{tuple(wide.shape[-2:])} are not transposed shapes')
+            stage_kernels.append(int(tall.shape[-2]))
+            widths.append(int(tall.shape[-1]))
+            small = state_dict.get(pre + 'large_kernel.small_conv.conv.'
+                                   'weight')
+            if small is not None:
+                smalls.append(int(small.shape[-1]))
+            hidden = _require(state_dict, pre + 'pw1.weight').shape[0]
+            ratios.append(hidden / c)
+            scaled.append(pre + 'gamma' in state_dict)
+            if b == 0:
+                channels.append(int(c))
+        kernels.append(_one(stage_kernels, f'stage {i} kernel sizes'))
+    ratio = _one(ratios, 'MLP ratios')
+    settings = dict(
+        depths=depths, channels=channels, kernel_sizes=kernels,
+        form='stripe',
+        stripe_width=_one(widths, 'stripe widths'),
+        small_kernel=_one(smalls, 'small kernels') if smalls else None,
+        mlp_ratio=float(ratio))
+    arch = settings
+    for name in ('slak-t', 'slak-s', 'slak-b'):
+        zoo = LargeKernelConvNeXt.parse_arch(name)
+        if all(zoo[k] == v for k, v in settings.items()):
+            arch = name
+            break
+    norms = _indices(state_dict, re.compile(r'norm(\d+)\.weight'))
+    last = len(stages) - 1
+    if dense is None:
+        # A pooled classification norm is the last stage's only norm.
+        dense = norms != [last]
+    stem = _require(state_dict, 'downsample_layers.0.0.weight')
+    layer_scale = _one(scaled, 'LayerScale presences')
+    return dict(
+        arch=arch,
+        in_channels=int(stem.shape[1]),
+        out_indices=tuple(norms) if norms else (last, ),
+        gap_before_final_norm=not dense,
+        layer_scale_init_value=1e-6 if layer_scale else 0.)
+
+
+def build_slak_model(backbone_kwargs: dict, target: str = 'classifier',
+                     num_classes: Optional[int] = None) -> nn.Module:
+    """Build the lkmm model whose state dict layout is ``target``.
+
+    Args:
+        backbone_kwargs (dict): ``lkmm.LargeKernelConvNeXt`` arguments, e.g.
+            from :func:`infer_slak_kwargs`.
+        target (str): ``'backbone'`` for a bare backbone; ``'classifier'``
+            for an mmpretrain ``ImageClassifier`` without neck (the
+            backbone pools) and with a ``LinearClsHead`` (none when
+            ``num_classes`` is None). Defaults to ``'classifier'``.
+        num_classes (int, optional): Classes of the head.
+
+    Returns:
+        nn.Module: The model (weights not loaded).
+    """
+    if target not in SLAK_TARGETS:
+        raise ValueError(f'target must be one of {SLAK_TARGETS}, got '
+                         f'{target!r}')
+    from lkmm.registry import MODELS as LKMM_MODELS
+    backbone = dict(type='lkmm.LargeKernelConvNeXt', **backbone_kwargs)
+    if target == 'backbone':
+        return LKMM_MODELS.build(backbone)
+    from ..backbones.large_kernel_convnext import LargeKernelConvNeXt
+    channels = LargeKernelConvNeXt.parse_arch(
+        backbone_kwargs['arch'])['channels']
+    return build_lkmm_classifier(backbone, channels[-1], num_classes)
