@@ -63,6 +63,7 @@ from lkmm.models.converters import (PARCNETV2_FORMATS, PARCNETV2_TARGETS,
 from lkmm.utils.checkpoint import (UnsafeCheckpointError, safe_load,
                                    save_safetensors_checkpoint)
 from lkmm.utils.fileio import atomic_torch_save
+from lkmm.utils.pretrained import checkpoint_file_problem
 
 
 def parse_args(argv=None):
@@ -119,6 +120,9 @@ def _load_source(path):
     """The source checkpoint, read safely; ValueError when unreadable."""
     if not osp.isfile(path):
         raise ValueError(f'source checkpoint not found: {path}')
+    problem = checkpoint_file_problem(path)
+    if problem:
+        raise ValueError(problem)
     try:
         return safe_load(path, map_location='cpu')
     except UnsafeCheckpointError:

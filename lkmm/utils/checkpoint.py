@@ -45,6 +45,8 @@ from mmengine.logging import HistoryBuffer, print_log
 from mmengine.runner import checkpoint as mmckpt
 from mmengine.utils import digit_version
 
+from .pretrained import checkpoint_file_problem
+
 try:  # numpy >= 2 (numpy.core is a deprecated alias there)
     from numpy._core import multiarray as _multiarray
 except ImportError:  # numpy 1.x
@@ -322,6 +324,11 @@ def load_from_local(filename, map_location=None):
         raise FileNotFoundError(f'{filename} can not be found.')
     if filename.endswith('.safetensors'):
         return load_safetensors_checkpoint(filename, map_location)
+    # Empty, truncated and foreign files: one clear message each, not
+    # torch's EOFError / zip error.
+    problem = checkpoint_file_problem(filename)
+    if problem:
+        raise ValueError(problem)
     return safe_load(filename, map_location)
 
 
