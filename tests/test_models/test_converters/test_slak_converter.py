@@ -467,7 +467,7 @@ def test_cli_exit_statuses_and_atomic_output(tmp_path, capsys):
     garbage = tmp_path / 'garbage.pth'
     garbage.write_bytes(b'not a checkpoint at all')
     assert main([str(garbage), str(dst)]) == 1
-    assert 'cannot read' in capsys.readouterr().err
+    assert 'is not a PyTorch checkpoint' in capsys.readouterr().err
     assert main([str(tmp_path / 'absent.pth'), str(dst)]) == 1
     assert 'not found' in capsys.readouterr().err
 
