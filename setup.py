@@ -39,6 +39,8 @@ setup(
     packages=find_packages(include=['lkmm', 'lkmm.*']),
     python_requires='>=3.8',
     install_requires=read_requirements('requirements.txt'),
-    extras_require=dict(tests=read_requirements('requirements/tests.txt')),
+    extras_require=dict(
+        tests=read_requirements('requirements/tests.txt'),
+        deploy=read_requirements('requirements/deploy.txt')),
     license='Apache License 2.0',
     zip_safe=False)

@@ -7,7 +7,8 @@
 # cached under $LKMM_CACHE (default ~/.cache/lkmm), keyed by mmcv, torch and
 # python versions, so a second install on the same machine skips the ~10 minute build.
 #
-# Usage: bash tools/install.sh [--dev]   (--dev also installs the test requirements)
+# Usage: bash tools/install.sh [--dev]   (--dev also installs the test and deploy
+# requirements: pytest, onnx, onnxruntime, onnxscript)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -75,7 +76,10 @@ if ! lkmm_here; then
   "${PIP[@]}" install -q -r "$ROOT/requirements.txt"
   "${PIP[@]}" install -q --no-deps --no-build-isolation -e "$ROOT"
 fi
-if [ "$DEV" = 1 ] && ! "$PY" -c "import pytest" >/dev/null 2>&1; then
-  "${PIP[@]}" install -q -r "$ROOT/requirements/tests.txt"
+# --dev: the test requirements and the deploy extra (the ONNX export tests
+# need onnx, onnxruntime and onnxscript); skipped when all of them import.
+if [ "$DEV" = 1 ] && ! "$PY" -c "import pytest, onnx, onnxruntime, onnxscript" >/dev/null 2>&1; then
+  log "installing the test and deploy requirements"
+  "${PIP[@]}" install -q -r "$ROOT/requirements/tests.txt" -r "$ROOT/requirements/deploy.txt"
 fi
 log "ready: $("$PY" -c 'import torch, mmcv, mmengine, mmpretrain, mmseg, mmdet, timm, lkmm; print(f"torch {torch.__version__}, mmcv {mmcv.__version__}, mmengine {mmengine.__version__}, mmpretrain {mmpretrain.__version__}, mmseg {mmseg.__version__}, mmdet {mmdet.__version__}, timm {timm.__version__}, lkmm {lkmm.__version__}")')"

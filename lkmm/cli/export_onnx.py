@@ -1,0 +1,77 @@
+"""``tools/deploy/export_onnx.py``: a folded model as a checked ONNX file
+(:mod:`lkmm.deploy.onnx_export`)."""
+import argparse
+from typing import List, Optional
+
+from .options import (add_cfg_options_option, add_device_option,
+                      add_shape_option, device_or_exit, shape_or_exit)
+
+
+def parse_export_onnx_args(argv: Optional[List[str]] = None):
+    parser = argparse.ArgumentParser(
+        description='Fold a trained checkpoint and export it to ONNX (plain '
+        'convolutions, no FFT), checked with onnxruntime against PyTorch')
+    parser.add_argument('config', help='training or deployed config')
+    parser.add_argument('checkpoint', help='its checkpoint (loaded strictly)')
+    parser.add_argument('out', help='the .onnx file to write')
+    add_shape_option(parser)
+    parser.add_argument('--batch-size', type=int, default=1,
+                        help='images in the example batch (default 1)')
+    parser.add_argument(
+        '--dynamic', action='store_true',
+        help='dynamic batch, and dynamic height and width where the model '
+        'allows (checked on a batch of another size)')
+    add_device_option(parser)
+    parser.add_argument('--opset', type=int, default=17,
+                        help='ONNX opset, >= 17 (default 17)')
+    parser.add_argument(
+        '--tolerance', type=float, default=1e-4,
+        help='largest allowed output difference relative to the output '
+        'scale (default 1e-4)')
+    parser.add_argument('--bench-warmup', type=int, default=2,
+                        help='warm-up runs of the latency comparison')
+    parser.add_argument(
+        '--bench-iters', type=int, default=5,
+        help='timed runs of the latency comparison (0 skips it)')
+    add_cfg_options_option(parser)
+    return parser.parse_args(argv)
+
+
+def export_onnx_main(argv: Optional[List[str]] = None) -> dict:
+    """``tools/deploy/export_onnx.py``; user errors exit without a
+    traceback.
+
+    Args:
+        argv (list[str], optional): Arguments; ``sys.argv`` when None.
+
+    Returns:
+        dict: What :func:`lkmm.deploy.onnx_export.export_onnx` returns.
+    """
+    args = parse_export_onnx_args(argv)
+    device = device_or_exit('export_onnx', args.device)
+    shape = shape_or_exit('export_onnx', args.shape)
+    if args.batch_size < 1:
+        raise SystemExit('export_onnx: --batch-size must be positive')
+    if args.opset < 17:
+        raise SystemExit(f'export_onnx: --opset must be >= 17, got '
+                         f'{args.opset}')
+    from lkmm.deploy.onnx_export import (OnnxExportError,
+                                         UnsupportedModelError, export_onnx)
+    from lkmm.deploy.reparameterize import (CheckpointMismatchError,
+                                            DeployVerificationError)
+    try:
+        result = export_onnx(
+            args.config, args.checkpoint, args.out, input_shape=shape,
+            batch_size=args.batch_size, dynamic=args.dynamic, device=device,
+            cfg_options=args.cfg_options, opset=args.opset,
+            tolerance=args.tolerance, bench_warmup=args.bench_warmup,
+            bench_iters=args.bench_iters)
+    except (CheckpointMismatchError, DeployVerificationError,
+            OnnxExportError, UnsupportedModelError, FileNotFoundError,
+            ImportError) as err:
+        raise SystemExit(f'export_onnx: {err}')
+    print(f'{result["out"]}: {result["file_size"] / 2**20:.2f} MiB, max '
+          f'relative difference to PyTorch {result["relative_diff"]:.3g}, '
+          f'dynamic axes: {", ".join(result["dynamic_axes"]) or "none"}',
+          flush=True)
+    return result

@@ -1,0 +1,492 @@
+"""Export a (folded) model to ONNX, checked against PyTorch.
+
+The logic behind ``tools/deploy/export_onnx.py``
+(:mod:`lkmm.cli.export_onnx`). Steps:
+
+1. build the model from the config, load the checkpoint strictly
+   (:func:`~lkmm.deploy.reparameterize.load_state_dict_strictly`), eval
+   mode, and compute the reference outputs on a seeded random batch;
+2. fold every re-parameterizable module
+   (:func:`lkmm.models.folding.fold_model`);
+3. export with lkmm's op switches on the plain convolution path
+   (``depthwise_conv_impl('torch')``, ``oversized_conv_impl('torch')``),
+   then refuse a graph with an FFT node (``DFT``, ``STFT``, contrib
+   ``Rfft`` / ``Irfft``, or an ``ATen`` fallback of ``fft_*``);
+4. run the file with onnxruntime (CPU provider) on the same batch and
+   require ``max |ort - torch| <= tolerance * max |torch|`` (default
+   1e-4); with ``dynamic`` also on a batch of another size (and, where the
+   model allows, another image size);
+5. move the file into place only then (temporary file beside ``OUT``,
+   ``os.replace``), and time onnxruntime against PyTorch on the CPU.
+
+What the graph computes: the model's ``mode='tensor'`` output on an already
+*preprocessed* batch (mean / std normalization and padding, the data
+preprocessor's job, are not in the graph):
+
+* mmpretrain ``ImageClassifier``: the head's logits ``(N, num_classes)``
+  (before softmax);
+* mmseg ``EncoderDecoder``: the decode head's logits ``(N, K, H/s, W/s)``
+  at the head's output stride ``s`` (4 for UPerHead), *not* upsampled to the
+  input size: mmseg's tensor mode returns ``decode_head.forward(x)``, and
+  the resize to the image happens in ``predict``'s post-processing;
+* a bare backbone: its ``out_indices`` feature maps (one output each);
+* mmdet detectors: attempted in mmdet's tensor mode; where torch.onnx
+  cannot trace it (two-stage detectors decode proposals with NMS, whose
+  ONNX path in mmcv 2.x imports mmdet 2.x's ``mmdet.core``), the tool stops
+  with :class:`UnsupportedModelError`. Detector export is mmdeploy's job.
+
+The exporter: torch 2.14's ``torch.onnx.export`` defaults to the dynamo
+exporter (``torch.export`` + onnxscript). For these models it takes 10x
+longer (7-14 s against ~1 s for the tiny test models), and with
+``dynamic_shapes`` its shape constraints fail on the backbones (batch,
+height and width specialize to the example's values), after which it keeps
+a static graph and its opset conversion fails; the file then rejects a
+batch of another size. The TorchScript exporter (``dynamo=False``) exports
+every lkmm family with dynamic batch and image size, so it is used here,
+opset 17 by default. It has no symbolic for ``aten::fft_*`` (an FFT fails
+the export), and lkmm's ops already take ``F.conv2d`` while traced; the
+switches and the graph check guard the path all the same (the dynamo
+exporter can write ``DFT`` nodes). Where a family bakes a shape into the
+traced graph (a TracerWarning), or an op exports for one size only
+(UPerHead's adaptive pooling), that export or the check on another image
+size fails, and the export falls back to a dynamic batch alone.
+"""
+import copy
+import os
+import os.path as osp
+import statistics
+import time
+import warnings
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+from mmengine.logging import print_log
+
+from lkmm.analysis.complexity import input_shape_from_cfg
+from lkmm.engine.runner import build_model_from_cfg, load_config
+from lkmm.models.folding import fold_model
+from lkmm.ops.depthwise_conv_plan import depthwise_conv_impl
+from lkmm.ops.oversized_conv import oversized_conv_impl
+from lkmm.utils.device import resolve_device
+from lkmm.utils.fileio import publish as _publish
+from lkmm.utils.fileio import temp_file_beside as _temp_path
+from lkmm.utils.model_outputs import (as_tensor_module, first_forward,
+                                      flatten_tensors, is_mmdet_detector)
+from .reparameterize import _compare, _exact_fp32, load_state_dict_strictly
+
+__all__ = [
+    'OnnxExportError', 'UnsupportedModelError', 'FFT_OP_TYPES',
+    'find_fft_nodes', 'export_model_to_onnx', 'export_onnx'
+]
+
+#: ONNX op types that compute Fourier transforms (standard and contrib).
+FFT_OP_TYPES = frozenset({'DFT', 'STFT', 'Rfft', 'Irfft', 'FFT', 'IFFT'})
+#: Default opset of the export (DFT exists from 17; none is expected).
+DEFAULT_OPSET = 17
+_INSTALL_HINT = ('pip install -r requirements/deploy.txt (or pip install '
+                 '-e .[deploy])')
+
+
+class OnnxExportError(RuntimeError):
+    """torch.onnx failed, or the graph is not the plain-convolution one."""
+
+
+class UnsupportedModelError(NotImplementedError):
+    """The model kind cannot be exported by this tool."""
+
+
+def _log(msg: str) -> None:
+    print_log(msg, logger='current')
+
+
+def _import_onnx():
+    try:
+        import onnx
+        import onnxruntime
+    except ImportError as err:
+        raise ImportError(f'ONNX export needs onnx and onnxruntime '
+                          f'({err}): {_INSTALL_HINT}') from err
+    return onnx, onnxruntime
+
+
+def find_fft_nodes(model_proto) -> List[str]:
+    """Nodes of an ONNX graph (and its subgraphs) that run an FFT.
+
+    Args:
+        model_proto (onnx.ModelProto): The loaded model.
+
+    Returns:
+        list[str]: ``'name (op_type)'`` of each node whose op type is in
+        :data:`FFT_OP_TYPES` or contains ``fft`` / ``dft``, or that is an
+        ``ATen`` fallback of an FFT operator.
+    """
+    from onnx import AttributeProto, helper
+    found = []
+
+    def visit(graph):
+        for node in graph.node:
+            op = node.op_type
+            aten = [helper.get_attribute_value(a) for a in node.attribute
+                    if op == 'ATen' and a.name == 'operator']
+            aten = [a.decode() if isinstance(a, bytes) else str(a)
+                    for a in aten]
+            if (op in FFT_OP_TYPES or 'fft' in op.lower()
+                    or 'dft' in op.lower()
+                    or any('fft' in a.lower() for a in aten)):
+                found.append(f'{node.name or "<unnamed>"} ({op}'
+                             + (f' {aten[0]}' if aten else '') + ')')
+            for attr in node.attribute:
+                if attr.type == AttributeProto.GRAPH:
+                    visit(attr.g)
+                elif attr.type == AttributeProto.GRAPHS:
+                    for g in attr.graphs:
+                        visit(g)
+
+    visit(model_proto.graph)
+    return found
+
+
+class _OutputsAsTuple(nn.Module):
+    """``module``'s outputs as a flat tuple of tensors (ONNX outputs)."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x):
+        return tuple(flatten_tensors(self.module(x)))
+
+
+def _torch_outputs(module: nn.Module, model: nn.Module,
+                   inputs: torch.Tensor) -> List[torch.Tensor]:
+    with torch.no_grad():
+        return [t.float().cpu() for t in
+                flatten_tensors(first_forward(module, model, inputs))]
+
+
+def _export(module: nn.Module, inputs: torch.Tensor, path: str,
+            num_outputs: int, output_ranks: Sequence[int], opset: int,
+            spatial: Optional[bool]) -> None:
+    """torch.onnx.export (TorchScript exporter) on the plain conv path.
+
+    Args:
+        spatial (bool, optional): None: static shapes; False: dynamic
+            batch; True: dynamic batch, height and width.
+    """
+    names = ['output'] if num_outputs == 1 else [
+        f'output{i}' for i in range(num_outputs)]
+    dynamic_axes = None
+    if spatial is not None:
+        dynamic_axes = {'input': {0: 'batch'}}
+        if spatial:
+            dynamic_axes['input'].update({2: 'height', 3: 'width'})
+        for i, (name, rank) in enumerate(zip(names, output_ranks)):
+            axes = {0: 'batch'}
+            if spatial and rank == 4:
+                axes.update({2: f'height{i}', 3: f'width{i}'})
+            dynamic_axes[name] = axes
+    with warnings.catch_warnings(), depthwise_conv_impl('torch'), \
+            oversized_conv_impl('torch'), torch.no_grad():
+        # TracerWarnings flag shapes baked into the graph: the check on
+        # another input size is what decides. The exporter's deprecation
+        # notice is not news to the user of this tool.
+        warnings.simplefilter('ignore', torch.jit.TracerWarning)
+        warnings.simplefilter('ignore', DeprecationWarning)
+        warnings.simplefilter('ignore', FutureWarning)
+        torch.onnx.export(
+            module, (inputs, ), path, input_names=['input'],
+            output_names=names, dynamic_axes=dynamic_axes,
+            opset_version=opset, do_constant_folding=True, dynamo=False)
+
+
+def _run_onnxruntime(session, inputs: torch.Tensor) -> List[torch.Tensor]:
+    """The session's outputs on ``inputs`` (as CPU float tensors)."""
+    feed = {session.get_inputs()[0].name: inputs.detach().cpu().numpy()}
+    return [torch.from_numpy(np.asarray(o)).float()
+            for o in session.run(None, feed)]
+
+
+def _session(path: str, threads: int):
+    _, ort = _import_onnx()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(path, options,
+                                providers=['CPUExecutionProvider'])
+
+
+def _median_ms(fn, warmup: int, iters: int) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def _verify(session, inputs: torch.Tensor, reference: List[torch.Tensor],
+            tolerance: float, what: str) -> dict:
+    """Compare onnxruntime's outputs on ``inputs`` with ``reference``."""
+    return _compare(reference, _run_onnxruntime(session, inputs), tolerance,
+                    what)
+
+
+def export_model_to_onnx(model: nn.Module,
+                         out: str,
+                         input_shape: Sequence[int],
+                         batch_size: int = 1,
+                         dynamic: bool = False,
+                         opset: int = DEFAULT_OPSET,
+                         tolerance: float = 1e-4,
+                         bench_warmup: int = 2,
+                         bench_iters: int = 5,
+                         seed: int = 0) -> dict:
+    """Fold ``model`` (a copy), export it to ``out`` and check the file.
+
+    Args:
+        model (nn.Module): A bare backbone or an OpenMMLab model, weights
+            loaded; put in eval mode (its own device; the reference runs
+            there, the ONNX file on onnxruntime's CPU provider).
+        out (str): The ``.onnx`` file to write; written only when every
+            check passed (an existing file stays untouched otherwise).
+        input_shape (Sequence[int]): ``(C, H, W)`` of the example batch.
+        batch_size (int): Images in the example batch. Defaults to 1.
+        dynamic (bool): Export a dynamic batch dimension, and dynamic height
+            and width where the file reproduces PyTorch at another image
+            size; checked on a batch of ``batch_size + 1`` images.
+            Defaults to False.
+        opset (int): ONNX opset, at least 17. Defaults to 17.
+        tolerance (float): Largest allowed ``max |ort - torch|`` relative to
+            ``max |torch|``. Defaults to 1e-4.
+        bench_warmup (int): Warm-up runs of the latency comparison.
+            Defaults to 2.
+        bench_iters (int): Timed runs (median) of the latency comparison;
+            0 skips it. Defaults to 5.
+        seed (int): Seed of the random batches. Defaults to 0.
+
+    Returns:
+        dict: ``out``, ``file_size`` (bytes), ``max_abs_diff``,
+        ``output_scale``, ``relative_diff`` (ONNX vs the unfolded model),
+        ``output_shapes``, ``dynamic_axes`` (``[]``, ``['batch']`` or
+        ``['batch', 'height', 'width']``), ``folded`` (modules folded),
+        ``torch_ms``, ``onnxruntime_ms`` and ``latency_ratio``
+        (onnxruntime / PyTorch; None when not timed).
+
+    Raises:
+        UnsupportedModelError: a detector torch.onnx cannot export.
+        OnnxExportError: the export failed or the graph has FFT nodes.
+        DeployVerificationError: onnxruntime's outputs differ; nothing
+            written.
+    """
+    onnx, _ = _import_onnx()
+    if opset < 17:
+        raise ValueError(f'opset must be >= 17, got {opset}')
+    input_shape = tuple(int(s) for s in input_shape)
+    if len(input_shape) != 3:
+        raise ValueError(f'input_shape must be (C, H, W), got {input_shape}')
+    model.eval()
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    detector = is_mmdet_detector(model)
+    gen = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(batch_size, *input_shape, generator=gen)
+
+    def unsupported(err):
+        return UnsupportedModelError(
+            f'detectors are not supported by this tool: torch.onnx cannot '
+            f'export the mode="tensor" forward of {type(model).__name__} '
+            f'({type(err).__name__}: {str(err)[:300]}). mmdet\'s tensor '
+            'mode of two-stage detectors decodes proposals with NMS, whose '
+            'ONNX export path in mmcv 2.x imports mmdet 2.x (mmdet.core); '
+            'export detectors with mmdeploy. Classifiers, segmentors and '
+            'bare backbones are supported')
+
+    with _exact_fp32(device):
+        try:
+            reference = _torch_outputs(as_tensor_module(model), model,
+                                       inputs.to(device))
+        except NotImplementedError as err:
+            if detector:
+                raise unsupported(err) from err
+            raise
+    folded = copy.deepcopy(model)
+    count = fold_model(folded)
+    _log(f'folded {count} modules (switch_to_deploy)')
+    module = _OutputsAsTuple(as_tensor_module(folded)).eval()
+    ranks = [t.dim() for t in reference]
+
+    threads = torch.get_num_threads()
+
+    def reference_on(batch):
+        with _exact_fp32(device):
+            return _torch_outputs(as_tensor_module(model), model,
+                                  batch.to(device))
+
+    def attempt(path, spatial):
+        """Export, check the graph, compare; the stats of the first
+        batch."""
+        kind = ('static shapes' if spatial is None else
+                'dynamic batch, height and width' if spatial else
+                'dynamic batch')
+        _log(f'exporting ({kind}, opset {opset}, TorchScript exporter) '
+             f'on a {tuple(inputs.shape)} batch')
+        try:
+            _export(module, inputs.to(device), path, len(reference), ranks,
+                    opset, spatial)
+        except Exception as err:
+            if detector:
+                raise unsupported(err) from err
+            raise OnnxExportError(
+                f'torch.onnx.export failed for {type(model).__name__}: '
+                f'{type(err).__name__}: {err}') from err
+        proto = onnx.load(path)
+        onnx.checker.check_model(proto)
+        fft = find_fft_nodes(proto)
+        if fft:
+            raise OnnxExportError(
+                f'the exported graph has {len(fft)} FFT node(s) '
+                f'({", ".join(fft[:5])}): lkmm\'s op switches should have '
+                'put every large-kernel convolution on the plain Conv path; '
+                'a module computes an FFT outside lkmm.ops')
+        session = _session(path, threads)
+        stats = _verify(session, inputs, reference, tolerance,
+                        'onnxruntime vs PyTorch')
+        if spatial is not None:
+            other = torch.randn(batch_size + 1, *input_shape, generator=gen)
+            _verify(session, other, reference_on(other), tolerance,
+                    f'onnxruntime vs PyTorch, batch {batch_size + 1}')
+        if spatial:
+            c, h, w = input_shape
+            other = torch.randn(batch_size, c, h + 32, w + 32,
+                                generator=gen)
+            _verify(session, other, reference_on(other), tolerance,
+                    f'onnxruntime vs PyTorch, {h + 32}x{w + 32}')
+        return stats
+
+    tmp = _temp_path(out, '.partial.onnx')
+    try:
+        if not dynamic:
+            stats, axes = attempt(tmp, None), []
+        else:
+            try:
+                stats = attempt(tmp, True)
+                axes = ['batch', 'height', 'width']
+            except UnsupportedModelError:
+                raise
+            except Exception as err:
+                _log(f'height and width stay fixed: with them dynamic the '
+                     f'file fails ({type(err).__name__}: {str(err)[:300]}); '
+                     'exporting again with a dynamic batch only')
+                stats, axes = attempt(tmp, False), ['batch']
+        _publish(tmp, out)
+        tmp = None
+    finally:
+        if tmp is not None and osp.exists(tmp):
+            os.unlink(tmp)
+
+    size = osp.getsize(out)
+    _log(f'wrote {out}: {size / 2**20:.2f} MiB, outputs '
+         f'{[tuple(t.shape) for t in reference]}, dynamic axes '
+         f'{axes or "none"}, max relative difference '
+         f'{stats["relative_diff"]:.3g}')
+    result = dict(out=out, file_size=size, dynamic_axes=axes, folded=count,
+                  output_shapes=[tuple(t.shape) for t in reference],
+                  torch_ms=None, onnxruntime_ms=None, latency_ratio=None,
+                  **stats)
+    if bench_iters > 0:
+        result.update(_latency(module, out, inputs, threads, bench_warmup,
+                               bench_iters))
+    return result
+
+
+def _latency(module: nn.Module, path: str, inputs: torch.Tensor,
+             threads: int, warmup: int, iters: int) -> Dict[str, float]:
+    """Median latency of onnxruntime and of the folded PyTorch model, both
+    on the CPU with the same thread count (lkmm's default op plan)."""
+    cpu_module = copy.deepcopy(module).cpu().eval()
+    session = _session(path, threads)
+
+    def run_torch():
+        with torch.no_grad():
+            cpu_module(inputs)
+
+    torch_ms = _median_ms(run_torch, warmup, iters)
+    ort_ms = _median_ms(lambda: _run_onnxruntime(session, inputs), warmup,
+                        iters)
+    ratio = ort_ms / torch_ms
+    print(f'latency, batch {tuple(inputs.shape)}, CPU, {threads} '
+          f'thread(s), median of {iters}: PyTorch {torch_ms:.2f} ms, '
+          f'onnxruntime {ort_ms:.2f} ms, ratio onnxruntime/PyTorch '
+          f'{ratio:.2f}', flush=True)
+    return dict(torch_ms=torch_ms, onnxruntime_ms=ort_ms,
+                latency_ratio=ratio)
+
+
+def export_onnx(config: str,
+                checkpoint: str,
+                out: str,
+                input_shape: Optional[Sequence[int]] = None,
+                batch_size: int = 1,
+                dynamic: bool = False,
+                device=None,
+                cfg_options: Optional[dict] = None,
+                opset: int = DEFAULT_OPSET,
+                tolerance: float = 1e-4,
+                bench_warmup: int = 2,
+                bench_iters: int = 5,
+                seed: int = 0) -> dict:
+    """Export a trained checkpoint to a checked ONNX file.
+
+    Args:
+        config (str): Training (or deployed) config.
+        checkpoint (str): Its checkpoint (path or URL), loaded strictly.
+        out (str): The ``.onnx`` file to write.
+        input_shape (Sequence[int], optional): ``(H, W)`` or ``(C, H, W)``
+            of the example batch; from the config (test pipeline or data
+            preprocessor size, else 224x224) when None.
+        batch_size (int): Images in the example batch. Defaults to 1.
+        dynamic (bool): Dynamic batch (and image size where the model
+            allows). Defaults to False.
+        device (str | torch.device, optional): Where the PyTorch model runs
+            for the reference and the export; CUDA when available, else
+            CPU, when None. onnxruntime always runs on the CPU.
+        cfg_options (dict, optional): Config overrides.
+        opset (int): ONNX opset (>= 17). Defaults to 17.
+        tolerance (float): Relative tolerance of the check. Defaults to
+            1e-4.
+        bench_warmup (int): Warm-up runs of the latency comparison.
+        bench_iters (int): Timed runs; 0 skips the comparison.
+        seed (int): Seed of the random batches. Defaults to 0.
+
+    Returns:
+        dict: What :func:`export_model_to_onnx` returns.
+
+    Raises:
+        CheckpointMismatchError: ``checkpoint`` does not fit the config.
+        UnsupportedModelError: a detector torch.onnx cannot export.
+        OnnxExportError: the export failed or the graph has FFT nodes.
+        DeployVerificationError: onnxruntime disagrees with PyTorch;
+            nothing written.
+    """
+    _import_onnx()  # fail before building anything
+    device = resolve_device(device)
+    if '://' not in checkpoint and not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+    if len({osp.abspath(p) for p in (config, checkpoint, out)}) != 3:
+        raise ValueError('config, checkpoint and OUT must be three '
+                         'different files')
+    cfg = load_config(config, cfg_options)
+    if input_shape is None or len(input_shape) == 2:
+        input_shape = input_shape_from_cfg(cfg, input_shape)
+    _log(f'building the model from {config}')
+    model = build_model_from_cfg(cfg)
+    _log(f'loading {checkpoint} (strict)')
+    load_state_dict_strictly(model, checkpoint)
+    model.eval().to(device)
+    return export_model_to_onnx(
+        model, out, input_shape, batch_size=batch_size, dynamic=dynamic,
+        opset=opset, tolerance=tolerance, bench_warmup=bench_warmup,
+        bench_iters=bench_iters, seed=seed)
