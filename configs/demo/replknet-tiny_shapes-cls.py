@@ -66,9 +66,11 @@ param_scheduler = [
          convert_to_iter_based=True),
 ]
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
-# EMA with a short horizon: the run has a few hundred iterations.
+# EMA with a short horizon: the run has a few hundred iterations. Buffers
+# (BN statistics) are averaged too, as the published config (timm's EMA).
 custom_hooks = [
-    dict(type='EMAHook', momentum=1e-2, priority='ABOVE_NORMAL'),
+    dict(type='EMAHook', momentum=1e-2, update_buffers=True,
+         priority='ABOVE_NORMAL'),
     dict(type='lkmm.BaselineValHook', metric='accuracy/top1'),
 ]
 default_hooks = dict(

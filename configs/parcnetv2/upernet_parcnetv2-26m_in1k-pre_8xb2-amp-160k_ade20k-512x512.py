@@ -28,7 +28,7 @@
 #
 # Multi-scale + flip test: upernet_parcnetv2-26m_in1k-pre_8xb2-amp-160k_
 # ade20k-512x512_ms.py.
-_base_ = 'mmseg::convnext/convnext-tiny_upernet_8xb2-amp-160k_ade20k-512x512.py'
+_base_ = 'mmseg::convnext/convnext-tiny_upernet_8xb2-amp-160k_ade20k-512x512.py'  # noqa: E501
 custom_imports = dict(imports=['lkmm'], allow_failed_imports=False)
 
 crop_size = (512, 512)

@@ -3,14 +3,9 @@
 # 1127 GFLOPs at 1280x800.
 #
 # Recipe: cascade-mask-rcnn_pelk-b_in1k-pre_fpn_giou-4conv1f_ms-3x_coco.py
-# with the 101 kernels.
+# with the 101 kernels. Starts from the ImageNet-1K PeLK-B-101 classifier
+# (lkmm format, pelk-b-101_128xb32-300e_in1k.py): set it with
+# --cfg-options model.backbone.init_cfg.checkpoint=PATH.
 _base_ = './cascade-mask-rcnn_pelk-b_in1k-pre_fpn_giou-4conv1f_ms-3x_coco.py'
 
-model = dict(
-    backbone=dict(
-        arch='pelk-b-101',
-        # The ImageNet-1K PeLK-B-101 classifier checkpoint (lkmm format,
-        # pelk-b-101_128xb32-300e_in1k.py):
-        # set it with --cfg-options model.backbone.init_cfg.checkpoint=PATH.
-        init_cfg=dict(type='Pretrained', checkpoint=None,
-                      prefix='backbone.')))
+model = dict(backbone=dict(arch='pelk-b-101'))

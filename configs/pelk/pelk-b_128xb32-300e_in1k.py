@@ -3,9 +3,10 @@
 # Recipe: pelk-t_32xb128-300e_in1k.py with SLaK-B's settings (official SLaK
 # command): 3-3-27-3 blocks at widths int(1.3 * [128, 256, 512, 1024]) =
 # 166-332-665-1331, drop path 0.5, sparsity updates every 100 iterations at
-# prune rate 0.3 (cosine-decayed). Total batch 4096 as 128 GPUs x 32 images
+# prune rate 0.3 (cosine-decayed; SLaK-S's too, hence inherited from
+# pelk-s_64xb64-300e_in1k.py). Total batch 4096 as 128 GPUs x 32 images
 # (SLaK-B: 16 GPUs x 32 x update_freq 8).
-_base_ = './pelk-t_32xb128-300e_in1k.py'
+_base_ = './pelk-s_64xb64-300e_in1k.py'
 
 model = dict(
     backbone=dict(arch='pelk-b', drop_path_rate=0.5),
@@ -15,9 +16,3 @@ model = dict(
 train_dataloader = dict(batch_size=32)
 val_dataloader = dict(batch_size=32)
 test_dataloader = val_dataloader
-
-custom_hooks = [
-    dict(type='lkmm.DynamicSparsityHook', sparsity=0.4, init='snip',
-         update_interval=100, prune_rate=0.3, rate_decay='cosine'),
-    dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL'),
-]

@@ -13,8 +13,10 @@ train_dataloader = dict(batch_size=64)
 val_dataloader = dict(batch_size=64)
 test_dataloader = val_dataloader
 
+# Sparsity and EMA (update_buffers: see pelk-t_32xb128-300e_in1k.py).
 custom_hooks = [
     dict(type='lkmm.DynamicSparsityHook', sparsity=0.4, init='snip',
          update_interval=100, prune_rate=0.3, rate_decay='cosine'),
-    dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL'),
+    dict(type='EMAHook', momentum=1e-4, update_buffers=True,
+         priority='ABOVE_NORMAL'),
 ]

@@ -11,12 +11,13 @@
 # * total batch 4096 (SLaK: 4 GPUs x 128 x update_freq 8; here 32 GPUs x
 #   128), AdamW lr 4e-3, betas (0.9, 0.999), weight decay 0.05 (none on
 #   norms, biases and other 1-D tensors such as LayerScale), 20-epoch linear
-#   warm-up then per-iteration cosine to 1e-6;
+#   warm-up then per-iteration cosine to 1e-6, 300 epochs
+#   (../_base_/schedules/imagenet_bs4096_adamw_300e.py);
 # * RandAugment rand-m9-mstd0.5-inc1, Random Erasing 0.25, label smoothing
 #   0.1, Mixup 0.8 / CutMix 1.0, test at 224 after a 256 short-side resize
 #   (crop ratio 0.875) -- mmpretrain's stock imagenet_bs64_swin_224.py;
-# * drop path 0.1 (S 0.4, B 0.5), model EMA with decay 0.9999, whose weights
-#   are evaluated and saved;
+# * drop path 0.1 (the model base's PeLK-T default; S 0.4, B 0.5), model
+#   EMA with decay 0.9999, whose weights are evaluated and saved;
 # * dynamic sparsity (SLaK): 40% of every conv / linear weight (head
 #   included) kept at zero, SNIP density allocation, magnitude prune and
 #   random regrowth every 2000 iterations at rate 0.5 (S/B: 100 and 0.3),
@@ -27,42 +28,26 @@
 _base_ = [
     '../_base_/models/large_kernel_convnext.py',
     'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
-    'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
+    '../_base_/schedules/imagenet_bs4096_adamw_300e.py',
     'mmpretrain::_base_/default_runtime.py',
 ]
 
-model = dict(
-    backbone=dict(arch='pelk-t', drop_path_rate=0.1),
-    head=dict(in_channels=998))
+# The model base's defaults are PeLK-T's (arch 'pelk-t', drop path 0.1, head
+# on 998 channels).
 
 # 32 GPUs x 128 images = 4096.
 train_dataloader = dict(batch_size=128)
 val_dataloader = dict(batch_size=128)
 test_dataloader = val_dataloader
 
-optim_wrapper = dict(
-    optimizer=dict(lr=4e-3, weight_decay=0.05),
-    # Stock Swin keys (absolute_pos_embed, relative_position_bias_table) do
-    # not exist here. PeLK's (C, K, K) positional embeddings are decayed, as
-    # ConvNeXt's optimizer factory (used by SLaK) decays every >= 2-D tensor.
-    paramwise_cfg=dict(custom_keys=dict(_delete_=True)))
-
-warmup_epochs = 20
-max_epochs = 300
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0,
-         end=warmup_epochs, convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True,
-         begin=warmup_epochs, end=max_epochs, T_max=max_epochs - warmup_epochs,
-         convert_to_iter_based=True),
-]
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
-auto_scale_lr = dict(base_batch_size=4096)
-
 # The sparsity hook comes first: at equal priority hooks run in this order,
 # so every iteration the EMA averages weights that are already masked.
+# update_buffers=True: SLaK's EMA (timm's ModelEma in ConvNeXt's main.py)
+# averages the buffers too (the BN statistics of the kernel branches);
+# mmengine's EMAHook would copy them from the live model.
 custom_hooks = [
     dict(type='lkmm.DynamicSparsityHook', sparsity=0.4, init='snip',
          update_interval=2000, prune_rate=0.5, rate_decay='cosine'),
-    dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL'),
+    dict(type='EMAHook', momentum=1e-4, update_buffers=True,
+         priority='ABOVE_NORMAL'),
 ]

@@ -37,6 +37,8 @@ param_scheduler = [
 ]
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
 
+# EMA only (update_buffers: see pelk-t_32xb128-300e_in1k.py).
 custom_hooks = [
-    dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL'),
+    dict(type='EMAHook', momentum=1e-4, update_buffers=True,
+         priority='ABOVE_NORMAL'),
 ]

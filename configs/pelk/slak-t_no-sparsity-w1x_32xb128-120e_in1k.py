@@ -19,6 +19,8 @@ model = dict(
             form='stripe')),
     head=dict(in_channels=768))
 
+# EMA only (update_buffers: see pelk-t_32xb128-300e_in1k.py).
 custom_hooks = [
-    dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL'),
+    dict(type='EMAHook', momentum=1e-4, update_buffers=True,
+         priority='ABOVE_NORMAL'),
 ]

@@ -3,15 +3,10 @@
 # single-scale; 126M params, 1339 GFLOPs at 2048x512.
 #
 # Recipe: upernet_pelk-b_in1k-pre_8xb2-160k_ade20k-512x512.py with the
-# 101 kernels; the paper does not say which PeLK-B-101 classifier (224 or
-# 384 pre-training) it starts from.
+# 101 kernels. Starts from the ImageNet-1K PeLK-B-101 classifier (lkmm
+# format, pelk-b-101_128xb32-300e_in1k.py; the paper does not say whether
+# from the 224 or the 384 model): set it with
+# --cfg-options model.backbone.init_cfg.checkpoint=PATH.
 _base_ = './upernet_pelk-b_in1k-pre_8xb2-160k_ade20k-512x512.py'
 
-model = dict(
-    backbone=dict(
-        arch='pelk-b-101',
-        # The ImageNet-1K PeLK-B-101 classifier checkpoint (lkmm format,
-        # pelk-b-101_128xb32-300e_in1k.py):
-        # set it with --cfg-options model.backbone.init_cfg.checkpoint=PATH.
-        init_cfg=dict(type='Pretrained', checkpoint=None,
-                      prefix='backbone.')))
+model = dict(backbone=dict(arch='pelk-b-101'))

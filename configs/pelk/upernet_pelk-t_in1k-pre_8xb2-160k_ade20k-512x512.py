@@ -2,7 +2,10 @@
 # Paper "PeLK: Parameter-efficient Large Kernel ConvNets with Peripheral
 # Convolution" (CVPR 2024), Table 2: 48.1 mIoU single-scale; 62M params,
 # 970 GFLOPs at 2048x512. Multi-scale + flip test:
-# upernet_pelk-t_in1k-pre_8xb2-160k_ade20k-512x512_ms.py.
+# upernet_pelk-t_in1k-pre_8xb2-160k_ade20k-512x512_ms.py. Starts from the
+# ImageNet-1K PeLK-T classifier (lkmm format, pelk-t_32xb128-300e_in1k.py):
+# set it with --cfg-options model.backbone.init_cfg.checkpoint=PATH.
+# Training refuses to start without it.
 #
 # The paper gives only "UperNet, 160K iterations, following Swin and
 # ConvNeXt" (no downstream code was released). The recipe is therefore
@@ -21,11 +24,17 @@
 # * UperNet 512 channels, pool scales (1, 2, 3, 6), auxiliary FCN head on
 #   stage 2 (256 channels, loss weight 0.4), SyncBN; mmseg's ADE20K pipeline
 #   (random scale 0.5-2 of 2048x512, 512 crop, flip, photometric
-#   distortion); whole-image test at 2048x512 (as the ConvNeXt/SLaK/mmseg
-#   0.x configs; mmseg 1.x's stock ConvNeXt configs slide 512 windows).
-#   RepLKNet's ADE20K config (../replknet/upernet_ade20k.py) is the same
-#   recipe apart from the optimizer: inherited, with the backbone, the head
-#   widths, drop path and the layer-decayed optimizer set here.
+#   distortion);
+# * sliding-window test, 512x512 windows with stride 341, on images resized
+#   to 2048x512: the test of SLaK's and ConvNeXt's single-scale configs
+#   (upernet_convnext_*_512_160k_ade20k_ss.py; also mmseg 1.x's stock
+#   ConvNeXt configs). Their multi-scale configs (_ms here) infer whole
+#   images at each scale.
+# RepLKNet's ADE20K config (../replknet/upernet_ade20k.py) is the same
+# recipe apart from the optimizer and the test: composed from the same
+# bases (the UperNet of ../_base_/models/upernet_large_kernel_convnext.py,
+# whose defaults are PeLK-T's), with the layer-decayed optimizer and the
+# sliding test set here.
 #
 # Backbone: no dynamic sparsity in fine-tuning. PeLK pre-trains with SLaK's
 # dynamic sparsity (40%); nothing in the paper says it is kept downstream and
@@ -33,27 +42,19 @@
 # DynamicSparsityHook here: the pruned weights of the checkpoint start at
 # zero and are trained. The paper's 62M counts the non-zero weights of the
 # 40%-sparse backbone plus the dense UperNet (configs/pelk/README.md).
-_base_ = '../replknet/upernet_ade20k.py'
+_base_ = [
+    '../_base_/models/upernet_large_kernel_convnext.py',
+    '../_base_/datasets/ade20k_tta-2048x512.py',
+    'mmseg::_base_/default_runtime.py',
+    '../_base_/schedules/schedule_adamw_warmup-poly_160k.py',
+]
 
-channels = [124, 249, 499, 998]  # ConvNeXt-T/S widths x1.3
+crop_size = (512, 512)
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='lkmm.LargeKernelConvNeXt',
-        arch='pelk-t',
-        out_indices=(0, 1, 2, 3),
-        gap_before_final_norm=False,
-        drop_path_rate=0.4,
-        norm_cfg=dict(type='SyncBN', requires_grad=True),
-        with_cp=True,
-        # The ImageNet-1K PeLK-T classifier checkpoint (lkmm format,
-        # pelk-t_32xb128-300e_in1k.py): set it with
-        # --cfg-options model.backbone.init_cfg.checkpoint=PATH. Training
-        # refuses to start without it; init_cfg=None trains from scratch.
-        init_cfg=dict(type='Pretrained', checkpoint=None,
-                      prefix='backbone.')),
-    decode_head=dict(in_channels=channels),
-    auxiliary_head=dict(in_channels=channels[2]))
+    test_cfg=dict(mode='slide', crop_size=crop_size, stride=(341, 341)))
+
+# 8 GPUs x 2 images.
+train_dataloader = dict(batch_size=2)
 
 optim_wrapper = dict(
     _delete_=True,

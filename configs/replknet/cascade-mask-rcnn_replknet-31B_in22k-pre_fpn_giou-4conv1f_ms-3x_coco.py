@@ -8,12 +8,8 @@
 # drop path 0.4 instead of 0.6, as the official release
 # (RepLKNet-31B_22Kpretrain_cascade_mask_rcnn_3x_coco.py). The paper does not
 # give per-model drop path rates.
+# Starts from the ImageNet-22K RepLKNet-31B checkpoint (lkmm format): set it
+# with --cfg-options model.backbone.init_cfg.checkpoint=PATH.
 _base_ = './cascade-mask-rcnn_replknet-31B_in1k-pre_fpn_giou-4conv1f_ms-3x_coco.py'  # noqa: E501
 
-model = dict(
-    backbone=dict(
-        drop_path_rate=0.4,
-        # The ImageNet-22K RepLKNet-31B checkpoint (lkmm format): set it with
-        # --cfg-options model.backbone.init_cfg.checkpoint=PATH.
-        init_cfg=dict(type='Pretrained', checkpoint=None,
-                      prefix='backbone.')))
+model = dict(backbone=dict(drop_path_rate=0.4))

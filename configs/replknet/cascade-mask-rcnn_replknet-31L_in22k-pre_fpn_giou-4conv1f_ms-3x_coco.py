@@ -9,14 +9,10 @@
 # path 0.7, as the official release
 # (RepLKNet-31L_cascade_mask_rcnn_3x_coco.py). The paper does not give
 # per-model drop path rates.
+# Starts from the ImageNet-22K RepLKNet-31L checkpoint (lkmm format): set it
+# with --cfg-options model.backbone.init_cfg.checkpoint=PATH.
 _base_ = './cascade-mask-rcnn_replknet-31B_in1k-pre_fpn_giou-4conv1f_ms-3x_coco.py'  # noqa: E501
 
 model = dict(
-    backbone=dict(
-        arch='31L',
-        drop_path_rate=0.7,
-        # The ImageNet-22K RepLKNet-31L checkpoint (lkmm format): set it with
-        # --cfg-options model.backbone.init_cfg.checkpoint=PATH.
-        init_cfg=dict(type='Pretrained', checkpoint=None,
-                      prefix='backbone.')),
+    backbone=dict(arch='31L', drop_path_rate=0.7),
     neck=dict(in_channels=[192, 384, 768, 1536]))

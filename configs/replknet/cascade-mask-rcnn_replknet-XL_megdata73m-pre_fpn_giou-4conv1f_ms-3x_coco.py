@@ -19,6 +19,8 @@
 # its train and test pipelines, so its validation during training kept the
 # ImageNet mean/std; here normalization lives in the data preprocessor and
 # is the same for training, validation and test.
+# Starts from the MegData-73M RepLKNet-XL checkpoint (lkmm format): set it
+# with --cfg-options model.backbone.init_cfg.checkpoint=PATH.
 _base_ = './cascade-mask-rcnn_replknet-31B_in1k-pre_fpn_giou-4conv1f_ms-3x_coco.py'  # noqa: E501
 
 model = dict(
@@ -27,11 +29,7 @@ model = dict(
     backbone=dict(
         arch='XL',
         drop_path_rate=0.5,
-        norm_intermediate_features=True,
-        # The MegData-73M RepLKNet-XL checkpoint (lkmm format): set it with
-        # --cfg-options model.backbone.init_cfg.checkpoint=PATH.
-        init_cfg=dict(type='Pretrained', checkpoint=None,
-                      prefix='backbone.')),
+        norm_intermediate_features=True),
     neck=dict(in_channels=[256, 512, 1024, 2048]))
 
 train_dataloader = dict(batch_size=4)

@@ -22,6 +22,10 @@ param_scheduler = [
 ]
 train_cfg = dict(max_epochs=max_epochs)
 
+# Model EMA as timm's ModelEma of the official script, which averages the
+# BN running statistics too: mmengine's EMAHook copies them from the live
+# model unless update_buffers=True.
 custom_hooks = [
-    dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL'),
+    dict(type='EMAHook', momentum=1e-4, update_buffers=True,
+         priority='ABOVE_NORMAL'),
 ]

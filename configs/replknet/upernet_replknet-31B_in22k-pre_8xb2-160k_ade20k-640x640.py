@@ -18,11 +18,18 @@
 #     shape the paper counts FLOPs at).
 #
 # Schedule: 8 GPUs x 2 images x 160k iterations (the name; Swin's ADE20K
-# schedule). The release trained 64 GPUs x 2 images x 40k iterations
-# (400 warm-up iterations), i.e. 5.12M images: its "160k" is 160k iterations
-# at 32 images (mmseg 0.x's 8 x 4), twice what this config sees. To see as
-# many images, use 16 GPUs x 2 or --cfg-options train_dataloader.batch_size=4
-# on 8 GPUs.
+# schedule), as upernet_ade20k.py. The release trained 64 GPUs x 2 images x
+# 40k iterations (400 warm-up iterations), i.e. 5.12M images: its "160k" is
+# 160k iterations at 32 images (mmseg 0.x's 8 x 4), twice what this config
+# sees. To see as many images, use 16 GPUs x 2 or --cfg-options
+# train_dataloader.batch_size=4 on 8 GPUs. The lr 2e-4 is the release's for
+# 128 images per iteration, not rescaled for 16.
+#
+# Starts from the ImageNet-22K RepLKNet-31B (lkmm format: the official "22K
+# pretrained model" through tools/model_converters/replknet_to_lkmm.py, or
+# the output of replknet-31B_128xb32-90e_in21k.py): set it with
+# --cfg-options model.backbone.init_cfg.checkpoint=PATH. Training refuses
+# to start without it.
 #
 # Multi-scale + flip test (ratios 0.5-1.75 of 2048x512):
 # upernet_replknet-31B_in22k-pre_8xb2-160k_ade20k-640x640_ms.py
@@ -32,16 +39,7 @@ crop_size = (640, 640)
 data_preprocessor = dict(size=crop_size)
 model = dict(
     data_preprocessor=data_preprocessor,
-    backbone=dict(
-        drop_path_rate=0.3,
-        # The ImageNet-22K RepLKNet-31B checkpoint (lkmm format: the official
-        # "22K pretrained model" through
-        # tools/model_converters/replknet_to_lkmm.py, or the output of
-        # replknet-31B_128xb32-90e_in21k.py): set it with --cfg-options
-        # model.backbone.init_cfg.checkpoint=PATH. Training refuses to start
-        # without it.
-        init_cfg=dict(type='Pretrained', checkpoint=None,
-                      prefix='backbone.')),
+    backbone=dict(drop_path_rate=0.3),
     test_cfg=dict(mode='slide', crop_size=crop_size, stride=(426, 426)))
 
 train_pipeline = [

@@ -11,24 +11,19 @@
 #
 # Schedule: 8 GPUs x 2 images x 160k iterations. The release trained 64 GPUs
 # x 1 image x 80k iterations (800 warm-up iterations; one image per GPU for
-# memory), 5.12M images, twice what this config sees; see the 31B-22K config
-# for how to match it.
+# memory), 5.12M images, twice what this config sees, at the same lr 2e-4
+# (not rescaled here); see the 31B-22K config for how to match it.
+#
+# Starts from the ImageNet-22K RepLKNet-31L (lkmm format: the official "22K
+# pretrained model" through tools/model_converters/replknet_to_lkmm.py, or
+# the output of replknet-31L_128xb32-90e_in21k.py): set it with
+# --cfg-options model.backbone.init_cfg.checkpoint=PATH.
 #
 # Multi-scale + flip test:
 # upernet_replknet-31L_in22k-pre_8xb2-160k_ade20k-640x640_ms.py
 _base_ = './upernet_replknet-31B_in22k-pre_8xb2-160k_ade20k-640x640.py'
 
 model = dict(
-    backbone=dict(
-        arch='31L',
-        drop_path_rate=0.3,
-        # The ImageNet-22K RepLKNet-31L checkpoint (lkmm format: the official
-        # "22K pretrained model" through
-        # tools/model_converters/replknet_to_lkmm.py, or the output of
-        # replknet-31L_128xb32-90e_in21k.py): set it with --cfg-options
-        # model.backbone.init_cfg.checkpoint=PATH. Training refuses to start
-        # without it.
-        init_cfg=dict(type='Pretrained', checkpoint=None,
-                      prefix='backbone.')),
+    backbone=dict(arch='31L', drop_path_rate=0.3),
     decode_head=dict(in_channels=[192, 384, 768, 1536]),
     auxiliary_head=dict(in_channels=768))

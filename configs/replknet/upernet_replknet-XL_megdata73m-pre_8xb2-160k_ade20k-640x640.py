@@ -35,8 +35,17 @@
 #
 # Schedule: 8 GPUs x 2 images x 160k iterations, 1500 warm-up iterations.
 # The release trained 16 GPUs (2 nodes of A100) x 2 images x 160k
-# iterations, 5.12M images, twice what this config sees; see the 31B-22K
-# config for how to match it.
+# iterations, 5.12M images, twice what this config sees, at the same lr
+# 2e-4 (not rescaled here); see the 31B-22K config for how to match it.
+#
+# Starts from the MegData-73M RepLKNet-XL (lkmm format: the official
+# "MegData-73M pretrained model" through
+# tools/model_converters/replknet_to_lkmm.py, default --target classifier,
+# hence prefix 'backbone.'): set it with --cfg-options
+# model.backbone.init_cfg.checkpoint=PATH. Training refuses to start
+# without it. norm0-2 start fresh; norm3 starts from the
+# classifier's final BN (the official release starts all four fresh: see
+# configs/replknet/README.md, "XL's output norms").
 #
 # Multi-scale + flip test:
 # upernet_replknet-XL_megdata73m-pre_8xb2-160k_ade20k-640x640_ms.py
@@ -48,16 +57,6 @@ model = dict(
     backbone=dict(
         arch='XL',
         drop_path_rate=0.5,
-        norm_intermediate_features=True,
-        # The MegData-73M RepLKNet-XL checkpoint (lkmm format: the official
-        # "MegData-73M pretrained model" through
-        # tools/model_converters/replknet_to_lkmm.py, default --target
-        # classifier, hence prefix 'backbone.'): set it with --cfg-options
-        # model.backbone.init_cfg.checkpoint=PATH. Training refuses to start
-        # without it. out_norm0-2 start fresh; out_norm3 starts from the
-        # classifier's final BN (the official release starts it fresh too:
-        # see configs/replknet/README.md, "XL's output norms").
-        init_cfg=dict(type='Pretrained', checkpoint=None,
-                      prefix='backbone.')),
+        norm_intermediate_features=True),
     decode_head=dict(in_channels=[256, 512, 1024, 2048]),
     auxiliary_head=dict(in_channels=1024))

@@ -8,9 +8,9 @@ from mmengine.config import Config
 
 import lkmm  # noqa: F401
 from lkmm.analysis import extrapolated_flops, inference_complexity
-from lkmm.apis import build_model_from_cfg
+from lkmm.engine.runner import build_model_from_cfg
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # Runnable configs (the _base_ fragments are checked through them).
 CONFIGS = sorted(
     osp.relpath(p, REPO)
@@ -84,7 +84,7 @@ def test_upernet_ade20k_params_and_flops_match_paper():
     assert info['flops'] == pytest.approx(1170e9, rel=0.03)
     assert info['flops'] == pytest.approx(1171.6e9, abs=0.05e9)  # measured
     # The area extrapolation the other README rows are checked with
-    # (tests/test_configs_segmentation.py) gives the full count exactly.
+    # (test_replknet_segmentation.py) gives the full count exactly.
     extrapolated = extrapolated_flops(model, (3, 512, 2048))
     assert list(extrapolated['probes']) == [(32, 128), (64, 256)]
     assert extrapolated['flops'] == info['flops']

@@ -14,11 +14,11 @@ from mmengine.registry import init_default_scope
 import lkmm  # noqa: F401
 from lkmm.analysis import (extrapolated_flops, inference_complexity,
                            to_inference_form)
-from lkmm.apis import build_model_from_cfg
-from lkmm.apis.launch import check_pretrained_set, find_unset_pretrained
+from lkmm.engine.runner import build_model_from_cfg
+from lkmm.utils.pretrained import check_pretrained_set, find_unset_pretrained
 from lkmm.models.backbones import ParCNetV2
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG_DIR = osp.join(REPO, 'configs', 'parcnetv2')
 CONFIGS = sorted(osp.basename(p) for p in glob.glob(osp.join(CFG_DIR, '*.py')))
 

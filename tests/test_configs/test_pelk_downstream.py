@@ -19,11 +19,11 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 import lkmm  # noqa: F401
-from lkmm.apis import build_model_from_cfg
-from lkmm.apis.launch import check_pretrained_set, find_unset_pretrained
+from lkmm.engine.runner import build_model_from_cfg
+from lkmm.utils.pretrained import check_pretrained_set, find_unset_pretrained
 from lkmm.models import LargeKernelConvNeXt
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 IMAGENET_MEAN = [123.675, 116.28, 103.53]
 IMAGENET_STD = [58.395, 57.12, 57.375]
 
@@ -102,7 +102,10 @@ def test_ade20k_recipe(arch):
     assert aux.loss_decode.loss_weight == 0.4
     assert head.num_classes == aux.num_classes == 150
     assert head.norm_cfg.type == aux.norm_cfg.type == 'SyncBN'
-    assert model.test_cfg.mode == 'whole'
+    # SLaK's / ConvNeXt's single-scale test: 512x512 windows, stride 341.
+    assert model.test_cfg.mode == 'slide'
+    assert tuple(model.test_cfg.crop_size) == (512, 512)
+    assert tuple(model.test_cfg.stride) == (341, 341)
     pre = model.data_preprocessor
     assert tuple(pre.size) == (512, 512)
     assert (pre.mean, pre.std) == (IMAGENET_MEAN, IMAGENET_STD)
@@ -158,10 +161,14 @@ def test_ade20k_variants_differ_only_where_documented():
 def test_ade20k_multi_scale_variant(name):
     """``_ms``: the single-scale model in SegTTAModel, ratios 0.5-1.75 of
     the 2048x512 test scale (mmseg 0.x MultiScaleFlipAug, as ConvNeXt and
-    SLaK tested) x 2 flips."""
+    SLaK tested) x 2 flips, each scale inferred whole (ConvNeXt's _ms
+    configs; the single-scale configs slide windows)."""
     cfg, single = load(name), load(name.replace('_ms.py', '.py'))
     assert cfg.model.type == 'SegTTAModel'
-    assert cfg.model.module.to_dict() == single.model.to_dict()
+    module, model = cfg.model.module.to_dict(), single.model.to_dict()
+    assert module.pop('test_cfg') == dict(mode='whole')
+    assert model.pop('test_cfg')['mode'] == 'slide'
+    assert module == model
     assert cfg.train_dataloader.to_dict() == single.train_dataloader.to_dict()
     load_img, tta = cfg.test_dataloader.dataset.pipeline
     assert load_img.type == 'LoadImageFromFile' and tta.type == 'TestTimeAug'

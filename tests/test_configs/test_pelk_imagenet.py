@@ -3,7 +3,7 @@
 The recipes field by field (SLaK's for PeLK and SLaK, ConvNeXt's 384
 fine-tune, RepLKNet's 120-epoch one for ConvNeXt-31), and the ablations of
 PeLK Tables 1, 5, 6 and 7 against their reference configs: each must differ
-in the intended field only. tests/test_configs.py builds every model.
+in the intended field only. test_all_configs.py builds every model.
 """
 import glob
 import os.path as osp
@@ -19,8 +19,8 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 import lkmm  # noqa: F401
-from lkmm.apis import build_model_from_cfg
-from lkmm.apis.launch import check_pretrained_set, find_unset_pretrained
+from lkmm.engine.runner import build_model_from_cfg
+from lkmm.utils.pretrained import check_pretrained_set, find_unset_pretrained
 from lkmm.engine.sparsity import SparseMasks, count_nonzero_params
 from lkmm.layers.peripheral_conv import (half_sharing_grid,
                                          make_sharing_grid,
@@ -28,7 +28,7 @@ from lkmm.layers.peripheral_conv import (half_sharing_grid,
 from lkmm.models.backbones.large_kernel_convnext import LargeKernelConvNeXt
 from lkmm.registry import HOOKS
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PELK = osp.join(REPO, 'configs', 'pelk')
 # The ImageNet configs (the downstream ones end in _ade20k-..., _coco).
 NAMES = sorted(
@@ -567,7 +567,7 @@ def sparse_counts(name, init='uniform', size=None):
     """``tools/analysis/get_flops.py CONFIG --sparse``: the classifier as
     its DynamicSparsityHook makes it when training starts (40% of every
     selected weight zero), non-zero params and FLOPs of non-zero weights."""
-    from lkmm.apis.get_flops import get_flops_main
+    from lkmm.cli.get_flops import get_flops_main
     args = [osp.join(REPO, 'configs', 'pelk', name), '--sparse',
             '--sparse-init', init]
     return get_flops_main(args + (['--shape', str(size)] if size else []))

@@ -17,10 +17,10 @@ import lkmm  # noqa: F401
 from lkmm.analysis import inference_complexity, to_inference_form
 from lkmm.analysis.complexity import (NUM_DUMMY_MASK_ROIS,
                                       NUM_DUMMY_PROPOSALS)
-from lkmm.apis import build_model_from_cfg
-from lkmm.apis.launch import check_pretrained_set, find_unset_pretrained
+from lkmm.engine.runner import build_model_from_cfg
+from lkmm.utils.pretrained import check_pretrained_set, find_unset_pretrained
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 CASCADE_31B_1K = \
     'cascade-mask-rcnn_replknet-31B_in1k-pre_fpn_giou-4conv1f_ms-3x_coco.py'
@@ -226,12 +226,12 @@ def test_params_match_paper(name):
             assert len(head.shared_convs) == 4 and len(head.shared_fcs) == 1
             assert all(isinstance(conv.norm, nn.SyncBatchNorm)
                        for conv in head.shared_convs)
-    out_norms = [getattr(model.backbone, f'out_norm{i}', None)
-                 for i in range(4)]
+    output_norms = [getattr(model.backbone, f'norm{i}', None)
+                    for i in range(4)]
     if arch == 'XL':
-        assert all(isinstance(n, nn.SyncBatchNorm) for n in out_norms)
+        assert all(isinstance(n, nn.SyncBatchNorm) for n in output_norms)
     else:
-        assert out_norms == [None] * 4
+        assert output_norms == [None] * 4
 
 
 # --------------------------------------- the detector FLOP convention ---

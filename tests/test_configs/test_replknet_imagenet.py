@@ -8,10 +8,10 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 import lkmm  # noqa: F401
-from lkmm.apis import build_model_from_cfg
-from lkmm.apis.launch import check_pretrained_set, find_unset_pretrained
+from lkmm.engine.runner import build_model_from_cfg
+from lkmm.utils.pretrained import check_pretrained_set, find_unset_pretrained
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def load(name):

@@ -4,7 +4,7 @@ Recipes are checked field by field against the official release
 (RepLKNet-pytorch ``segmentation/configs``) and the paper; the slow tests
 count params and FLOPs of the inference model (deployed backbone, no
 auxiliary head) at the paper's input shapes. RepLKNet-31B on ADE20K at 512
-(``upernet_ade20k.py``) is covered by ``tests/test_configs.py``.
+(``upernet_ade20k.py``) is covered by ``test_all_configs.py``.
 """
 import os.path as osp
 import re
@@ -16,10 +16,10 @@ from mmengine.config import Config
 import lkmm  # noqa: F401
 from lkmm.analysis import (extrapolated_flops, inference_complexity,
                            to_inference_form)
-from lkmm.apis import build_model_from_cfg
-from lkmm.apis.launch import check_pretrained_set, find_unset_pretrained
+from lkmm.engine.runner import build_model_from_cfg
+from lkmm.utils.pretrained import check_pretrained_set, find_unset_pretrained
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 IMAGENET_MEAN = [123.675, 116.28, 103.53]
 IMAGENET_STD = [58.395, 57.12, 57.375]
 
@@ -249,7 +249,7 @@ PAPER_PARAMS = {
     kernel_config('31'): (111.7e6, 0.01),
 }
 # FLOPs at the paper's shape (C, H, W). Kernel '31' is upernet_ade20k.py's
-# model, counted in tests/test_configs.py.
+# model, counted in test_all_configs.py.
 PAPER_FLOPS = {
     ADE640['31B'][0]: (1829e9, (3, 640, 2560)),
     ADE640['31L'][0]: (2404e9, (3, 640, 2560)),
@@ -292,7 +292,7 @@ MEASURED_FLOPS = {
 def test_flops_match_paper_extrapolated(name):
     """Every README row in the default run: counted at two small sizes
     and extrapolated in area (exact for these models: checked against the
-    full count in tests/test_configs.py), about 20 s a row; the paper +-3%
+    full count in test_all_configs.py), about 20 s a row; the paper +-3%
     and lkmm's full count to its printed digits."""
     expected, shape = PAPER_FLOPS[name]
     model = build_model_from_cfg(load(name))
@@ -310,7 +310,7 @@ def test_flops_match_paper_extrapolated(name):
 def test_flops_match_paper(name):
     """1.5-4 minutes each on a 2-core CPU (XL: up to 9), about 25 minutes
     for the set, hence not in the default run: ``pytest -m heavy``. The
-    default run counts 31B at 2048x512 (tests/test_configs.py)."""
+    default run counts 31B at 2048x512 (test_all_configs.py)."""
     expected, shape = PAPER_FLOPS[name]
     model = build_model_from_cfg(load(name))
     with torch.no_grad():
