@@ -124,11 +124,16 @@ class PretrainedMatchHook(Hook):
     priority = 'VERY_HIGH'
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        from mmengine.model import is_model_wrapper
+        from mmengine.model import BaseTTAModel, is_model_wrapper
 
         from lkmm.models.pretrained import check_pretrained_match
-        model = runner.model.module if is_model_wrapper(runner.model) \
-            else runner.model
+        model = runner.model
+        # As mmengine loads it: into the wrapped model, and into the model
+        # a test-time-augmentation wrapper holds.
+        if is_model_wrapper(model):
+            model = model.module
+        if isinstance(model, BaseTTAModel):
+            model = model.module
         state_dict = checkpoint.get('state_dict', checkpoint)
         state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
                       for k, v in state_dict.items()}
