@@ -198,16 +198,53 @@ def _verify_and_save(model, state_dict, report, args, meta) -> int:
     return 0
 
 
+def _check_report_and_save(model, state_dict, report, args, family: str,
+                           kwargs: dict, num_classes) -> int:
+    """The released-layout converters' tail (ParCNetV2, SLaK): check the
+    shapes against ``model``, print the key report, then
+    :func:`_verify_and_save` with the meta both record."""
+    check_against_model(state_dict, report, model)  # raises on shapes
+    print(f'matched source keys: {len(report.matched)} -> '
+          f'{report.num_tensors} tensors')
+    if report.reshaped:
+        _print_keys('reshaped (release layout -> lkmm layout)',
+                    report.reshaped)
+    if report.dropped:
+        _print_keys('dropped source keys (not part of the target)',
+                    report.dropped)
+    if report.filled:
+        print(f'filled {len(report.filled)} missing BN num_batches_tracked '
+              'with 0')
+    _print_keys('unexpected source keys (not used)', report.unknown)
+    _print_keys('missing lkmm keys (not filled)', report.missing)
+    if report.unexpected:
+        _print_keys('converted keys the model does not have',
+                    report.unexpected)
+    for note in report.notes:
+        print(f'note: {note}')
+    return _verify_and_save(
+        model, state_dict, report, args,
+        {'converted_by': f'tools/model_converters/{family}_to_lkmm.py',
+         'ema': args.ema, f'{family}_kwargs': kwargs,
+         'num_classes': num_classes, 'unknown_source_keys': report.unknown,
+         'missing_keys': report.missing})
+
+
+def _run(parse, convert_fn, argv) -> int:
+    """A converter tool's main: expected failures get one clear line, not a
+    traceback; returns the exit status."""
+    args = parse(argv)
+    try:
+        return convert_fn(args)
+    except (ValueError, UnsafeCheckpointError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+
+
 def replknet_to_lkmm_main(argv=None) -> int:
     """``tools/model_converters/replknet_to_lkmm.py``; returns the exit
     status."""
-    args = parse_args(argv)
-    try:
-        return convert(args)
-    except (ValueError, UnsafeCheckpointError) as err:
-        # Expected failures get one clear line, not a traceback.
-        print(f'error: {err}', file=sys.stderr)
-        return 1
+    return _run(parse_args, convert, argv)
 
 
 # --- ParCNetV2 (tools/model_converters/parcnetv2_to_lkmm.py) ---------------
@@ -274,29 +311,9 @@ def convert_parcnetv2(args):
     if args.target == 'classifier':
         print(f'head: {num_classes} classes' if num_classes else 'head: none')
     model = build_parcnetv2_model(kwargs, args.target, num_classes)
-    check_against_model(state_dict, report, model)  # raises on shapes
-    print(f'matched source keys: {len(report.matched)} -> '
-          f'{report.num_tensors} tensors')
-    if report.reshaped:
-        _print_keys('reshaped (release layout -> lkmm layout)',
-                    report.reshaped)
-    if report.dropped:
-        _print_keys('dropped source keys (not part of the target)',
-                    report.dropped)
-    _print_keys('unexpected source keys (not used)', report.unknown)
-    _print_keys('missing lkmm keys (not filled)', report.missing)
-    if report.unexpected:
-        _print_keys('converted keys the model does not have',
-                    report.unexpected)
-    for note in report.notes:
-        print(f'note: {note}')
     del checkpoint
-    return _verify_and_save(
-        model, state_dict, report, args,
-        dict(converted_by='tools/model_converters/parcnetv2_to_lkmm.py',
-             ema=args.ema, parcnetv2_kwargs=kwargs, num_classes=num_classes,
-             unknown_source_keys=report.unknown,
-             missing_keys=report.missing))
+    return _check_report_and_save(model, state_dict, report, args,
+                                  'parcnetv2', kwargs, num_classes)
 
 
 def parcnetv2_to_lkmm_main(argv=None) -> int:
@@ -311,12 +328,7 @@ def parcnetv2_to_lkmm_main(argv=None) -> int:
         or converted, shapes do not fit, or source keys are unused / lkmm
         keys missing (unless ``--allow-missing``).
     """
-    args = parse_parcnetv2_args(argv)
-    try:
-        return convert_parcnetv2(args)
-    except (ValueError, UnsafeCheckpointError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
+    return _run(parse_parcnetv2_args, convert_parcnetv2, argv)
 
 
 # --- SLaK (tools/model_converters/slak_to_lkmm.py) -------------------------
@@ -385,29 +397,9 @@ def convert_slak(args):
     if args.target == 'classifier':
         print(f'head: {num_classes} classes' if num_classes else 'head: none')
     model = build_slak_model(kwargs, args.target, num_classes)
-    check_against_model(state_dict, report, model)  # raises on shapes
-    print(f'matched source keys: {len(report.matched)} -> '
-          f'{report.num_tensors} tensors')
-    if report.dropped:
-        _print_keys('dropped source keys (not part of the target)',
-                    report.dropped)
-    if report.filled:
-        print(f'filled {len(report.filled)} missing BN num_batches_tracked '
-              'with 0')
-    _print_keys('unexpected source keys (not used)', report.unknown)
-    _print_keys('missing lkmm keys (not filled)', report.missing)
-    if report.unexpected:
-        _print_keys('converted keys the model does not have',
-                    report.unexpected)
-    for note in report.notes:
-        print(f'note: {note}')
     del checkpoint
-    return _verify_and_save(
-        model, state_dict, report, args,
-        dict(converted_by='tools/model_converters/slak_to_lkmm.py',
-             ema=args.ema, slak_kwargs=kwargs, num_classes=num_classes,
-             unknown_source_keys=report.unknown,
-             missing_keys=report.missing))
+    return _check_report_and_save(model, state_dict, report, args, 'slak',
+                                  kwargs, num_classes)
 
 
 def slak_to_lkmm_main(argv=None) -> int:
@@ -422,9 +414,4 @@ def slak_to_lkmm_main(argv=None) -> int:
         or converted, shapes do not fit, or source keys are unused / lkmm
         keys missing (unless ``--allow-missing``).
     """
-    args = parse_slak_args(argv)
-    try:
-        return convert_slak(args)
-    except (ValueError, UnsafeCheckpointError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 1
+    return _run(parse_slak_args, convert_slak, argv)

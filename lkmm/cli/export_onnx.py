@@ -3,8 +3,9 @@
 import argparse
 from typing import List, Optional
 
-from .options import (add_cfg_options_option, add_device_option,
-                      add_shape_option, device_or_exit, shape_or_exit)
+from .options import (add_check_options, add_cfg_options_option,
+                      add_device_option, add_shape_option, device_or_exit,
+                      shape_or_exit)
 
 
 def parse_export_onnx_args(argv: Optional[List[str]] = None):
@@ -24,15 +25,7 @@ def parse_export_onnx_args(argv: Optional[List[str]] = None):
     add_device_option(parser)
     parser.add_argument('--opset', type=int, default=17,
                         help='ONNX opset, >= 17 (default 17)')
-    parser.add_argument(
-        '--tolerance', type=float, default=1e-4,
-        help='largest allowed output difference relative to the output '
-        'scale (default 1e-4)')
-    parser.add_argument('--bench-warmup', type=int, default=2,
-                        help='warm-up runs of the latency comparison')
-    parser.add_argument(
-        '--bench-iters', type=int, default=5,
-        help='timed runs of the latency comparison (0 skips it)')
+    add_check_options(parser, 'latency comparison')
     add_cfg_options_option(parser)
     return parser.parse_args(argv)
 

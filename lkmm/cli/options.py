@@ -3,7 +3,8 @@ import argparse
 from typing import List, Optional
 
 __all__ = ['add_device_option', 'add_shape_option', 'add_cfg_options_option',
-           'device_or_exit', 'shape_or_exit', 'int_list', 'name_list']
+           'add_check_options', 'device_or_exit', 'shape_or_exit',
+           'int_list', 'name_list']
 
 
 def add_device_option(parser: argparse.ArgumentParser,
@@ -35,6 +36,21 @@ def add_cfg_options_option(parser: argparse.ArgumentParser,
         '--cfg-options', nargs='+', action=DictAction,
         help='override config entries, e.g. model.backbone.with_cp=False'
         + extra)
+
+
+def add_check_options(parser: argparse.ArgumentParser,
+                      comparison: str) -> None:
+    """The deploy tools' ``--tolerance`` of the output check and the
+    ``--bench-warmup`` / ``--bench-iters`` of their timing."""
+    parser.add_argument(
+        '--tolerance', type=float, default=1e-4,
+        help='largest allowed output difference relative to the output '
+        'scale (default 1e-4)')
+    parser.add_argument('--bench-warmup', type=int, default=2,
+                        help=f'warm-up runs of the {comparison}')
+    parser.add_argument(
+        '--bench-iters', type=int, default=5,
+        help=f'timed runs of the {comparison} (0 skips it)')
 
 
 def device_or_exit(tool: str, device: Optional[str]):

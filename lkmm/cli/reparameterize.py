@@ -6,8 +6,8 @@ from typing import List, Optional
 from lkmm.deploy.reparameterize import (CheckpointMismatchError,
                                         DeployVerificationError,
                                         reparameterize_checkpoint)
-from .options import (add_cfg_options_option, add_device_option,
-                      add_shape_option, device_or_exit)
+from .options import (add_check_options, add_cfg_options_option,
+                      add_device_option, add_shape_option, device_or_exit)
 
 
 def parse_reparameterize_args(argv: Optional[List[str]] = None):
@@ -24,15 +24,7 @@ def parse_reparameterize_args(argv: Optional[List[str]] = None):
     parser.add_argument('--batch-size', type=int, default=2,
                         help='images in the check batch (default 2)')
     add_device_option(parser)
-    parser.add_argument(
-        '--tolerance', type=float, default=1e-4,
-        help='largest allowed output difference relative to the output '
-        'scale (default 1e-4)')
-    parser.add_argument('--bench-warmup', type=int, default=2,
-                        help='warm-up iterations of the speed comparison')
-    parser.add_argument(
-        '--bench-iters', type=int, default=5,
-        help='timed iterations of the speed comparison (0 skips it)')
+    add_check_options(parser, 'speed comparison')
     add_cfg_options_option(parser, ' (kept in the deployed config)')
     return parser.parse_args(argv)
 

@@ -14,7 +14,8 @@ import torch.nn as nn
 
 __all__ = [
     'ConversionReport', 'extract_state_dict', 'compare_state_dict_with_model',
-    'head_num_classes', 'build_lkmm_classifier'
+    'head_num_classes', 'build_lkmm_classifier', 'fill_bn_counters',
+    'released_layout'
 ]
 
 # Wrapper keys of whole checkpoints, in order of preference: mmengine /
@@ -206,3 +207,49 @@ def build_lkmm_classifier(backbone: dict, in_channels: int,
     # _scope_: whatever default scope an earlier build left current.
     return MODELS.build(dict(type='ImageClassifier', _scope_='mmpretrain',
                              backbone=backbone, neck=neck, head=head))
+
+
+def fill_bn_counters(state_dict: Dict[str, torch.Tensor],
+                     report: 'ConversionReport') -> None:
+    """Add BN ``num_batches_tracked`` where a converted state dict lacks it
+    (older checkpoints, SyncBN-trained releases), listed in
+    ``report.filled``: a strict load needs it, and its value only matters
+    for ``momentum=None`` BN."""
+    for key in [k for k in state_dict if k.endswith('.running_mean')]:
+        counter = key[:-len('running_mean')] + 'num_batches_tracked'
+        if counter not in state_dict:
+            state_dict[counter] = torch.tensor(0, dtype=torch.long)
+            report.filled.append(counter)
+
+
+def released_layout(keys: Sequence[str], bare: bool, prefixed: bool,
+                    dense_norm, family: str) -> Optional[str]:
+    """Which released layout holds the block keys found: the ImageNet model
+    or the mmseg/mmdet backbone.
+
+    Args:
+        keys (Sequence[str]): The state dict's keys.
+        bare (bool): Released block keys without prefix were found.
+        prefixed (bool): Released block keys under ``backbone.`` were found.
+        dense_norm (re.Pattern): The dense backbone's output-norm keys.
+        family (str): Model name for the message.
+
+    Returns:
+        str | None: ``'dense'`` (``backbone.`` keys, or bare keys with
+        output norms and no head), ``'classification'``, or None when no
+        released block key was found.
+
+    Raises:
+        ValueError: bare and ``backbone.`` layouts are mixed.
+    """
+    if bare and prefixed:
+        raise ValueError(f'the state dict mixes released {family} layouts '
+                         "('stages.*' and 'backbone.stages.*'); convert one "
+                         'model at a time')
+    if prefixed:
+        return 'dense'
+    if bare:
+        has_head = any(k in ('norm.weight', 'head.weight') for k in keys)
+        dense_norms = any(dense_norm.fullmatch(k) for k in keys)
+        return 'dense' if dense_norms and not has_head else 'classification'
+    return None

@@ -51,7 +51,7 @@ import torch.nn as nn
 
 from .common import (ConversionReport, build_lkmm_classifier,
                      compare_state_dict_with_model, extract_state_dict,
-                     head_num_classes)
+                     head_num_classes, released_layout)
 
 __all__ = [
     'PARCNETV2_FORMATS', 'PARCNETV2_TARGETS', 'detect_parcnetv2_format',
@@ -201,16 +201,9 @@ def detect_parcnetv2_format(state_dict: Mapping) -> str:
     keys = list(extract_state_dict(state_dict))
     bare = any(_RELEASED_BLOCK.match(k) for k in keys)
     prefixed = any(_DENSE_BLOCK.match(k) for k in keys)
-    if bare and prefixed:
-        raise ValueError('the state dict mixes released ParCNetV2 layouts '
-                         "('stages.*' and 'backbone.stages.*'); convert one "
-                         'model at a time')
-    if prefixed:
-        return 'dense'
-    if bare:
-        has_head = any(k in ('norm.weight', 'head.weight') for k in keys)
-        dense_norms = any(_DENSE_NORM.fullmatch(k) for k in keys)
-        return 'dense' if dense_norms and not has_head else 'classification'
+    layout = released_layout(keys, bare, prefixed, _DENSE_NORM, 'ParCNetV2')
+    if layout is not None:
+        return layout
     if any(_LKMM_BLOCK.match(k) for k in keys):
         raise ValueError(
             'this is already an lkmm ParCNetV2 state dict (keys like '

@@ -45,7 +45,7 @@ import torch.nn as nn
 # Shared with the other converters; re-exported here (older imports).
 from .common import (ConversionReport, build_lkmm_classifier,
                      compare_state_dict_with_model, extract_state_dict,
-                     head_num_classes)
+                     fill_bn_counters, head_num_classes)
 
 __all__ = [
     'REPLKNET_FORMATS', 'REPLKNET_TARGETS', 'ConversionReport',
@@ -303,13 +303,7 @@ def convert_replknet_state_dict(
     if target == 'classifier' and not head:
         report.missing += ['head.fc.weight', 'head.fc.bias']
 
-    # Older checkpoints may lack BN num_batches_tracked; a strict load
-    # needs it (its value only matters for momentum=None BN).
-    for key in [k for k in out if k.endswith('.running_mean')]:
-        counter = key[:-len('running_mean')] + 'num_batches_tracked'
-        if counter not in out:
-            out[counter] = torch.tensor(0, dtype=torch.long)
-            report.filled.append(counter)
+    fill_bn_counters(out, report)
     report.num_tensors = len(out)
 
     if model is not None:

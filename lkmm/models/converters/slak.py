@@ -62,7 +62,7 @@ import torch.nn as nn
 
 from .common import (ConversionReport, build_lkmm_classifier,
                      compare_state_dict_with_model, extract_state_dict,
-                     head_num_classes)
+                     fill_bn_counters, head_num_classes, released_layout)
 
 __all__ = [
     'SLAK_FORMATS', 'SLAK_TARGETS', 'is_slak_state_dict',
@@ -168,16 +168,9 @@ def detect_slak_format(state_dict: Mapping) -> str:
                for k in keys)
     prefixed = any(_SLAK_MARK.fullmatch(k) and k.startswith('backbone.')
                    for k in keys)
-    if bare and prefixed:
-        raise ValueError("the state dict mixes released SLaK layouts "
-                         "('stages.*' and 'backbone.stages.*'); convert one "
-                         'model at a time')
-    if prefixed:
-        return 'dense'
-    if bare:
-        has_head = any(k in ('norm.weight', 'head.weight') for k in keys)
-        dense_norms = any(_DENSE_NORM.fullmatch(k) for k in keys)
-        return 'dense' if dense_norms and not has_head else 'classification'
+    layout = released_layout(keys, bare, prefixed, _DENSE_NORM, 'SLaK')
+    if layout is not None:
+        return layout
     if any(_LKMM_MARK.match(k) for k in keys):
         raise ValueError(
             'this is already an lkmm LargeKernelConvNeXt state dict (keys '
@@ -327,13 +320,7 @@ def convert_slak_state_dict(
         report.notes.append(_HEADS_NOTE.format(keys=outside[:10]))
     if target == 'classifier' and not has_head:
         report.missing += ['head.fc.weight', 'head.fc.bias']
-    # SyncBatchNorm saves num_batches_tracked; fill it where it is absent
-    # (its value only matters for momentum=None BN).
-    for key in [k for k in out if k.endswith('.running_mean')]:
-        counter = key[:-len('running_mean')] + 'num_batches_tracked'
-        if counter not in out:
-            out[counter] = torch.tensor(0, dtype=torch.long)
-            report.filled.append(counter)
+    fill_bn_counters(out, report)
     report.num_tensors = len(out)
 
     if model is None and check:
