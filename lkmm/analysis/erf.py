@@ -125,13 +125,13 @@ def erf_area_ratios(matrix: np.ndarray,
     for t in thresholds:
         if not 0 < t <= 1:
             raise ValueError(f'thresholds must be in (0, 1], got {t}')
-        side = None
+        # By r = max(h, w) - 1 the window covers the whole map, so the
+        # loop always ends with a side.
         for r in range(max(h, w)):
             window = data[max(cy - r, 0):cy + r + 1, max(cx - r, 0):cx + r + 1]
             if total == 0 or window.sum() >= t * total - 1e-12 * total:
-                side = 2 * r + 1
+                side = min(2 * r + 1, max(h, w))
                 break
-        side = min(side, max(h, w)) if side is not None else max(h, w)
         results.append(dict(threshold=t, side=side,
                             area_ratio=min(side, h) * min(side, w) / (h * w)))
     return results

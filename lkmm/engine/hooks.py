@@ -126,7 +126,7 @@ class PretrainedMatchHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         from mmengine.model import BaseTTAModel, is_model_wrapper
 
-        from lkmm.models.pretrained import check_pretrained_match
+        from lkmm.models.pretrained import check_loaded_checkpoint
         model = runner.model
         # As mmengine loads it: into the wrapped model, and into the model
         # a test-time-augmentation wrapper holds.
@@ -134,8 +134,5 @@ class PretrainedMatchHook(Hook):
             model = model.module
         if isinstance(model, BaseTTAModel):
             model = model.module
-        state_dict = checkpoint.get('state_dict', checkpoint)
-        state_dict = {k[len('module.'):] if k.startswith('module.') else k: v
-                      for k, v in state_dict.items()}
-        check_pretrained_match(model, state_dict, str(runner._load_from),
-                               f'the {type(model).__name__} of the config')
+        check_loaded_checkpoint(model, checkpoint, str(runner._load_from),
+                                f'the {type(model).__name__} of the config')

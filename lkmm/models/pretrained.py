@@ -21,7 +21,7 @@ from lkmm.utils.pretrained import checkpoint_file_problem
 
 __all__ = [
     'MIN_MATCHED_FRACTION', 'PretrainedMismatchError', 'suggest_converter',
-    'check_pretrained_match', 'load_pretrained'
+    'check_pretrained_match', 'check_loaded_checkpoint', 'load_pretrained'
 ]
 
 #: Smallest fraction of the model's tensors a pretrained file must fill.
@@ -101,7 +101,8 @@ def check_pretrained_match(model: nn.Module, state_dict: Mapping,
     matched = _matched(own, state_dict)
     if own and len(matched) >= min_fraction * len(own):
         return len(matched)
-    unmatched = [k for k in state_dict if k not in set(matched)]
+    matched_set = set(matched)
+    unmatched = [k for k in state_dict if k not in matched_set]
     lines = [
         f'{source} fills only {len(matched)} of the {len(own)} tensors of '
         f'{what} (at least {min_fraction:.0%} expected): it is not a '
@@ -116,6 +117,21 @@ def check_pretrained_match(model: nn.Module, state_dict: Mapping,
     if converter:
         lines.append(f'Convert it first: python {converter}.')
     raise PretrainedMismatchError('\n'.join(lines))
+
+
+def _unwrapped(checkpoint: Mapping) -> Dict[str, torch.Tensor]:
+    """A checkpoint's state dict, without DDP's ``module.`` prefix (as
+    mmengine loads it)."""
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    return {re.sub(r'^module\.', '', k): v for k, v in state_dict.items()}
+
+
+def check_loaded_checkpoint(model: nn.Module, checkpoint: Mapping,
+                            source: str, what: str) -> int:
+    """:func:`check_pretrained_match` of a whole loaded checkpoint (e.g.
+    what mmengine's Runner loads for ``load_from``)."""
+    return check_pretrained_match(model, _unwrapped(checkpoint), source,
+                                  what)
 
 
 def _select_prefix(state_dict: Dict[str, torch.Tensor],
@@ -168,9 +184,7 @@ def load_pretrained(model: nn.Module, checkpoint: str,
     if not isinstance(loaded, Mapping):
         raise ValueError(f'{checkpoint} holds a {type(loaded).__name__}, '
                          'not a checkpoint (a dict of tensors)')
-    state_dict = loaded.get('state_dict', loaded)
-    state_dict = {re.sub(r'^module\.', '', k): v
-                  for k, v in state_dict.items()}
+    state_dict = _unwrapped(loaded)
     selected = _select_prefix(state_dict, prefix, checkpoint)
     what = type(model).__name__
     count = check_pretrained_match(model, selected, checkpoint, what,
