@@ -124,7 +124,9 @@ def visualize_erf_main(argv: Optional[List[str]] = None) -> np.ndarray:
         load_checkpoint(model, args.checkpoint, map_location='cpu')
     else:
         getattr(model, 'init_weights', lambda: None)()
-    model.eval()
+    # Only the input's gradient is measured: frozen weights spare the
+    # weight-gradient kernels (half the backward of a large DW conv).
+    model.eval().requires_grad_(False)
     mean, std = _normalization(cfg)
     bar = ProgressBar(len(paths))
     matrix = erf_contribution(

@@ -176,7 +176,11 @@ def test_without_iteration_seed_hook_a_resumed_run_diverges(tools, tmp_path):
 def test_dist_train_two_processes_on_cpu(tools, tmp_path, rank_dump):
     config = rank_dump.config(
         tools.demo_config, "dict(type='lkmm.BaselineValHook', "
-        "metric='mIoU'), dict(type='lkmm.IterationSeedHook'), ")
+        "metric='mIoU'), dict(type='lkmm.IterationSeedHook'), "
+        # SNIP scores each rank's own batch: the ranks agree only if the
+        # masks are broadcast (at the start and at every update).
+        "dict(type='lkmm.DynamicSparsityHook', sparsity=0.3, "
+        "update_interval=4, prune_rate=0.3), ")
     work_dir = str(tmp_path / 'dist')
     proc = tools.run(
         ['bash', 'tools/dist_train.sh', config, '2',
@@ -188,7 +192,9 @@ def test_dist_train_two_processes_on_cpu(tools, tmp_path, rank_dump):
     assert osp.isfile(osp.join(work_dir, 'iter_10.pth'))
     metrics = _scalars(work_dir)
     assert metrics and metrics[-1]['step'] == 10
-    # The two processes stayed in sync: identical parameters on both ranks
-    # (BN running statistics are each rank's own), rank 0's checkpointed.
+    # The two processes stayed in sync: identical parameters (sparsity
+    # masks included) on both ranks (BN running statistics are each rank's
+    # own), rank 0's checkpointed.
+    assert 'DynamicSparsityHook: masks' in log
     rank_dump.assert_ranks_identical(work_dir,
                                      osp.join(work_dir, 'iter_10.pth'))

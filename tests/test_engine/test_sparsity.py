@@ -157,6 +157,28 @@ def test_erk_densities():
     assert max(ratios) - min(ratios) < 0.05 * max(ratios)  # count rounding
 
 
+def test_erk_densities_exact():
+    """Hand-solved ERK: p (20x20) and q (40x40) have ratios 0.1 and 0.05;
+    keeping 40% of 2000 weights gives eps = 800 / (0.1 * 400 + 0.05 *
+    1600) = 20/3, so densities 2/3 and 1/3. Adding r (2x2, ratio 1):
+    eps * 1 > 1 makes r dense, and p, q keep 0.4 * 2004 - 4 weights."""
+    from lkmm.engine.sparsity.allocation import erk_densities
+    shapes = {'p': torch.Size([20, 20]), 'q': torch.Size([40, 40])}
+    got = erk_densities(shapes, 0.4, power=1.0)
+    assert got == pytest.approx(dict(p=2 / 3, q=1 / 3), abs=1e-12)
+    shapes['r'] = torch.Size([2, 2])
+    got = erk_densities(shapes, 0.4, power=1.0)
+    eps = (0.4 * 2004 - 4) / 120
+    assert got == pytest.approx(dict(p=eps * 0.1, q=eps * 0.05, r=1.0),
+                                abs=1e-12)
+    # The power scales the ratios: 0.1 ** 0.5 and 0.05 ** 0.5.
+    del shapes['r']
+    got = erk_densities(shapes, 0.4, power=0.5)
+    eps = 800 / (0.1**0.5 * 400 + 0.05**0.5 * 1600)
+    assert got == pytest.approx(dict(p=eps * 0.1**0.5, q=eps * 0.05**0.5),
+                                abs=1e-12)
+
+
 def test_dense_threshold_leaves_nearly_dense_layers():
     # 0.5% sparsity: every layer at density 0.995 >= 0.99 stays dense.
     masks = SparseMasks(_net(), sparsity=0.005)

@@ -12,7 +12,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
-from mmengine.dist import broadcast, get_world_size
+from mmengine.dist import broadcast, broadcast_object_list, get_world_size
 from mmengine.model import is_model_wrapper
 
 from .allocation import (INIT_MODES, SNIP_POSITIONS, erk_densities,
@@ -379,14 +379,32 @@ class SparseMasks:
 
     # ------------------------------------------------------ distributed
     def broadcast(self, src: int = 0) -> None:
-        """Make every rank's masks those of rank ``src`` (no-op if not
-        distributed): ranks may differ after SNIP on their own batches."""
+        """Make every rank's masks and sparsified weights those of rank
+        ``src`` (no-op if not distributed).
+
+        Ranks can disagree after SNIP on their own batches, even on which
+        layers stay dense, and each has already zeroed its weights with its
+        own draw: the layer list goes first so that every rank joins the
+        same collectives, then the masks, then the weights of every
+        candidate layer.
+        """
         if get_world_size() <= 1:
             return
-        for name, mask in self.masks.items():
+        names = [list(self.masks)]
+        broadcast_object_list(names, src)
+        masks = OrderedDict()
+        for name in names[0]:
+            param = self._params[name]
+            mask = self.masks.get(name)
+            if mask is None:
+                mask = torch.ones_like(param, dtype=torch.bool)
             data = mask.to(torch.uint8)  # bool is not supported by every
             broadcast(data, src)  # backend
-            mask.copy_(data.to(mask.device).bool())
+            masks[name] = data.to(param.device).bool()
+        self.masks = masks
+        with torch.no_grad():
+            for name in self.candidates:
+                broadcast(self._params[name].data, src)
 
     # ------------------------------------------------------- state dict
     def state_dict(self) -> dict:
