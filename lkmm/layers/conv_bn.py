@@ -22,12 +22,14 @@ class ConvBN(nn.Sequential):
         out_channels (int): Output channels.
         kernel_size (int): Square kernel size.
         stride (int): Stride. Defaults to 1.
-        padding (int, optional): Zero padding; ``kernel_size // 2`` when None.
+        padding (int, optional): Zero padding; ``dilation * (kernel_size //
+            2)`` when None.
         groups (int): Convolution groups. Defaults to 1.
         norm_cfg (dict): Config of the normalization layer.
             Defaults to ``dict(type='BN')``.
         act_cfg (dict, optional): Config of the activation after the norm;
             None for no activation. Defaults to None.
+        dilation (int): Dilation of the convolution. Defaults to 1.
     """
 
     def __init__(self,
@@ -38,18 +40,20 @@ class ConvBN(nn.Sequential):
                  padding: Optional[int] = None,
                  groups: int = 1,
                  norm_cfg: dict = dict(type='BN'),
-                 act_cfg: Optional[dict] = None):
+                 act_cfg: Optional[dict] = None,
+                 dilation: int = 1):
         super().__init__()
         if padding is None:
-            padding = kernel_size // 2
+            padding = dilation * (kernel_size // 2)
         if groups == in_channels == out_channels and groups > 1:
             # Depth-wise: lkmm's op (fast large kernels on CPU).
             conv = DepthwiseConv2d(in_channels, kernel_size, stride=stride,
-                                   padding=padding, bias=False)
+                                   padding=padding, bias=False,
+                                   dilation=dilation)
         else:
             conv = nn.Conv2d(in_channels, out_channels, kernel_size,
                              stride=stride, padding=padding, groups=groups,
-                             bias=False)
+                             dilation=dilation, bias=False)
         self.add_module('conv', conv)
         self.add_module('bn', build_norm_layer(norm_cfg, out_channels)[1])
         if act_cfg is not None:

@@ -19,17 +19,21 @@ class DepthwiseConv2d(nn.Conv2d):
         kernel_size (int | tuple[int, int]): Kernel size.
         stride (int | tuple[int, int]): Stride. Defaults to 1.
         padding (int | tuple[int, int], optional): Zero padding;
-            ``kernel_size // 2`` ('same') when None. Defaults to None.
+            ``dilation * (kernel_size // 2)`` ('same') when None. Defaults
+            to None.
         bias (bool): Whether to learn a bias. Defaults to False.
+        dilation (int): Spacing of the kernel taps (a dilated kernel runs
+            ``nn.Conv2d.forward``). Defaults to 1.
     """
 
     def __init__(self, channels: int, kernel_size, stride=1, padding=None,
-                 bias: bool = False):
+                 bias: bool = False, dilation: int = 1):
         ks = nn.modules.utils._pair(kernel_size)
         if padding is None:
-            padding = (ks[0] // 2, ks[1] // 2)
+            padding = (dilation * (ks[0] // 2), dilation * (ks[1] // 2))
         super().__init__(channels, channels, ks, stride=stride,
-                         padding=padding, groups=channels, bias=bias)
+                         padding=padding, dilation=dilation,
+                         groups=channels, bias=bias)
 
     @property
     def uses_fast_op(self) -> bool:

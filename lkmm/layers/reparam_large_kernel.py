@@ -65,9 +65,9 @@ class FoldableDepthwiseConv(nn.Module):
     fold into one :class:`DepthwiseConv2d` with bias, ``fused_conv``.
 
     Subclasses set ``channels`` and ``kernel_size`` (and optionally
-    ``stride``) and list their branch attributes in ``branch_names``: the
-    output is the sum of the present branches, each a centred
-    :class:`ConvBN` whose kernel fits in ``kernel_size``.
+    ``stride`` and ``dilation``) and list their branch attributes in
+    ``branch_names``: the output is the sum of the present branches, each a
+    centred :class:`ConvBN` whose kernel fits in ``kernel_size``.
     """
     branch_names: Tuple[str, ...] = ()
 
@@ -92,7 +92,8 @@ class FoldableDepthwiseConv(nn.Module):
 
     def _make_fused_conv(self) -> DepthwiseConv2d:
         return DepthwiseConv2d(self.channels, self.kernel_size,
-                               stride=getattr(self, 'stride', 1), bias=True)
+                               stride=getattr(self, 'stride', 1), bias=True,
+                               dilation=getattr(self, 'dilation', 1))
 
     @torch.no_grad()
     def get_fused_kernel_bias(self) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -132,6 +133,9 @@ class ReparamLargeKernelConv(FoldableDepthwiseConv):
             ``dict(type='BN')``.
         deploy (bool): Build the folded form (``fused_conv``) directly, e.g.
             to load a deployed checkpoint. Defaults to False.
+        dilation (int): Dilation of both kernels (each is 'same'-padded, so
+            the small one stays centred on the large one's grid and still
+            folds). Defaults to 1.
     """
 
     def __init__(self,
@@ -140,7 +144,8 @@ class ReparamLargeKernelConv(FoldableDepthwiseConv):
                  small_kernel: Optional[int] = 5,
                  stride: int = 1,
                  norm_cfg: dict = dict(type='BN'),
-                 deploy: bool = False):
+                 deploy: bool = False,
+                 dilation: int = 1):
         super().__init__()
         if kernel_size % 2 != 1:
             raise ValueError(
@@ -150,20 +155,22 @@ class ReparamLargeKernelConv(FoldableDepthwiseConv):
         self.kernel_size = kernel_size
         self.small_kernel = small_kernel
         self.stride = stride
+        self.dilation = dilation
         if deploy:
             self.fused_conv = self._make_fused_conv()
         else:
             self.large_conv = ConvBN(
                 channels, channels, kernel_size, stride=stride,
-                groups=channels, norm_cfg=norm_cfg)
+                groups=channels, norm_cfg=norm_cfg, dilation=dilation)
             if small_kernel is not None:
                 self.small_conv = ConvBN(
                     channels, channels, small_kernel, stride=stride,
-                    groups=channels, norm_cfg=norm_cfg)
+                    groups=channels, norm_cfg=norm_cfg, dilation=dilation)
 
     branch_names = ('large_conv', 'small_conv')
 
     def extra_repr(self) -> str:
         return (f'channels={self.channels}, kernel_size={self.kernel_size}, '
                 f'small_kernel={self.small_kernel}, stride={self.stride}, '
-                f'deployed={self.deployed}')
+                + (f'dilation={self.dilation}, ' if self.dilation != 1
+                   else '') + f'deployed={self.deployed}')

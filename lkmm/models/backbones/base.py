@@ -1,7 +1,8 @@
 """The contract every lkmm backbone keeps, and the ConvNeXt layout's
 forward.
 
-Every lkmm backbone (``RepLKNet``, ``LargeKernelConvNeXt``, ``ParCNetV2``):
+Every lkmm backbone (``RepLKNet``, ``LargeKernelConvNeXt``, ``ParCNetV2``,
+``LargeKernelMobileNetV2``):
 
 * ``out_indices``: stage indices in ``[-num_stages, num_stages)``, checked
   by :func:`~.arch_utils.parse_out_indices`; stage ``i``'s output goes

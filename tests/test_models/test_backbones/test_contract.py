@@ -14,6 +14,8 @@ from lkmm.registry import MODELS
 CHANNELS = [8, 16, 24, 32]
 _CONVNEXT = dict(depths=[1, 1, 4, 1], channels=[16, 16, 24, 32],
                  kernel_sizes=[13, 11, 9, 7])
+_MOBILENET = dict(stem_channels=[8, 8], channels=[[8], [16], [16, 24], [32]],
+                  repeats=[[1], [2], [1, 1], [2]], expand_ratio=2)
 # (type, arch, extra kwargs): every family, and every kernel form.
 FAMILIES = {
     'RepLKNet': ('RepLKNet', dict(channels=CHANNELS, layers=[1, 1, 4, 1],
@@ -34,8 +36,17 @@ FAMILIES = {
                                             layer_scale=False,
                                             resize_kernels=False),
                           dict(train_size=64)),
+    'MobileNetV2-rep': ('LargeKernelMobileNetV2', dict(
+        _MOBILENET, kernel_sizes=[7, 5, 5, 9], small_kernel=3),
+        dict(final_channels=40)),
+    'MobileNetV2-dilated': ('LargeKernelMobileNetV2', dict(
+        _MOBILENET, kernel_sizes=[3, 3, 3, 3], kernel_dilations=[2, 2, 3, 3],
+        shortcut=False), dict(final_channels=40)),
 }
 SHAPE = (2, 3, 64, 64)
+# Families without output norms (MobileNetV2 returns its stages as they
+# are, the last one through its 1x1 conv).
+NO_OUTPUT_NORMS = ('MobileNetV2-rep', 'MobileNetV2-dilated')
 
 
 def build(family, **kwargs):
@@ -106,7 +117,7 @@ def test_folded_form_is_declared_and_rebuilds_the_folded_model(
 
 def test_out_indices_and_output_norms(family):
     model = build(family, out_indices=(1, -1),
-                  **({} if family == 'RepLKNet' else
+                  **({} if family in ('RepLKNet', *NO_OUTPUT_NORMS) else
                      dict(gap_before_final_norm=False)))
     assert model.out_indices == (1, 3)
     with torch.no_grad():
@@ -118,7 +129,8 @@ def test_out_indices_and_output_norms(family):
     # Output norms are named norm{i}, i a returned stage.
     norms = sorted(n for n, _ in model.named_children()
                    if n.startswith('norm'))
-    assert set(norms) <= {'norm1', 'norm3'} and 'norm3' in norms
+    assert set(norms) <= {'norm1', 'norm3'}
+    assert ('norm3' in norms) == (family not in NO_OUTPUT_NORMS)
     with pytest.raises(ValueError, match=r'out_indices entries must be ints '
                        r'in \[-4, 3\], got 4'):
         build(family, out_indices=(4, ))
@@ -274,6 +286,6 @@ def test_with_cp_is_one_helper():
     """One checkpointing helper serves every family (no second copy)."""
     import lkmm.models.backbones as backbones
     for module in (backbones.replknet, backbones.large_kernel_convnext,
-                   backbones.parcnetv2):
+                   backbones.parcnetv2, backbones.mobilenet_v2):
         source = inspect.getsource(module)
         assert 'torch.utils.checkpoint' not in source, module.__name__

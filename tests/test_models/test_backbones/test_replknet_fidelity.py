@@ -3,6 +3,9 @@
 Counted as the paper counts (deployed form, 1000-class classifier, one
 multiply-add = one FLOP); tolerances +-1% parameters, +-3% FLOPs.
 """
+import functools
+import os.path as osp
+
 import pytest
 from mmengine.config import Config
 
@@ -24,6 +27,13 @@ def classifier(arch):
             head=dict(type='LinearClsHead', num_classes=1000,
                       in_channels=WIDTH.get(arch, 1024)))))
     return build_model_from_cfg(cfg)
+
+
+@functools.lru_cache(maxsize=None)
+def counted(arch, side):
+    """inference_complexity of ``classifier(arch)`` at ``side``, counted
+    once per session (Guideline 1 below reuses the Table 5 counts)."""
+    return inference_complexity(classifier(arch), (3, side, side))
 
 
 # Paper Table 5 (kernel study at 224) and Table 6 / official release,
@@ -61,9 +71,44 @@ def test_kernel_study_archs():
 @pytest.mark.parametrize('arch,side,params,gflops,ours,our_gflops', PAPER)
 def test_params_and_flops_match_paper(arch, side, params, gflops, ours,
                                       our_gflops):
-    info = inference_complexity(classifier(arch), (3, side, side))
+    info = counted(arch, side)
     assert info['params'] == pytest.approx(params * 1e6, rel=0.01)
     assert info['flops'] == pytest.approx(gflops * 1e9, rel=0.03)
     # To the printed digits.
     assert info['params'] == pytest.approx(ours * 1e6, abs=0.005e6)
     assert info['flops'] == pytest.approx(our_gflops * 1e9, abs=0.005e9)
+
+
+@pytest.mark.slow
+def test_guideline_1_large_kernels_cost_little():
+    """Guideline 1: kernels [3, 3, 3, 3] -> [31, 29, 27, 13] add 18.6% FLOPs
+    and 10.4% parameters (paper Sec. 3). Counted on the models of
+    configs/replknet/replknet-{3,31}_32xb64-120e_in1k.py (what
+    tools/analysis/get_flops.py prints for them: 71.89M / 13.01G and
+    79.53M / 15.42G)."""
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
+        osp.abspath(__file__)))))
+    for arch in ('3', '31'):
+        cfg = Config.fromfile(osp.join(
+            repo, f'configs/replknet/replknet-{arch}_32xb64-120e_in1k.py'))
+        shapes = {n: p.shape for n, p in
+                  build_model_from_cfg(cfg).named_parameters()}
+        assert shapes == {n: p.shape for n, p in
+                          classifier(arch).named_parameters()}, arch
+    small, large = counted('3', 224), counted('31', 224)
+    flops = large['flops'] / small['flops'] - 1
+    params = large['params'] / small['params'] - 1
+    # Measured: 13,008,750,592 -> 15,423,621,120 FLOPs (+18.563%), the
+    # paper's 18.6% to its digits.
+    assert flops == pytest.approx(0.18563, abs=5e-5)
+    assert round(flops * 100, 1) == 18.6
+    # 71,894,376 -> 79,527,272 parameters (+10.617%): the 7.63M that the
+    # enlarged depth-wise kernels add (2x128x(31^2-3^2) + 2x256x(29^2-3^2)
+    # + 18x512x(27^2-3^2) + 2x1024x(13^2-3^2)) over a base 0.1M larger than
+    # Table 5's rounded 71.8M; the paper's 10.4% is Table 5's
+    # 79.3M / 71.8M. 0.22 points apart.
+    assert params == pytest.approx(0.10617, abs=5e-5)
+    assert large['params'] - small['params'] == 2 * 128 * (31**2 - 9) + \
+        2 * 256 * (29**2 - 9) + 18 * 512 * (27**2 - 9) + \
+        2 * 1024 * (13**2 - 9)
+    assert abs(params - 0.104) < 0.0025
