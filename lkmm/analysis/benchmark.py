@@ -16,7 +16,7 @@ import statistics
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -28,7 +28,8 @@ from .complexity import to_inference_form
 
 __all__ = [
     'BenchmarkResult', 'TrainDeployComparison', 'benchmark_model',
-    'compare_train_vs_deploy', 'format_benchmark_table', 'DWConvComparison',
+    'compare_train_vs_deploy', 'format_benchmark_table', 'ModelComparison',
+    'compare_models', 'build_timm_model', 'DWConvComparison',
     'compare_dwconv_impls', 'format_dwconv_comparison'
 ]
 
@@ -71,6 +72,12 @@ class BenchmarkResult:
         return statistics.fmean(self.times_ms)
 
     @property
+    def min_ms(self) -> float:
+        """Fastest batch (ms): on a machine shared with other jobs, the
+        pass least slowed down by them."""
+        return min(self.times_ms)
+
+    @property
     def images_per_s(self) -> float:
         """Throughput from the median latency.
 
@@ -83,7 +90,8 @@ class BenchmarkResult:
         """Plain dict with the derived statistics (e.g. for JSON)."""
         out = asdict(self)
         out.update(iters=self.iters, median_ms=self.median_ms,
-                   mean_ms=self.mean_ms, images_per_s=self.images_per_s)
+                   mean_ms=self.mean_ms, min_ms=self.min_ms,
+                   images_per_s=self.images_per_s)
         return out
 
 
@@ -146,6 +154,51 @@ def _check_counts(batch_size: int, warmup: int, iters: int) -> None:
     if batch_size < 1 or iters < 1 or warmup < 0:
         raise ValueError('batch_size and iters must be >= 1 and warmup >= 0, '
                          f'got {batch_size}, {iters}, {warmup}')
+
+
+def _time_interleaved(modules: Dict[str, nn.Module],
+                      results: Dict[str, BenchmarkResult],
+                      inputs: torch.Tensor, device: torch.device,
+                      warmup: int, iters: int, rounds: int,
+                      verbose: bool = False) -> None:
+    """Warm up and time several modules on one batch, interleaved.
+
+    The ``warmup`` and ``iters`` passes of each module are split into
+    ``rounds`` rounds; the order of the modules alternates from round to
+    round (A B, B A, A B, ...), so that slow drift of the machine's speed
+    hits all alike. Call inside :func:`_inference_context`.
+
+    Args:
+        modules (dict[str, nn.Module]): Name -> module taking the batch.
+        results (dict[str, BenchmarkResult]): Same names; the timed passes
+            are appended to their ``times_ms``.
+        inputs (Tensor): The batch.
+        device (torch.device): Where the modules run.
+        warmup (int): Untimed passes per module.
+        iters (int): Timed passes per module.
+        rounds (int): Number of rounds, at least 1.
+        verbose (bool): Print the running medians after each timed round.
+    """
+    names = list(modules)
+
+    def split(total):
+        # ``total`` passes over ``rounds`` rounds, as evenly as possible.
+        return [total // rounds + (r < total % rounds) for r in range(rounds)]
+
+    for phase, counts in (('warmup', split(warmup)), ('timed', split(iters))):
+        for r, n in enumerate(counts):
+            order = names if r % 2 == 0 else names[::-1]
+            for name in order:
+                times = [_timed_forward(modules[name], inputs, device)
+                         for _ in range(n)]
+                if phase == 'timed':
+                    results[name].times_ms += times
+            if verbose and phase == 'timed' and n:
+                medians = ', '.join(
+                    f'{name} {statistics.median(results[name].times_ms):.1f}'
+                    for name in names)
+                print(f'round {r + 1}/{rounds}: {medians} ms/batch '
+                      '(median)', flush=True)
 
 
 def benchmark_model(model: nn.Module,
@@ -262,10 +315,6 @@ def compare_train_vs_deploy(model: nn.Module,
         for name, (m, _) in forms.items()
     }
 
-    def split(total):
-        # ``total`` passes over ``rounds`` rounds, as evenly as possible.
-        return [total // rounds + (r < total % rounds) for r in range(rounds)]
-
     with _inference_context(device):
         outs = {name: flatten_tensors(first_forward(module, m, inputs))
                 for name, (m, module) in forms.items()}
@@ -273,44 +322,159 @@ def compare_train_vs_deploy(model: nn.Module,
             ((a.float() - b.float()).abs().max().item()
              for a, b in zip(outs['train'], outs['deploy'])), default=0.)
         del outs
-        for phase, counts in (('warmup', split(warmup)),
-                              ('timed', split(iters))):
-            for r, n in enumerate(counts):
-                order = ('train', 'deploy') if r % 2 == 0 else \
-                    ('deploy', 'train')
-                for name in order:
-                    module = forms[name][1]
-                    times = [_timed_forward(module, inputs, device)
-                             for _ in range(n)]
-                    if phase == 'timed':
-                        results[name].times_ms += times
-                if verbose and phase == 'timed' and n:
-                    medians = {k: statistics.median(v.times_ms)
-                               for k, v in results.items()}
-                    print(f'round {r + 1}/{rounds}: train '
-                          f'{medians["train"]:.1f}, deploy '
-                          f'{medians["deploy"]:.1f} ms/batch (median)',
-                          flush=True)
+        _time_interleaved({name: module for name, (_, module) in
+                           forms.items()}, results, inputs, device, warmup,
+                          iters, rounds, verbose)
     return TrainDeployComparison(
         train=results['train'], deploy=results['deploy'],
         max_abs_diff=max_abs_diff)
 
 
+@dataclass
+class ModelComparison:
+    """Two models timed side by side, each in its inference form.
+
+    Args:
+        first (BenchmarkResult): The first model.
+        second (BenchmarkResult): The second model, the reference of the
+            ratio.
+        folded (bool): Whether both ran folded (inference form) or as
+            built (training structure, eval mode).
+    """
+    first: BenchmarkResult
+    second: BenchmarkResult
+    folded: bool = True
+
+    @property
+    def speed_ratio(self) -> float:
+        """First images/s over second images/s (> 1: first is faster)."""
+        return self.first.images_per_s / self.second.images_per_s
+
+    def to_dict(self) -> dict:
+        return dict(first=self.first.to_dict(), second=self.second.to_dict(),
+                    folded=self.folded, speed_ratio=self.speed_ratio)
+
+
+def build_timm_model(name: str) -> nn.Module:
+    """A timm model with random weights (``pretrained=False``: no network).
+
+    Args:
+        name (str): A name ``timm.list_models()`` knows, e.g.
+            ``'swin_base_patch4_window7_224'``.
+
+    Returns:
+        nn.Module: The model, ImageNet head (timm's default).
+
+    Raises:
+        ValueError: for a name timm does not know (with close names).
+        ImportError: when timm is not installed.
+    """
+    import difflib
+
+    import timm
+    if not timm.is_model(name):
+        close = difflib.get_close_matches(name, timm.list_models(), n=4)
+        hint = f'; close names: {", ".join(close)}' if close else ''
+        raise ValueError(f'timm has no model named {name!r}{hint} (see '
+                         'timm.list_models())')
+    return timm.create_model(name, pretrained=False)
+
+
+def compare_models(first: nn.Module,
+                   second: nn.Module,
+                   input_shape: Sequence[int] = (3, 224, 224),
+                   batch_size: int = 1,
+                   warmup: int = 5,
+                   iters: int = 30,
+                   device: DeviceType = None,
+                   rounds: Optional[int] = None,
+                   names: Sequence[str] = ('first', 'second'),
+                   fold: bool = True,
+                   seed: int = 0,
+                   verbose: bool = False) -> ModelComparison:
+    """Time two models on the same batch, interleaved, each in its
+    inference form (:func:`lkmm.analysis.to_inference_form`: folded where
+    it can be, no auxiliary head, eval mode) or, with ``fold=False``, as
+    built (eval mode).
+
+    Args:
+        first (nn.Module): A backbone, an OpenMMLab model (called with
+            ``mode='tensor'``) or any module taking the batch (e.g. a timm
+            model). Not modified.
+        second (nn.Module): The same kinds; the reference of the ratio.
+            Not modified.
+        input_shape (Sequence[int]): ``(C, H, W)`` of one image, for both.
+            Defaults to ``(3, 224, 224)``.
+        batch_size (int): Images per forward, for both. Defaults to 1.
+        warmup (int): Untimed forward passes per model. Defaults to 5.
+        iters (int): Timed forward passes per model. Defaults to 30.
+        device (str | torch.device, optional): None picks CUDA when
+            available, else CPU.
+        rounds (int, optional): Interleaved rounds; defaults to
+            ``min(iters, 5)``.
+        names (Sequence[str]): Labels of the two results, different.
+        fold (bool): Fold re-parameterized branches (and drop auxiliary
+            heads) first. False times the training structure in eval mode,
+            e.g. SLaK's stripes as its released code runs them, instead of
+            the dense KxK kernel they fold into. Defaults to True.
+        seed (int): Seed of the random batch. Defaults to 0.
+        verbose (bool): Print the running medians after each round.
+
+    Returns:
+        ModelComparison: Both results and the speed ratio first/second.
+    """
+    _check_counts(batch_size, warmup, iters)
+    names = tuple(names)
+    if len(names) != 2 or names[0] == names[1]:
+        raise ValueError(f'names must be two different labels, got {names}')
+    device = resolve_device(device)
+    rounds = min(iters, 5) if rounds is None else max(1, min(rounds, iters))
+    prepare = to_inference_form if fold else \
+        (lambda m: copy.deepcopy(m).eval())
+    models = {name: prepare(m).to(device)
+              for name, m in zip(names, (first, second))}
+    modules = {name: as_tensor_module(m) for name, m in models.items()}
+    inputs = random_batch(input_shape, batch_size, device, seed)
+    results = {
+        name: BenchmarkResult(
+            name=name, device=str(device), batch_size=batch_size,
+            input_shape=tuple(input_shape), warmup=warmup,
+            params=sum(p.numel() for p in m.parameters()))
+        for name, m in models.items()
+    }
+    with _inference_context(device):
+        for name, module in modules.items():
+            first_forward(module, models[name], inputs)
+        _time_interleaved(modules, results, inputs, device, warmup, iters,
+                          rounds, verbose)
+    return ModelComparison(first=results[names[0]],
+                           second=results[names[1]], folded=fold)
+
+
 def format_benchmark_table(
-        results: Union[TrainDeployComparison, Sequence[BenchmarkResult]]
+        results: Union[TrainDeployComparison, ModelComparison,
+                       Sequence[BenchmarkResult]]
 ) -> str:
     """A text table of benchmark results.
 
     Args:
-        results (TrainDeployComparison | Sequence[BenchmarkResult]): A
-            train/deploy comparison (adds the deploy/train ratio column and
-            the output difference) or any list of results.
+        results (TrainDeployComparison | ModelComparison |
+            Sequence[BenchmarkResult]): A train/deploy comparison (adds the
+            deploy/train ratio column and the output difference), a
+            two-model comparison (adds the ratio to the second model) or
+            any list of results.
 
     Returns:
         str: The table, lines joined by newlines.
     """
-    comparison = isinstance(results, TrainDeployComparison)
-    rows = [results.train, results.deploy] if comparison else list(results)
+    comparison = isinstance(results, (TrainDeployComparison,
+                                      ModelComparison))
+    if isinstance(results, TrainDeployComparison):
+        rows, reference = [results.train, results.deploy], results.train
+    elif comparison:
+        rows, reference = [results.first, results.second], results.second
+    else:
+        rows, reference = list(results), None
     if not rows:
         return '(no benchmark results)'
     first = rows[0]
@@ -318,16 +482,17 @@ def format_benchmark_table(
     head = [f'batch {first.batch_size} x {c}x{h}x{w} on {first.device}, '
             f'{first.iters} timed iters after {first.warmup} warm-up, '
             f'{torch.get_num_threads()} CPU threads']
-    cols = ['form', 'params (M)', 'images/s', 'ms/batch (median)',
-            'ms/batch (mean)']
+    cols = ['model' if isinstance(results, ModelComparison) else 'form',
+            'params (M)', 'images/s', 'ms/batch (median)', 'ms/batch (mean)',
+            'ms/batch (min)']
     if comparison:
-        cols.append('vs train')
+        cols.append(f'vs {reference.name}')
     table = []
     for r in rows:
         row = [r.name, f'{r.params / 1e6:.2f}', f'{r.images_per_s:.2f}',
-               f'{r.median_ms:.2f}', f'{r.mean_ms:.2f}']
+               f'{r.median_ms:.2f}', f'{r.mean_ms:.2f}', f'{r.min_ms:.2f}']
         if comparison:
-            row.append(f'{r.images_per_s / results.train.images_per_s:.2f}x')
+            row.append(f'{r.images_per_s / reference.images_per_s:.2f}x')
         table.append(row)
     widths = [max(len(x) for x in col) for col in zip(cols, *table)]
 
@@ -339,10 +504,18 @@ def format_benchmark_table(
     rule = '-' * len(line(cols))
     lines = head + [rule, line(cols), rule] + [line(r) for r in table]
     lines.append(rule)
-    if comparison:
+    if isinstance(results, TrainDeployComparison):
         lines.append(f'speed ratio deploy/train: {results.speed_ratio:.2f}x '
                      f'(images/s); max |train - deploy| output difference: '
                      f'{results.max_abs_diff:.3g}')
+    elif comparison:
+        form = 'in inference form' if results.folded else \
+            'in training structure, eval'
+        best = results.second.min_ms / results.first.min_ms
+        lines.append(f'speed ratio {results.first.name} / '
+                     f'{results.second.name}: {results.speed_ratio:.2f}x '
+                     f'(images/s, both {form}); from the fastest batches: '
+                     f'{best:.2f}x')
     return '\n'.join(lines)
 
 

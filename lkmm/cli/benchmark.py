@@ -1,5 +1,6 @@
-"""``tools/analysis/benchmark.py``: training structure vs deployed form, or
-nn.Conv2d vs lkmm depth-wise convolutions (``--compare dwconv``); the
+"""``tools/analysis/benchmark.py``: training structure vs deployed form,
+nn.Conv2d vs lkmm depth-wise convolutions (``--compare dwconv``), or two
+models side by side (``--against OTHER``, a config or ``timm:NAME``); the
 measurements are :mod:`lkmm.analysis.benchmark`'s."""
 import argparse
 import math
@@ -10,9 +11,9 @@ from typing import List, Optional, Union
 import torch
 
 from lkmm.analysis.benchmark import (DWCONV_MODES, DWConvComparison,
-                                     TrainDeployComparison,
-                                     compare_dwconv_impls,
-                                     compare_train_vs_deploy,
+                                     ModelComparison, TrainDeployComparison,
+                                     build_timm_model, compare_dwconv_impls,
+                                     compare_models, compare_train_vs_deploy,
                                      format_benchmark_table,
                                      format_dwconv_comparison)
 from lkmm.analysis.complexity import input_shape_from_cfg
@@ -24,7 +25,8 @@ from .options import (add_cfg_options_option, add_device_option,
 def parse_benchmark_args(argv: Optional[List[str]] = None):
     parser = argparse.ArgumentParser(
         description='Inference speed of a model from a config: training '
-        'structure vs deployed (re-parameterized) form')
+        'structure vs deployed (re-parameterized) form, nn.Conv2d vs lkmm '
+        'depth-wise convolutions, or against a second model (--against)')
     parser.add_argument('config', help='config file')
     parser.add_argument(
         '--checkpoint', help='checkpoint to load (weights do not change the '
@@ -42,10 +44,23 @@ def parse_benchmark_args(argv: Optional[List[str]] = None):
     parser.add_argument('--threads', type=int,
                         help='CPU threads for torch (default: torch\'s)')
     parser.add_argument(
-        '--compare', choices=['deploy', 'dwconv'], default='deploy',
+        '--compare', choices=['deploy', 'dwconv'],
         help='deploy: training structure vs deployed form (inference); '
         'dwconv: the same model with nn.Conv2d vs lkmm depth-wise '
-        'convolutions (default: deploy)')
+        'convolutions (default: deploy; not with --against)')
+    parser.add_argument(
+        '--against', metavar='OTHER',
+        help='time CONFIG against a second model in the same run: a config '
+        'file or timm:NAME (e.g. timm:swin_base_patch4_window7_224, random '
+        'weights); both in inference form (folded where they can be), same '
+        'batch and --shape (default: CONFIG\'s), interleaved; prints the '
+        'speed ratio CONFIG/OTHER. --checkpoint and --cfg-options apply to '
+        'CONFIG only')
+    parser.add_argument(
+        '--train-form', action='store_true',
+        help='with --against: time both models as built (eval mode, '
+        're-parameterization branches not folded), e.g. SLaK with its '
+        'stripes instead of the KxK kernel they fold into')
     parser.add_argument(
         '--dwconv-mode', choices=list(DWCONV_MODES), default='train',
         help='with --compare dwconv: train = forward+backward of a training '
@@ -54,8 +69,39 @@ def parse_benchmark_args(argv: Optional[List[str]] = None):
     return parser.parse_args(argv)
 
 
+def _config_name(path: str) -> str:
+    return osp.splitext(osp.basename(path))[0]
+
+
+def _build_against(spec: str):
+    """The second model of ``--against`` and its label (and its config,
+    None for a timm model)."""
+    if spec.startswith('timm:'):
+        name = spec[len('timm:'):].strip()
+        if not name:
+            raise SystemExit('benchmark: --against timm:NAME needs a model '
+                             'name, e.g. timm:swin_base_patch4_window7_224')
+        print(f'building timm model {name} (random weights)', flush=True)
+        try:
+            return build_timm_model(name), spec, None
+        except ImportError:
+            raise SystemExit('benchmark: --against timm:... needs timm '
+                             '(pip install timm)')
+        except ValueError as err:
+            raise SystemExit(f'benchmark: --against {spec}: {err}')
+    try:
+        cfg = load_config(spec)
+    except FileNotFoundError as err:
+        raise SystemExit(f'benchmark: --against takes a config file or '
+                         f'timm:NAME: {err}')
+    print(f'building {cfg.model.get("type", "model")} from {spec}',
+          flush=True)
+    return build_model_from_cfg(cfg), _config_name(spec), cfg
+
+
 def benchmark_main(argv: Optional[List[str]] = None
-                   ) -> Union[TrainDeployComparison, DWConvComparison]:
+                   ) -> Union[TrainDeployComparison, DWConvComparison,
+                              ModelComparison]:
     """``tools/analysis/benchmark.py``: build, time, print a table.
 
     Args:
@@ -63,10 +109,18 @@ def benchmark_main(argv: Optional[List[str]] = None
             when None.
 
     Returns:
-        TrainDeployComparison | DWConvComparison: The measurements
-        (``--compare deploy`` or ``--compare dwconv``).
+        TrainDeployComparison | DWConvComparison | ModelComparison: The
+        measurements (``--compare deploy``, ``--compare dwconv`` or
+        ``--against``).
     """
     args = parse_benchmark_args(argv)
+    if args.train_form and args.against is None:
+        raise SystemExit('benchmark: --train-form applies to --against '
+                         '(the deploy comparison times both forms anyway)')
+    if args.against is not None and args.compare is not None:
+        raise SystemExit('benchmark: --against times two models in '
+                         'inference form; it does not combine with '
+                         f'--compare {args.compare}')
     device = device_or_exit('benchmark', args.device)
     if args.threads is not None:
         if args.threads < 1:
@@ -82,6 +136,9 @@ def benchmark_main(argv: Optional[List[str]] = None
     except FileNotFoundError as err:
         raise SystemExit(f'benchmark: {err}')
     input_shape = input_shape_from_cfg(cfg, args.shape)
+    if args.against is not None:
+        # Fail on a bad OTHER before the (slow) first model is built.
+        other, other_name, other_cfg = _build_against(args.against)
     print(f'building {cfg.model.get("type", "model")} from {args.config}',
           flush=True)
     model = build_model_from_cfg(cfg)
@@ -91,6 +148,9 @@ def benchmark_main(argv: Optional[List[str]] = None
     if args.batch_size is None:
         args.batch_size = 2 if (args.compare == 'dwconv' and
                                 args.dwconv_mode == 'train') else 1
+    if args.against is not None:
+        return _compare_two(args, model, other, other_name, other_cfg,
+                            input_shape, device)
     if args.compare == 'dwconv':
         print(f'timing {args.dwconv_mode} steps with nn.Conv2d and with '
               f'lkmm depth-wise convolutions on {device}: {args.warmup} '
@@ -110,4 +170,29 @@ def benchmark_main(argv: Optional[List[str]] = None
     print(format_benchmark_table(result), flush=True)
     if not math.isfinite(result.max_abs_diff):
         print('warning: the outputs contain NaN/Inf', file=sys.stderr)
+    return result
+
+
+def _compare_two(args, model, other, other_name: str, other_cfg,
+                 input_shape, device) -> ModelComparison:
+    """``--against``: time both models, print the table and the ratio."""
+    name = _config_name(args.config)
+    if other_name == name:
+        other_name += ' (against)'
+    if other_cfg is not None and args.shape is None:
+        own = input_shape_from_cfg(other_cfg, None)
+        if tuple(own) != tuple(input_shape):
+            print(f'note: {other_name} defaults to {own[1]}x{own[2]}; both '
+                  f'run at {input_shape[1]}x{input_shape[2]} (--shape '
+                  'sets it)', flush=True)
+    form = 'training structure (eval)' if args.train_form else \
+        'inference form'
+    print(f'timing {name} and {other_name} in {form} on {device}: '
+          f'batch {args.batch_size}, {args.warmup} warm-up + {args.iters} '
+          'timed iterations each, interleaved', flush=True)
+    result = compare_models(
+        model, other, input_shape=input_shape, batch_size=args.batch_size,
+        warmup=args.warmup, iters=args.iters, device=device,
+        names=(name, other_name), fold=not args.train_form, verbose=True)
+    print(format_benchmark_table(result), flush=True)
     return result

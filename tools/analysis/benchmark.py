@@ -1,9 +1,11 @@
-"""Model speed: training structure vs deployed (re-parameterized) form, or
-nn.Conv2d vs lkmm depth-wise convolutions (``--compare dwconv``).
+"""Model speed: training structure vs deployed (re-parameterized) form,
+nn.Conv2d vs lkmm depth-wise convolutions (``--compare dwconv``), or two
+models side by side (``--against OTHER_CONFIG`` or ``--against timm:NAME``).
 
 Usage: python tools/analysis/benchmark.py CONFIG [--checkpoint CKPT]
            [--shape H W] [--batch-size N] [--warmup N] [--iters N]
            [--compare deploy|dwconv] [--dwconv-mode train|deploy]
+           [--against OTHER_CONFIG|timm:NAME]
            [--device cpu|cuda] [--threads N] [--cfg-options ...]
 
 See ``-h``; the logic lives in :mod:`lkmm.cli.benchmark`.
