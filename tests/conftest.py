@@ -68,7 +68,7 @@ def _randomize_bn(module, seed=0):
     return module
 
 
-@pytest.fixture
+@pytest.fixture(scope='session')
 def randomize_bn():
     """:func:`_randomize_bn` (test modules cannot import each other)."""
     return _randomize_bn

@@ -19,26 +19,13 @@ from lkmm.layers import (ConvBN, DepthwiseConv2d, OversizedConv2d,
 from lkmm.registry import MODELS
 
 
-def randomize_bn(module, seed=0):
-    """Give every BN statistics and affine weights far from the identity."""
-    gen = torch.Generator().manual_seed(seed)
-    for bn in module.modules():
-        if isinstance(bn, nn.BatchNorm2d):
-            c = bn.num_features
-            bn.running_mean.copy_(torch.randn(c, generator=gen))
-            bn.running_var.copy_(torch.rand(c, generator=gen) * 3 + 0.2)
-            bn.weight.data.copy_(torch.randn(c, generator=gen))
-            bn.bias.data.copy_(torch.randn(c, generator=gen))
-    return module.eval()
-
-
 def bn_scale(bn):
     return (bn.weight / (bn.running_var + bn.eps).sqrt()).view(-1, 1, 1, 1)
 
 
-def test_replknet_layer_aggregate_by_hand():
+def test_replknet_layer_aggregate_by_hand(randomize_bn):
     torch.manual_seed(0)
-    conv = randomize_bn(ReparamLargeKernelConv(6, 7, small_kernel=3))
+    conv = randomize_bn(ReparamLargeKernelConv(6, 7, small_kernel=3)).eval()
     large = conv.large_conv.conv.weight * bn_scale(conv.large_conv.bn)
     small = conv.small_conv.conv.weight * bn_scale(conv.small_conv.bn)
     kernel = large.clone()
@@ -63,9 +50,9 @@ def test_replknet_layer_aggregate_by_hand():
                                expected, rtol=1e-5)
 
 
-def test_conv_bn_without_reparam_fuses_the_bn():
+def test_conv_bn_without_reparam_fuses_the_bn(randomize_bn):
     torch.manual_seed(1)
-    unit = randomize_bn(ConvBN(5, 5, 9, groups=5))
+    unit = randomize_bn(ConvBN(5, 5, 9, groups=5)).eval()
     expected = (unit.conv.weight * bn_scale(unit.bn)).abs().sum(
         dim=(0, 1)).detach().double().numpy()
     layer, = find_kernel_layers(unit)
@@ -116,12 +103,12 @@ CASES = {  # name: (module, its eval forward on a 16x16 input or None)
 
 
 @pytest.mark.parametrize('case', list(CASES))
-def test_folded_kernel_is_the_layer_as_one_convolution(case):
+def test_folded_kernel_is_the_layer_as_one_convolution(case, randomize_bn):
     """The layer in eval mode minus its output at zero input equals one
     dense depth-wise convolution with the folded kernel (for the oversized
     conv: at its base size, 16x16)."""
     torch.manual_seed(2)
-    module = randomize_bn(CASES[case]())
+    module = randomize_bn(CASES[case]()).eval()
     layer, = find_kernel_layers(module)
     kernel = folded_kernel(layer)
     x = torch.randn(2, 4, 16, 16)

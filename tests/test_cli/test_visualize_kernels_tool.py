@@ -21,20 +21,8 @@ LAYER = 'backbone.stages.3.0.large_kernel'  # the last stage's (7x7)
 PROBE = ['--input-size', '64']
 
 
-def randomize_bn(model, seed):
-    gen = torch.Generator().manual_seed(seed)
-    for bn in model.modules():
-        if isinstance(bn, nn.BatchNorm2d):
-            c = bn.num_features
-            bn.running_mean.copy_(torch.randn(c, generator=gen))
-            bn.running_var.copy_(torch.rand(c, generator=gen) * 3 + 0.2)
-            bn.weight.data.copy_(torch.randn(c, generator=gen))
-            bn.bias.data.copy_(torch.randn(c, generator=gen))
-    return model
-
-
 @pytest.fixture(scope='module')
-def models(tmp_path_factory):
+def models(tmp_path_factory, randomize_bn):
     root = tmp_path_factory.mktemp('kernels')
     demo = DEMO
     plain = root / 'no_reparam.py'
