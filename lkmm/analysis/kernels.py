@@ -28,7 +28,6 @@ Layers (:func:`find_kernel_layers`), by kind:
 Dilated convolutions are expanded to their dense footprint (zeros between
 the taps).
 """
-import io
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
@@ -37,6 +36,7 @@ import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from lkmm.layers import OversizedConv2d, fuse_conv_bn
+from lkmm.utils.plotting import figure_png, pyplot
 
 __all__ = [
     'KernelLayer', 'find_kernel_layers', 'select_kernel_layer',
@@ -363,9 +363,7 @@ def kernel_heatmap_png(matrices: Sequence[np.ndarray],
             (:func:`aggregate_kernel`), each rescaled for its own panel.
         titles (Sequence[str]): One per matrix.
     """
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     if len(matrices) != len(titles) or not matrices:
         raise ValueError(f'{len(titles)} titles for {len(matrices)} '
                          'matrices')
@@ -379,7 +377,4 @@ def kernel_heatmap_png(matrices: Sequence[np.ndarray],
         ax.set_yticks([])
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=100)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig)

@@ -17,7 +17,6 @@ categories are the same hold no conflict and are left out. The shape bias
 is ``shape / (shape + texture)``, overall and per shape category
 (:func:`count_decisions`).
 """
-import io
 import math
 import os
 import os.path as osp
@@ -26,6 +25,8 @@ from collections import OrderedDict
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional
 
 import torch
+
+from lkmm.utils.plotting import figure_png, pyplot
 
 __all__ = [
     'CUE_CONFLICT_CATEGORIES', 'IMAGENET_INDICES', 'CueConflictImage',
@@ -335,9 +336,7 @@ def shape_bias_png(tables: Dict[str, Dict[str, Dict[str, float]]]) -> bytes:
     Returns:
         bytes: The PNG file.
     """
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     present = {c for t in tables.values() for c in t if c != 'all'}
     categories = [c for c in CUE_CONFLICT_CATEGORIES if c in present]
     fig, ax = plt.subplots(figsize=(6, 1.5 + 0.4 * len(categories)))
@@ -368,7 +367,4 @@ def shape_bias_png(tables: Dict[str, Dict[str, Dict[str, float]]]) -> bytes:
     ax.legend(loc='lower center', bbox_to_anchor=(0.5, 1.12), fontsize=8,
               ncol=min(len(tables), 2), title='shape bias', frameon=False)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=100)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig)

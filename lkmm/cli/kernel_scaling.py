@@ -2,7 +2,6 @@
 model whose stage kernels are all K, per large-kernel form (PeLK Fig. 6);
 the counting is :mod:`lkmm.analysis.kernel_scaling`'s."""
 import argparse
-import io
 import json
 import logging
 import os.path as osp
@@ -17,6 +16,7 @@ from lkmm.analysis.kernel_scaling import (SCALING_FORMS,
                                           kernel_scaling)
 from lkmm.engine.runner import load_config
 from lkmm.utils.fileio import atomic_write_bytes
+from lkmm.utils.plotting import figure_png, pyplot
 from .options import add_cfg_options_option, int_list, name_list
 
 #: ConvNeXt-T (3-3-9-3 blocks, widths 96-768, 1000-class head) with lkmm's
@@ -60,9 +60,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def scaling_png(rows: Sequence[KernelScalingRow]) -> bytes:
     """PNG bytes: model params (left) and large-kernel params per channel
     (right) against K, one line per form, log-scaled params."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     from matplotlib.ticker import ScalarFormatter
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
     for form in dict.fromkeys(r.form for r in rows):
@@ -85,10 +83,7 @@ def scaling_png(rows: Sequence[KernelScalingRow]) -> bytes:
     left.yaxis.set_minor_formatter(ScalarFormatter())
     fig.suptitle('Kernel scaling (PeLK Fig. 6)', fontsize=10)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=100)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig)
 
 
 def kernel_scaling_main(argv: Optional[List[str]] = None

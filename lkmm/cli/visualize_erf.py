@@ -16,6 +16,7 @@ from lkmm.analysis.erf import (backbone_feature_fn, erf_area_ratios,
                                scale_contribution)
 from lkmm.engine.runner import build_model_from_cfg, load_config
 from lkmm.utils.fileio import atomic_write_bytes
+from lkmm.utils.plotting import figure_png, pyplot
 from .options import add_cfg_options_option
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
@@ -85,9 +86,7 @@ def load_images(paths: List[str], size: int, mean: torch.Tensor,
 
 def heatmap_png(matrices, names) -> bytes:
     """PNG bytes of the scaled matrices side by side."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(matrices),
                              figsize=(4 * len(matrices), 4), squeeze=False)
     for ax, matrix, name in zip(axes[0], matrices, names):
@@ -96,10 +95,7 @@ def heatmap_png(matrices, names) -> bytes:
         ax.set_title(name, fontsize=9)
         ax.axis('off')
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=100)
-    plt.close(fig)
-    return buffer.getvalue()
+    return figure_png(fig)
 
 
 def visualize_erf_main(argv: Optional[List[str]] = None) -> np.ndarray:
