@@ -192,6 +192,21 @@ def _get(name: str):
     return _kernels(_interpreting())[name]
 
 
+def _loop_bound(n: int):
+    """A scalar argument that bounds a loop in a kernel.
+
+    Compiled kernels take it as a runtime value (one compile for every
+    kernel size). Triton 3.6's interpreter would wrap it in a one-element
+    array, which ``range`` cannot take under numpy >= 2.4 (later
+    interpreters unwrap it); a constexpr reaches ``range`` as an int under
+    every interpreter.
+    """
+    if not _interpreting():
+        return n
+    import triton.language as tl
+    return tl.constexpr(n)
+
+
 # --------------------------------------------------------------------------
 # Launchers
 # --------------------------------------------------------------------------
@@ -226,7 +241,8 @@ def _filter(x: torch.Tensor, weight: torch.Tensor,
 
     kernel[grid](xv, wv, bias_arg, yv, c, hv, wdv, *xv.stride(),
                  *yv.stride(), wv.stride(0), wv.stride(2), wv.stride(3),
-                 KH=khv, KW=kwv, HAS_BIAS=bias is not None, FLIP=flip,
+                 KH=_loop_bound(khv), KW=_loop_bound(kwv),
+                 HAS_BIAS=bias is not None, FLIP=flip,
                  UPCAST=_upcast(x.dtype))
     return out
 
@@ -316,8 +332,10 @@ def triton_grad_weight(x: torch.Tensor, grad_out: torch.Tensor,
             kwv, meta['BLOCK_J'])
         return (c, tiles, split)
 
-    kernel[grid](xv, gv, partial, c, hv, wdv, rows, per_prog, *xv.stride(),
-                 *gv.stride(), KH=khv, KW=kwv, UPCAST=_upcast(x.dtype))
+    kernel[grid](xv, gv, partial, c, hv, _loop_bound(wdv), rows,
+                 _loop_bound(per_prog), *xv.stride(), *gv.stride(),
+                 KH=_loop_bound(khv), KW=_loop_bound(kwv),
+                 UPCAST=_upcast(x.dtype))
     grad_w = partial.sum(0) if split > 1 else partial[0]
     grad_w = _oriented(grad_w, transpose)
     return grad_w.reshape(c, 1, kh, kw)

@@ -78,7 +78,10 @@ def depthwise_weight_kernel(x_ptr, g_ptr, dw_ptr, C, H, W, ROWS, ROWS_PER_PROG,
     g_c = g_ptr + c.to(tl.int64) * sgc
     acc = tl.full((BLOCK_I, BLOCK_J), 0., tl.float32)
     r_start = split * ROWS_PER_PROG
-    for r in range(r_start, r_start + ROWS_PER_PROG):
+    # (An offset loop: a bound computed from program_id is a one-element
+    # array, not an int, in triton 3.6's interpreter.)
+    for dr in range(ROWS_PER_PROG):
+        r = r_start + dr
         n = r // H
         h = r % H
         in_rows = h + ii - KH // 2
