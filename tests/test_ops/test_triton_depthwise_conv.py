@@ -172,6 +172,59 @@ def test_triton_needs_the_interpreter_on_cpu(monkeypatch):
                                                   torch.float64)
 
 
+def _layer_outputs(layer, x):
+    """The layer's output and the gradients of its input and parameters,
+    in float64 (one random output gradient, seeded)."""
+    x = x.clone().requires_grad_()
+    out = layer(x)
+    grad = torch.randn(out.shape, generator=torch.Generator().manual_seed(3))
+    inputs = [x] + list(layer.parameters())
+    grads = torch.autograd.grad(out, inputs, grad.to(out))
+    return [t.double() for t in [out, *grads]]
+
+
+@pytest.mark.parametrize('layer', ['peripheral', 'oversized'])
+def test_peripheral_and_oversized_convs_run_on_the_triton_kernels(
+        layer, monkeypatch):
+    # PeLK's peripheral conv and ParCNetV2's oversized convs (K x 1 then
+    # 1 x K at 2H - 1, the 'spatial' plan they get on GPUs) reach the
+    # Triton kernels through the same op, and equal their torch path.
+    from lkmm.layers import OversizedConv2d, PeripheralConv2d
+    from lkmm.ops import oversized_conv_impl
+    torch.manual_seed(0)
+    x = torch.randn(1, 2, 9, 7)
+    if layer == 'peripheral':
+        module = PeripheralConv2d(2, 15, centre_size=3)
+        module.weight.data.normal_()
+    else:
+        module = OversizedConv2d(2, base_size=(5, 4), bias=True)
+        module.bias_h.data.normal_()
+    module.to(DEVICE)
+    x = x.to(DEVICE)
+    from lkmm.ops import depthwise_conv as op
+    calls = []
+    for name in ('triton_forward', 'triton_grad_input',
+                 'triton_grad_weight'):
+        def spy(*args, _name=name, _fn=getattr(op, name)):
+            calls.append(_name)
+            return _fn(*args)
+        monkeypatch.setattr(op, name, spy)
+    with oversized_conv_impl('spatial'):
+        with depthwise_conv_impl('torch'):
+            want = _layer_outputs(module, x)
+        assert calls == []
+        with depthwise_conv_impl('triton'):
+            got = _layer_outputs(module, x)
+    # Every part of every convolution ran on a Triton kernel: one conv for
+    # the peripheral layer, two (H then W) for the oversized one.
+    convs = 1 if layer == 'peripheral' else 2
+    assert sorted(calls) == sorted(['triton_forward', 'triton_grad_input',
+                                    'triton_grad_weight'] * convs)
+    for name, a, e in zip(('output', 'grad_input', 'grad_weight',
+                           'grad_weight_2', 'grad_bias'), got, want):
+        assert_close(a, e, torch.float32, name)
+
+
 def _compile_for(kernel, dtype, constexprs, config, target):
     import triton
     from triton.compiler import ASTSource
