@@ -10,11 +10,13 @@
 #      (carried wheels from .whl/ installed into a private folder), on tiny
 #      shapes with Triton interpreted (--smoke --device cpu), and checks that
 #      every part check passed and nothing was skipped;
-#   2. runs the Triton kernel tests under that triton's interpreter.
+#   2. runs the op tests (Triton kernels under that triton's interpreter) and
+#      the benchmark's own tests with torch, triton and the carried wheels.
 #
 # Usage: bash tools/misc/rehearse_gpu_benchmark.sh [VENV]
 #   VENV defaults to $LKMM_CACHE/gpu-rehearsal (LKMM_CACHE: ~/.cache/lkmm).
-# Needs network the first time (venv and .whl/); about 1 minute after that.
+# Needs network the first time (venv and .whl/); about 1.5 minutes after
+# that.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="${1:-${LKMM_CACHE:-$HOME/.cache/lkmm}/gpu-rehearsal}"
@@ -70,8 +72,8 @@ print(f'[rehearse_gpu] report ok: {len(parts)} part checks, {len(amp)} AMP '
       f'model rows')
 EOF
 
-log "2/2 Triton kernel tests under this triton's interpreter"
+log "2/2 op and benchmark tests on this stack"
 cd "$ROOT"
 PYTHONPATH="$WORK/lkmm-gpu-site:$ROOT" "$PY" -m pytest -q -p no:cacheprovider \
-  tests/test_ops/test_triton_depthwise_conv.py
+  -m "" tests/test_ops tests/test_analysis/test_gpu_benchmark.py
 log "done: the GPU machine's stack runs the benchmark and the kernels"
