@@ -19,12 +19,22 @@ import torch
 
 __all__ = [
     'fft_size', 'kernel_reach', 'fft_forward', 'fft_grad_input',
-    'fft_grad_weight', 'fft_supports'
+    'fft_grad_weight', 'fft_supports', 'chunk_bytes_for'
 ]
 
-# Bytes of complex spectra per channel chunk: small enough to stay in the
-# L2/L3 caches between the forward and the inverse transform.
+# Bytes of complex spectra per channel chunk. CPU: small enough to stay in
+# the L2/L3 caches between the forward and the inverse transform. CUDA:
+# cuFFT gains nothing from cache-sized pieces and loses a few launches per
+# chunk, so a layer's spectra go in one or a few batched transforms (256 MiB
+# bounds the extra memory of one chunk).
 CHUNK_BYTES = 2 << 20
+CUDA_CHUNK_BYTES = 256 << 20
+
+
+def chunk_bytes_for(device: torch.device) -> int:
+    """The default spectra bytes per channel chunk on ``device``."""
+    return CUDA_CHUNK_BYTES if torch.device(device).type == 'cuda' else \
+        CHUNK_BYTES
 
 
 def fft_size(n: int) -> int:
@@ -74,7 +84,8 @@ class _Spectra:
     def __init__(self, shape: Sequence[int], weight: torch.Tensor,
                  chunk_bytes: Optional[int]):
         # Read at call time so tests can shrink it to force many chunks.
-        chunk_bytes = CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+        if chunk_bytes is None:
+            chunk_bytes = chunk_bytes_for(weight.device)
         n, c, h, w = shape
         kh, kw = weight.shape[-2:]
         self.shape = (n, c, h, w)
@@ -142,7 +153,7 @@ def fft_forward(x: torch.Tensor, weight: torch.Tensor,
         x (Tensor): Input.
         weight (Tensor): Kernel, KH and KW odd.
         chunk_bytes (int, optional): Bytes of spectra per channel chunk;
-            :data:`CHUNK_BYTES` when None.
+            :func:`chunk_bytes_for` the device when None.
     """
     return _fft_filter(x, weight, True, chunk_bytes)
 

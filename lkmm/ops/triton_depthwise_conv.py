@@ -34,17 +34,18 @@ slow, tiny shapes only): that is how the test suite checks them on machines
 without a GPU. Nothing here is imported by ``lkmm.ops`` until a Triton part
 is planned or forced, and ``triton`` itself is optional.
 """
+import contextlib
 import functools
 import importlib.util
 import os
-from typing import Dict, Optional, Tuple
+from typing import Dict, Iterator, Optional, Tuple
 
 import torch
 
 __all__ = [
     'TRITON_DTYPES', 'triton_available', 'triton_unavailable_reason',
-    'triton_forward',
-    'triton_grad_input', 'triton_grad_weight'
+    'triton_forward', 'triton_grad_input', 'triton_grad_weight',
+    'forced_tiles'
 ]
 
 #: Input dtypes the kernels take (fp32 accumulation for all).
@@ -123,11 +124,35 @@ _TILES = dict(
 _BOUNDS = dict(forward=('H', 'W'), weight=('KH', 'KW'))
 
 
-def _configs(triton, kernel: str, interpret: bool):
+# Tile rows forced per kernel (:func:`forced_tiles`): tests run each row of
+# the GPU table numerically under the interpreter, which takes one config.
+_FORCED: Dict[str, tuple] = {}
+
+
+def _configs(triton, kernel: str, interpret: bool,
+             forced: Optional[tuple] = None):
     names, table, single = _TILES[kernel]
-    rows = [single] if interpret else table
+    rows = [forced] if forced else [single] if interpret else table
     return [triton.Config(dict(zip(names, row[:3])), num_warps=row[3],
                           num_stages=row[4]) for row in rows]
+
+
+@contextlib.contextmanager
+def forced_tiles(kernel: str, row: tuple) -> Iterator[None]:
+    """Run ``kernel`` (``'forward'`` or ``'weight'``) with the one tile
+    ``row`` (blocks..., warps, stages) inside the block, whatever the
+    autotuner would pick (tests of each row of the GPU table)."""
+    if kernel not in _TILES:
+        raise ValueError(f'kernel must be one of {sorted(_TILES)}, got '
+                         f'{kernel!r}')
+    previous = _FORCED.get(kernel)
+    _FORCED[kernel] = tuple(row)
+    try:
+        yield
+    finally:
+        _FORCED.pop(kernel)
+        if previous is not None:
+            _FORCED[kernel] = previous
 
 
 def _pruner(kernel: str):
@@ -135,8 +160,11 @@ def _pruner(kernel: str):
     bounds = _BOUNDS[kernel]
 
     def prune(configs, named_args, **kwargs):
+        # triton's Autotuner names only the positional arguments in
+        # named_args; keyword arguments (KH, KW here) come as kwargs.
+        args = {**named_args, **kwargs}
         kept = [c for c in configs if all(
-            c.kwargs[n] <= max(16, _next_pow2(named_args[b]))
+            c.kwargs[n] <= max(16, _next_pow2(args[b]))
             for n, b in zip(names, bounds))]
         return kept or configs[:1]
 
@@ -148,7 +176,8 @@ def _next_pow2(n: int) -> int:
 
 
 @functools.lru_cache(maxsize=None)
-def _kernels(interpret: bool) -> Dict[str, object]:
+def _kernels(interpret: bool, forced_forward: Optional[tuple] = None,
+             forced_weight: Optional[tuple] = None) -> Dict[str, object]:
     import triton
     import triton.testing
 
@@ -164,16 +193,18 @@ def _kernels(interpret: bool) -> Dict[str, object]:
                                        quantiles=quantiles)
 
     # KH and KW are runtime arguments (one compile per config and dtype,
-    # not per kernel size), but part of the tuning key.
+    # not per kernel size), but part of the tuning key, as are the batch
+    # and channels (a small check shape must not pick the config that a
+    # large cell then reuses).
     fwd = triton.autotune(
-        configs=_configs(triton, 'forward', interpret),
-        key=['H', 'W', 'KH', 'KW', 'FLIP'],
+        configs=_configs(triton, 'forward', interpret, forced_forward),
+        key=['N', 'C', 'H', 'W', 'KH', 'KW', 'FLIP'],
         prune_configs_by=None if interpret else dict(
             early_config_prune=_pruner('forward')),
         do_bench=None if interpret else quick_bench)(fwd)
     wgt = triton.autotune(
-        configs=_configs(triton, 'weight', interpret),
-        key=['H', 'W', 'KH', 'KW'],
+        configs=_configs(triton, 'weight', interpret, forced_weight),
+        key=['C', 'ROWS', 'H', 'W', 'KH', 'KW'],
         # The partial-sum buffer is written, not accumulated: no reset.
         prune_configs_by=None if interpret else dict(
             early_config_prune=_pruner('weight')),
@@ -189,7 +220,8 @@ def _upcast(dtype: torch.dtype) -> bool:
 
 
 def _get(name: str):
-    return _kernels(_interpreting())[name]
+    return _kernels(_interpreting(), _FORCED.get('forward'),
+                    _FORCED.get('weight'))[name]
 
 
 def _loop_bound(n: int):
@@ -239,7 +271,7 @@ def _filter(x: torch.Tensor, weight: torch.Tensor,
         return (n * c, _cdiv(hv, meta['BLOCK_H']),
                 _cdiv(wdv, meta['BLOCK_W']))
 
-    kernel[grid](xv, wv, bias_arg, yv, c, hv, wdv, *xv.stride(),
+    kernel[grid](xv, wv, bias_arg, yv, n, c, hv, wdv, *xv.stride(),
                  *yv.stride(), wv.stride(0), wv.stride(2), wv.stride(3),
                  KH=_loop_bound(khv), KW=_loop_bound(kwv),
                  HAS_BIAS=bias is not None, FLIP=flip,
@@ -280,14 +312,21 @@ def _sm_count(index: int) -> int:
     return torch.cuda.get_device_properties(index).multi_processor_count
 
 
-def _weight_split(channels: int, tiles: int, rows: int,
-                  device: torch.device) -> int:
-    """How many programs share one channel's image rows: enough programs
-    to fill the GPU a few times over, at least 8 rows each."""
+def _device_sms(device: torch.device) -> Optional[int]:
+    """Streaming multiprocessors of a CUDA ``device``; None elsewhere."""
     if device.type != 'cuda':
+        return None
+    return _sm_count(device.index if device.index is not None else
+                     torch.cuda.current_device())
+
+
+def _weight_split(channels: int, tiles: int, rows: int,
+                  sms: Optional[int]) -> int:
+    """How many programs share one channel's image rows: enough programs
+    to fill ``sms`` multiprocessors a few times over, at least 8 rows each
+    (1 without multiprocessors: CPU, the interpreter)."""
+    if not sms:
         return 1
-    sms = _sm_count(device.index if device.index is not None else
-                    torch.cuda.current_device())
     want = max(1, (4 * sms) // max(1, channels * tiles))
     return max(1, min(want, rows // 8 or 1))
 
@@ -321,7 +360,7 @@ def triton_grad_weight(x: torch.Tensor, grad_out: torch.Tensor,
     # Split sizes depend only on the shape, so a shape's autotuned config
     # always sees the same split.
     max_tiles = _cdiv(khv, 16) * _cdiv(kwv, 16)
-    split = _weight_split(c, max_tiles, rows, x.device)
+    split = _weight_split(c, max_tiles, rows, _device_sms(x.device))
     per_prog = _cdiv(rows, split)
     split = _cdiv(rows, per_prog)
     partial = torch.empty((split, c, khv, kwv), device=x.device,

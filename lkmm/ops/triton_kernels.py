@@ -9,7 +9,7 @@ import triton.language as tl
 __all__ = ['depthwise_forward_kernel', 'depthwise_weight_kernel']
 
 
-def depthwise_forward_kernel(x_ptr, w_ptr, b_ptr, y_ptr, C, H, W,
+def depthwise_forward_kernel(x_ptr, w_ptr, b_ptr, y_ptr, N, C, H, W,
                    sxn, sxc, sxh, sxw, syn, syc, syh, syw,
                    swc, swh, sww, KH, KW,
                    HAS_BIAS: tl.constexpr, FLIP: tl.constexpr,
@@ -97,8 +97,9 @@ def depthwise_weight_kernel(x_ptr, g_ptr, dw_ptr, C, H, W, ROWS, ROWS_PER_PROG,
             # dy[h, u - j + KW // 2]: tap j pairs input column u with
             # output column u - (j - KW // 2).
             out_cols = u[:, None] - jj[None, :] + KW // 2
+            # The row bound too: past the last row, n reaches N.
             b_ok = (out_cols >= 0) & (out_cols < W) & u_ok[:, None] & \
-                (jj[None, :] < KW)
+                (jj[None, :] < KW) & (r < ROWS)
             b = tl.load(g_row + out_cols * sgw, mask=b_ok, other=0.)
             if UPCAST:
                 a, b = a.to(tl.float32), b.to(tl.float32)

@@ -70,23 +70,37 @@ def test_smoke_run_without_mmpretrain_mmseg_mmdet(tmp_path):
     assert {'torch', 'channels_last', 'fft', 'triton'} <= \
         {r['impl'] for r in parts}
     assert all(r['ok'] for r in report['checks']['amp'])
+    assert report['status'] == 'complete'
     cells = report['grid']
+    # The dtypes interleaved: a budget that runs out cuts both alike.
     assert [(c['dtype'], c['resolution'], c['kernel']) for c in cells] == [
-        ('fp32', 8, 3), ('fp32', 8, 13), ('bf16', 8, 3), ('bf16', 8, 13)]
+        ('fp32', 8, 3), ('bf16', 8, 3), ('fp32', 8, 13), ('bf16', 8, 13)]
     for cell in cells:
         for part in ('forward', 'grad_input', 'grad_weight'):
             assert set(cell['parts'][part]) == {'torch', 'channels_last',
                                                 'fft', 'triton'}
-            assert all(v > 0 for v in cell['parts'][part].values())
         for mode in ('forward', 'forward_backward'):
-            assert all(cell[mode][k] > 0 for k in
-                       ('torch', 'torch_channels_last', 'lkmm'))
-    names = {(m['model'], m['mode'], m['dtype'], m['impl'])
-             for m in report['models'] if m['images_per_s']}
-    assert len(names) == 20 and ('Swin-B', 'train', 'bf16', 'torch') in names
-    share = [m['dwconv_share'] for m in report['models']
+            assert set(cell[mode]) == {'torch', 'torch_channels_last',
+                                       'lkmm'}
+        _assert_timed_or_noted(cell)
+    # A series' first cell (K=3) has no prediction to skip it by and the
+    # budget is out of reach: everything there is measured.
+    for cell in cells[:2]:
+        assert cell['notes'] == {}
+    models = report['models']
+    names = {(m['model'], m['mode'], m['dtype'], m['impl']) for m in models}
+    assert len(names) == len(models) == 20
+    assert ('Swin-B', 'train', 'bf16', 'torch') in names
+    assert all((m['images_per_s'] or 0) > 0 or m['note'] for m in models)
+    assert any(m['images_per_s'] for m in models)
+    share = [m['dwconv_share'] for m in models
              if m['model'] == 'RepLKNet-31B' and m['mode'] == 'train']
-    assert len(share) == 4 and all(0 < s < 1 for s in share)
+    assert len(share) == 4
+    # One timed call each in a smoke run: under load the replayed convs
+    # can take longer than the step they came from (seen at 1 and above
+    # with a busy neighbour), so only that a share was measured is
+    # asserted.
+    assert all(s > 0 for s in share if s is not None)
     assert len(report['targets']) == 7
     markdown = (tmp_path / 'gpu_benchmark.md').read_text()
     for heading in ('## Targets', '## RepLKNet Table 1 grid',
@@ -96,6 +110,22 @@ def test_smoke_run_without_mmpretrain_mmseg_mmdet(tmp_path):
     assert len(load_plan_rules(str(tmp_path / 'proposed_cuda_rules.json'))
                ) == len(report['proposed_cuda_rules'])
     assert '[report]' in proc.stdout
+    # The first lines say what ran it.
+    env = proc.stdout.splitlines()[0]
+    for name in ('torch', 'triton', 'cuda', 'driver', 'host_cc'):
+        assert f' {name} ' in env, env
+
+
+def _assert_timed_or_noted(cell):
+    # On a loaded machine a timing can be missing (predicted over the skip
+    # threshold, or past the budget): then a note says why. Never compared.
+    timings = {f'{part}/{impl}': ms for part, row in cell['parts'].items()
+               for impl, ms in row.items()}
+    timings.update({f'{mode}/{impl}': cell[mode][impl] for mode in
+                    ('forward', 'forward_backward') for impl in cell[mode]})
+    for key, ms in timings.items():
+        assert (ms is None and cell['notes'].get(key)) or ms > 0, \
+            (key, ms, cell['notes'])
 
 
 @pytest.mark.slow
@@ -178,3 +208,87 @@ def test_what_does_not_fit_the_budget_is_marked_not_measured(tmp_path):
     assert all(t['met'] is None for t in report['targets'][:-1])
     markdown = (tmp_path / 'gpu_benchmark.md').read_text()
     assert 'not measured (time budget)' in markdown
+
+
+def test_headline_cells_and_models_come_first():
+    from lkmm.analysis.gpu_benchmark.grid import make_cells
+    from lkmm.analysis.gpu_benchmark.models import (HEADLINE_MODELS,
+                                                    model_plan)
+    headline, rest = make_cells(['fp32', 'bf16'], [16, 32, 64], [3, 31, 51],
+                                64, 384, 24)
+    assert [(c.dtype, c.resolution, c.kernel) for c in headline] == [
+        ('fp32', 32, 31), ('bf16', 32, 31)]
+    assert [(c.dtype, c.resolution, c.kernel) for c in rest[:4]] == [
+        ('fp32', 32, 3), ('bf16', 32, 3), ('fp32', 32, 51),
+        ('bf16', 32, 51)]
+    assert len(rest) == 2 * 3 * 3 - 2
+    assert set(HEADLINE_MODELS) <= set(model_plan())
+
+
+def _failing_run(tmp_path, monkeypatch, failure):
+    # The grid's first part measurement fails the way ``failure`` does;
+    # the checks before it ran.
+    from lkmm.analysis.gpu_benchmark import run as run_mod
+
+    def measure(*args, **kwargs):
+        failure()
+
+    monkeypatch.setattr(run_mod, 'measure_part_grid', measure)
+    return run_mod.run_gpu_benchmark(
+        str(tmp_path), device='cpu', budget_s=60., dtypes=['fp32'],
+        resolutions=[8], kernels=[3], batch=1, channels=2, layers=1,
+        sections=['checks', 'grid'], smoke=True, log=None)
+
+
+def test_the_report_survives_an_exception(tmp_path, monkeypatch):
+    # Not only ValueError/RuntimeError: whatever ends the run, what was
+    # measured before it is on disk and the status says why it stopped.
+    def failure():
+        raise KeyError('KH')
+
+    with pytest.raises(KeyError):
+        _failing_run(tmp_path, monkeypatch, failure)
+    report = json.loads((tmp_path / 'gpu_benchmark.json').read_text())
+    assert report['status'] == "failed: KeyError: 'KH'"
+    assert report['checks']['parts'] and all(
+        r['ok'] for r in report['checks']['parts'])
+    assert "Status: failed: KeyError: 'KH'." in \
+        (tmp_path / 'gpu_benchmark.md').read_text()
+
+
+def test_the_report_survives_sigterm(tmp_path, monkeypatch):
+    import signal
+
+    def failure():
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(SystemExit) as stop:
+        _failing_run(tmp_path, monkeypatch, failure)
+    assert stop.value.code == 143
+    report = json.loads((tmp_path / 'gpu_benchmark.json').read_text())
+    assert report['status'] == 'interrupted: SIGTERM'
+    assert report['checks']['parts']
+    # The handler is put back once the run is over.
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_the_watchdog_writes_the_report_and_ends_the_run(tmp_path):
+    # A step that hangs past the budget: the watchdog (budget + grace)
+    # leaves the report and ends the process with its own code.
+    script = f'''
+import time
+from lkmm.analysis.gpu_benchmark import run as run_mod
+run_mod._WATCHDOG_GRACE.update(minimum=1.0, fraction=0.)
+run_mod.measure_part_grid = lambda *a, **k: time.sleep(60)
+run_mod.run_gpu_benchmark({str(tmp_path)!r}, device='cpu', budget_s=1.,
+    dtypes=['fp32'], resolutions=[8], kernels=[3], batch=1, channels=2,
+    layers=1, sections=['grid'], smoke=True)
+'''
+    proc = subprocess.run([sys.executable, '-c', script], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    from lkmm.analysis.gpu_benchmark.keeper import WATCHDOG_EXIT_CODE
+    assert proc.returncode == WATCHDOG_EXIT_CODE, proc.stderr[-2000:]
+    report = json.loads((tmp_path / 'gpu_benchmark.json').read_text())
+    assert report['status'].startswith('stopped by the watchdog at 2 s')
+    assert [c['kernel'] for c in report['grid']] == [3]
+    assert 'watchdog' in proc.stdout

@@ -128,6 +128,25 @@ def test_half_precision_within_rounding(dtype):
         assert err <= HALF_TOLERANCE[dtype] * b.abs().max().item(), name
 
 
+def test_fft_chunks_are_sized_per_device(monkeypatch):
+    # RepLKNet Table 1's headline layer, (64, 384, 32, 32) at K=31: cache-
+    # sized chunks on CPU (a hundred and more), a few batched cuFFT calls
+    # on CUDA (each chunk costs several launches there).
+    import lkmm.ops.fft_depthwise_conv as fft_mod
+    per_device = fft_mod.chunk_bytes_for
+    assert per_device(torch.device('cpu')) == fft_mod.CHUNK_BYTES
+    assert per_device(torch.device('cuda', 0)) == fft_mod.CUDA_CHUNK_BYTES
+    # The weight's device picks the size (a meta tensor posing as each).
+    w = torch.empty(384, 1, 31, 31, device='meta')
+    chunks = {}
+    for device in ('cpu', 'cuda'):
+        monkeypatch.setattr(fft_mod, 'chunk_bytes_for',
+                            lambda _, d=device: per_device(torch.device(d)))
+        geo = fft_mod._Spectra((64, 384, 32, 32), w, None)
+        chunks[device] = len(list(geo.chunks()))
+    assert chunks['cpu'] >= 100 and chunks['cuda'] <= 2, chunks
+
+
 @pytest.mark.parametrize('chunk_bytes', [1, 5000], ids=['1ch', '2ch'])
 def test_fft_spanning_several_channel_chunks(monkeypatch, chunk_bytes):
     # Real layers split their channels into chunks of ~2 MiB of spectra;

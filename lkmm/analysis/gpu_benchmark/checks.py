@@ -7,7 +7,7 @@
   (fp16 with a gradient scaler, bf16) with every forced implementation:
   finite loss and finite gradients.
 """
-from typing import List
+from typing import List, Optional
 
 import torch
 import torch.nn as nn
@@ -17,6 +17,7 @@ from lkmm.ops import (DWCONV_PARTS, depthwise_conv_impl,
                       depthwise_conv_part)
 
 from .grid import part_impls
+from .timing import Deadline
 
 __all__ = ['check_parts', 'check_amp_steps', 'HALF_TOLERANCE']
 
@@ -41,7 +42,8 @@ def _reference(x, w, g):
     return dict(forward=out, grad_input=gi, grad_weight=gw)
 
 
-def check_parts(device: torch.device, shapes=None, log=print) -> List[dict]:
+def check_parts(device: torch.device, shapes=None, log=print,
+                deadline: Optional[Deadline] = None) -> List[dict]:
     """One row per (shape, dtype, memory format, part, impl): the error and
     whether it is within :data:`HALF_TOLERANCE`.
 
@@ -49,9 +51,16 @@ def check_parts(device: torch.device, shapes=None, log=print) -> List[dict]:
         device (torch.device): Where to run.
         shapes (list, optional): ``(N, C, H, W, KH, KW)`` tuples; a default
             set (31x31, 51x51 on 14x14, stripes, 7x7) when None.
+        deadline (Deadline, optional): Shapes not started by then are left
+            out (with a log line).
     """
     rows = []
     for shape in shapes or _SHAPES:
+        if deadline is not None and deadline.passed():
+            if log is not None:
+                log(f'[checks] time budget: shape {shape} and after not '
+                    f'checked')
+            break
         n, c, h, w, kh, kw = shape
         gen = torch.Generator().manual_seed(sum(shape))
         base = [torch.randn(n, c, h, w, generator=gen),
@@ -110,7 +119,8 @@ def _tiny_models():
 
 
 def check_amp_steps(device: torch.device, size: int = 128, impls=None,
-                    log=print) -> List[dict]:
+                    log=print, deadline: Optional[Deadline] = None
+                    ) -> List[dict]:
     """One AMP training step per family, dtype and forced implementation:
     is the loss finite, are all gradients finite.
 
@@ -119,6 +129,8 @@ def check_amp_steps(device: torch.device, size: int = 128, impls=None,
         size (int): Input size. Defaults to 128.
         impls (list[str], optional): Switch values to run; ``auto``,
             ``torch``, ``fft`` and (where it runs) ``triton`` when None.
+        deadline (Deadline, optional): Families not started by then are
+            left out (with a log line).
     """
     rows = []
     if impls is None:
@@ -126,6 +138,11 @@ def check_amp_steps(device: torch.device, size: int = 128, impls=None,
         if 'triton' in part_impls(device, torch.float16):
             impls.append('triton')
     for name, build in _tiny_models().items():
+        if deadline is not None and deadline.passed():
+            if log is not None:
+                log(f'[checks] time budget: AMP steps of {name} and after '
+                    f'not run')
+            break
         torch.manual_seed(0)
         model = build().to(device).train()
         x = torch.randn(4, 3, size, size, device=device)

@@ -15,7 +15,7 @@ and marked. GFLOP/s count a multiply-add as 2 FLOPs of the direct KxK
 convolution (as the paper), forward+backward as three convolutions.
 """
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -27,7 +27,7 @@ from .timing import Deadline, median, time_fn
 
 __all__ = [
     'GRID_KERNELS', 'GRID_RESOLUTIONS', 'GridCell', 'measure_part_grid',
-    'measure_end_to_end', 'DTYPES', 'make_cells', 'part_impls'
+    'measure_end_to_end', 'DTYPES', 'make_cells', 'part_impls', 'HEADLINE'
 ]
 
 #: Table 1's kernels plus PeLK's 51 and 101.
@@ -94,15 +94,21 @@ class GridCell:
 
 
 def _inputs(cell: GridCell, device, seed: int = 0):
-    gen = torch.Generator().manual_seed(seed)
+    # Made on the device: host-side generation and copies of the headline
+    # cells' ~100 MB would cost seconds of a short lease.
+    device = torch.device(device)
+    gen = torch.Generator(device=device).manual_seed(seed)
     dtype = DTYPES[cell.dtype]
     shape = (cell.batch, cell.channels, cell.resolution, cell.resolution)
-    x = torch.randn(shape, generator=gen).to(device, dtype)
-    grad = torch.randn(shape, generator=gen).to(device, dtype)
+
+    def randn(*size):
+        return torch.randn(size, generator=gen, device=device)
+
+    x = randn(*shape).to(dtype)
+    grad = randn(*shape).to(dtype)
     # Scaled to keep activations O(1) through the stack.
-    weights = [(torch.randn(cell.channels, 1, cell.kernel, cell.kernel,
-                            generator=gen) / cell.kernel).to(device, dtype)
-               for _ in range(cell.layers)]
+    weights = [(randn(cell.channels, 1, cell.kernel, cell.kernel) /
+                cell.kernel).to(dtype) for _ in range(cell.layers)]
     return x, weights, grad
 
 
@@ -181,9 +187,12 @@ def part_impls(device: torch.device, dtype: torch.dtype) -> List[str]:
 
 def measure_part_grid(cells: Sequence[GridCell], device: torch.device,
                       deadline: Deadline, slow_ms: float = 1500.,
-                      skip_ms: float = 4000., log=print) -> None:
-    """Fill ``cell.parts`` for every cell (in order; keep kernels ascending
-    within a series so predictions work)."""
+                      skip_ms: float = 4000., log=print,
+                      after_cell: Optional[Callable[[], None]] = None
+                      ) -> None:
+    """Fill ``cell.parts`` for every cell, in order (a series' kernels
+    ascending after its first, so that predictions work), calling
+    ``after_cell`` after each (the report is saved there)."""
     predictor = _Predictor()
     for index, cell in enumerate(cells):
         dtype = DTYPES[cell.dtype]
@@ -208,6 +217,8 @@ def measure_part_grid(cells: Sequence[GridCell], device: torch.device,
                     f'{p} {cell.parts[p].get("torch") or 0:.2f} ms torch, '
                     f'best {b} {cell.parts[p].get(b) or 0:.2f}'
                     for p, b in best.items() if b))
+        if after_cell is not None:
+            after_cell()
 
 
 def _stack_runner(x, weights, grad, impl: str, backward: bool):
@@ -233,10 +244,12 @@ def _stack_runner(x, weights, grad, impl: str, backward: bool):
 
 def measure_end_to_end(cells: Sequence[GridCell], device: torch.device,
                        deadline: Deadline, slow_ms: float = 1500.,
-                       skip_ms: float = 4000., log=print) -> None:
+                       skip_ms: float = 4000., log=print,
+                       after_cell: Optional[Callable[[], None]] = None
+                       ) -> None:
     """Fill ``cell.forward`` / ``cell.forward_backward`` through the op:
     torch NCHW, torch on channels-last inputs, lkmm's plan (the CUDA rules
-    in effect)."""
+    in effect); ``after_cell`` is called after each cell."""
     predictor = _Predictor()
     for index, cell in enumerate(cells):
         x, weights, grad = _inputs(cell, device)
@@ -268,13 +281,23 @@ def measure_end_to_end(cells: Sequence[GridCell], device: torch.device,
                 f'{fb.get("torch") or 0:.2f} ms, channels-last '
                 f'{fb.get("torch_channels_last") or 0:.2f} ms, lkmm '
                 f'{fb.get("lkmm") or 0:.2f} ms (plan {cell.plan})')
+        if after_cell is not None:
+            after_cell()
+
+
+#: The cell the targets are stated for (RepLKNet Table 1's R=32, K=31).
+HEADLINE = (32, 31)
 
 
 def make_cells(dtypes: Sequence[str], resolutions: Sequence[int],
                kernels: Sequence[int], batch: int, channels: int,
-               layers: int) -> List[GridCell]:
-    """Cells in measuring order: dtype, then resolution, kernels ascending
-    (R=32 first: the cell the targets are stated for)."""
+               layers: int) -> Tuple[List[GridCell], List[GridCell]]:
+    """``(headline, rest)``: the :data:`HEADLINE` cell of each dtype
+    (measured first: the targets need them), then the other cells in
+    measuring order: R=32 first, then ascending; kernels ascending; the
+    dtypes interleaved (a budget that runs out cuts every dtype alike)."""
     order = sorted(resolutions, key=lambda r: (r != 32, r))
-    return [GridCell(d, r, k, batch, channels, layers) for d in dtypes
-            for r in order for k in sorted(kernels)]
+    cells = [GridCell(d, r, k, batch, channels, layers) for r in order
+             for k in sorted(kernels) for d in dtypes]
+    headline = [c for c in cells if (c.resolution, c.kernel) == HEADLINE]
+    return headline, [c for c in cells if c not in headline]

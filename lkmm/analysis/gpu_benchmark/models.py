@@ -22,7 +22,7 @@ from lkmm.ops import depthwise_conv2d, depthwise_conv_impl
 from .timing import Deadline, median, sync, time_fn
 
 __all__ = ['ModelResult', 'model_builders', 'measure_models',
-           'dwconv_share']
+           'dwconv_share', 'model_plan', 'HEADLINE_MODELS']
 
 
 class _Classifier(nn.Module):
@@ -229,17 +229,22 @@ def dwconv_share(model: nn.Module, x: torch.Tensor, step_ms: float,
     return replay_ms / step_ms
 
 
-def measure_models(device: torch.device, deadline: Deadline,
-                   batch: int = 64, size: int = 224, smoke: bool = False,
-                   log=print) -> List[ModelResult]:
-    """The model section of the report (see the module docstring).
+#: The rows the targets need, measured before the rest: (model, mode,
+#: dtype, impl).
+HEADLINE_MODELS = (
+    ('RepLKNet-31B', 'inference', 'fp32', 'lkmm'),
+    ('Swin-B', 'inference', 'fp32', 'torch'),
+    ('PeLK-T', 'inference', 'fp32', 'lkmm'),
+    ('SLaK-T', 'inference', 'fp32', 'lkmm'),
+    ('RepLKNet-31B', 'train', 'fp32', 'lkmm'),
+)
 
-    RepLKNet-31B: train and inference, fp32 and bf16, lkmm and torch, DW
-    share of the train step, peak memory; Swin-B (timm) the same with its
-    own kernels; PeLK-T, SLaK-T, PeLK-101-T and ParCNetV2-26M: fp32
-    inference, lkmm and torch.
-    """
-    builders = model_builders(smoke)
+
+def model_plan() -> List[tuple]:
+    """Every row of the model section: RepLKNet-31B train and inference,
+    fp32 and bf16, lkmm and torch, DW share of the train step, peak memory;
+    Swin-B (timm) the same with its own kernels; PeLK-T, SLaK-T, PeLK-101-T
+    and ParCNetV2-26M: fp32 inference, lkmm and torch."""
     plan = []
     for dtype in ('fp32', 'bf16'):
         for mode in ('inference', 'train'):
@@ -249,9 +254,29 @@ def measure_models(device: torch.device, deadline: Deadline,
     for name in ('PeLK-T', 'SLaK-T', 'PeLK-101-T', 'ParCNetV2-26M'):
         for impl in ('lkmm', 'torch'):
             plan.append((name, 'inference', 'fp32', impl))
-    results = []
+    return plan
+
+
+def measure_models(device: torch.device, deadline: Deadline,
+                   batch: int = 64, size: int = 224, smoke: bool = False,
+                   log=print, plan: Optional[List[tuple]] = None,
+                   results: Optional[List[ModelResult]] = None,
+                   after_each: Optional[Callable[[], None]] = None
+                   ) -> List[ModelResult]:
+    """Measure the rows of ``plan`` (:func:`model_plan` when None).
+
+    Args:
+        results (list, optional): Each row's result is appended here as it
+            starts (the report shows it as soon as it exists).
+        after_each (callable, optional): Called after each row.
+
+    Returns:
+        list[ModelResult]: ``results`` with the new rows.
+    """
+    builders = model_builders(smoke)
+    results = [] if results is None else results
     built: Dict[str, nn.Module] = {}
-    for name, mode, dtype, impl in plan:
+    for name, mode, dtype, impl in (model_plan() if plan is None else plan):
         result = ModelResult(name, mode, dtype, impl, batch)
         results.append(result)
         if deadline.passed():
@@ -298,4 +323,6 @@ def measure_models(device: torch.device, deadline: Deadline,
                 f'{result.images_per_s:.1f} img/s' if result.ms else
                 result.note) + (f', DW share {result.dwconv_share:.1%}'
                                 if result.dwconv_share is not None else ''))
+        if after_each is not None:
+            after_each()
     return results

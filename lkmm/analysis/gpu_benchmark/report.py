@@ -169,10 +169,14 @@ def format_markdown(report: dict) -> str:
     """The whole report as markdown."""
     env = report['environment']
     lines = ['# lkmm GPU benchmark', '',
+             f'Status: {report.get("status", "-")}.', '',
              f'{env["device_name"]}, torch {env["torch"]}, triton '
-             f'{env["triton"]}, {env["date"]}; budget {env["budget_s"]} s, '
-             f'ran {env["elapsed_s"]:.0f} s. fp32 SGEMM (TF32 off): '
-             f'{_fmt(env.get("fp32_gemm_tflops"), ".1f")} TFLOP/s.', '',
+             f'{env["triton"]}, CUDA {env.get("cuda", "-")}, driver '
+             f'{env.get("driver", "-")}, host C compiler '
+             f'{env.get("host_cc", "-")}; {env["date"]}; budget '
+             f'{env["budget_s"]} s, ran {env["elapsed_s"]:.0f} s. fp32 SGEMM '
+             f'(TF32 off): {_fmt(env.get("fp32_gemm_tflops"), ".1f")} '
+             f'TFLOP/s.', '',
              f'Stack: {env["grid"]}.', '', '## Targets', '',
              '| target | measured | goal | met |', '|---|---|---|---|']
     for t in report['targets']:

@@ -1,22 +1,31 @@
 """One prepared GPU benchmark: checks, Table 1 grid, proposed plan, models.
 
-Order of work (each section gets a share of the time budget, and whatever
-does not fit is marked "not measured" rather than dropped silently):
+What the targets need comes first, so that a lease cut short still answers
+them; each step has a deadline (a share of the budget left when it starts)
+and whatever does not fit is marked "not measured" rather than dropped:
 
-1. correctness of every part implementation on the device;
-2. the part grid (each part by each implementation), from which CUDA plan
-   rules are proposed (:mod:`.rules`) and put in effect for the rest;
-3. forward and forward+backward through the op: torch NCHW, torch
-   channels-last, lkmm with the proposed plan;
-4. AMP training steps of each family;
-5. models: RepLKNet-31B, Swin-B (timm), PeLK-T, SLaK-T, PeLK-101-T,
-   ParCNetV2-26M.
+1. the environment (torch, triton, CUDA, driver, host C compiler) and the
+   correctness of every part implementation on the device;
+2. the headline cells (R=32, K=31, fp32 and bf16): each part by each
+   implementation, CUDA plan rules proposed from them (:mod:`.rules`) and
+   put in effect, then forward and forward+backward through the op;
+3. the headline models: RepLKNet-31B vs Swin-B and PeLK-T vs SLaK-T fp32
+   inference, the 31B fp32 training step and its DW-conv share;
+4. the rest of the grid (fp32 and bf16 interleaved), the rules proposed
+   again from every cell, end to end for the rest;
+5. AMP training steps of each family;
+6. the rest of the models (bf16, torch columns, PeLK-101-T, ParCNetV2).
 
-Sections 4-5 need mmengine and mmcv's Python part; without them they are
-skipped with a note (the grid needs torch alone).
+The report is rewritten after every cell and model row, on any exception,
+on SIGTERM and by a watchdog a little past the budget
+(:class:`.keeper.ReportKeeper`). Steps 3, 5 and 6 need mmengine and mmcv's
+Python part; without them they are skipped with a note (the grid needs
+torch alone).
 """
 import datetime
 import importlib.util
+import shutil
+import subprocess
 from typing import Callable, Optional, Sequence
 
 import torch
@@ -25,17 +34,22 @@ from lkmm.ops import set_cuda_plan_rules
 
 from .grid import (DTYPES, GRID_KERNELS, GRID_RESOLUTIONS, make_cells,
                    measure_end_to_end, measure_part_grid)
-from .report import evaluate_targets, write_report
+from .keeper import ReportKeeper
 from .rules import propose_rules
 from .timing import Deadline, fp32_gemm_tflops, quick_timing
 
 __all__ = ['SECTIONS', 'run_gpu_benchmark']
 
-#: The report's sections, in the order they run.
+#: The report's sections.
 SECTIONS = ('checks', 'grid', 'amp', 'models')
 
-# Shares of the budget left when each section starts.
-_SHARES = dict(parts=0.55, end_to_end=0.45, amp=0.15, models=0.9)
+# Shares of the budget left when each step starts.
+_SHARES = dict(checks=0.1, headline_parts=0.3, headline_e2e=0.4,
+               headline_models=0.5, parts=0.55, end_to_end=0.6, amp=0.3,
+               models=0.95)
+# The watchdog writes the report and ends the run this long past the
+# budget (a hung kernel or a step that overran its deadline).
+_WATCHDOG_GRACE = dict(fraction=0.1, minimum=30.)
 
 
 def _have_openmmlab() -> Optional[str]:
@@ -94,10 +108,55 @@ def _run(out_dir: str,
          smoke: bool = False,
          log: Callable = print) -> dict:
     device = torch.device(device)
-    deadline = Deadline(budget_s)
     if log is None:
         def log(*_):  # quiet
             pass
+    _check_arguments(device, dtypes, kernels, sections)
+    deadline = Deadline(budget_s)
+    environment = describe_environment(device)
+    log('[env] ' + ', '.join(f'{k} {v}' for k, v in environment.items()))
+    environment.update(
+        budget_s=budget_s, elapsed_s=0.,
+        grid=f'{layers} layers, input ({batch}, {channels}, R, R), '
+        f'R in {list(resolutions)}, K in {list(kernels)}, {list(dtypes)}')
+    report = dict(environment=environment, checks={}, grid=[],
+                  proposed_cuda_rules=[], models=[], skipped=[])
+    environment['fp32_gemm_tflops'] = None
+    grace = max(_WATCHDOG_GRACE['minimum'],
+                _WATCHDOG_GRACE['fraction'] * budget_s)
+    keeper = ReportKeeper(report, out_dir, deadline,
+                          watchdog_s=budget_s + grace, log=log)
+    steps = _Steps(keeper, device, deadline, log, smoke,
+                   dict(model_batch=model_batch, model_size=model_size))
+    headline, rest = make_cells(dtypes, resolutions, kernels, batch,
+                                channels, layers)
+    no_mm = _have_openmmlab()
+    with keeper:
+        try:
+            if device.type == 'cuda':
+                keeper.peak = fp32_gemm_tflops(device)
+                environment['fp32_gemm_tflops'] = keeper.peak
+                log(f'[env] fp32 SGEMM {keeper.peak:.1f} TFLOP/s')
+            if 'checks' in sections:
+                steps.check_parts()
+            if 'grid' in sections:
+                steps.grid(headline, 'headline_parts', 'headline_e2e')
+            if 'models' in sections and not no_mm:
+                steps.models(headline_only=True)
+            if 'grid' in sections:
+                steps.grid(rest, 'parts', 'end_to_end')
+            if 'amp' in sections:
+                steps.amp(no_mm)
+            if 'models' in sections:
+                steps.models(headline_only=False, missing=no_mm)
+        finally:
+            set_cuda_plan_rules(None)
+    log(f'[report] {keeper.paths["markdown"]}, {keeper.paths["json"]}, '
+        f'{keeper.paths["rules"]}')
+    return keeper.save()
+
+
+def _check_arguments(device, dtypes, kernels, sections) -> None:
     bad = [d for d in dtypes if d not in DTYPES]
     if bad:
         raise ValueError(f'dtypes must be a subset of {tuple(DTYPES)}, got '
@@ -111,78 +170,116 @@ def _run(out_dir: str,
                          f'; got {bad}')
     if device.type == 'cuda' and not torch.cuda.is_available():
         raise RuntimeError('device cuda requested but CUDA is not available')
+
+
+class _Steps:
+    """The benchmark's steps, each saving the report as it goes."""
+
+    def __init__(self, keeper: ReportKeeper, device: torch.device,
+                 deadline: Deadline, log: Callable, smoke: bool,
+                 model_args: dict):
+        self.keeper = keeper
+        self.report = keeper.report
+        self.device = device
+        self.deadline = deadline
+        self.log = log
+        self.smoke = smoke
+        self.model_args = model_args
+        self.label = (f'benchmark_gpu {datetime.date.today()} '
+                      f'{keeper.report["environment"]["device_name"]}')
+
+    def share(self, step: str) -> Deadline:
+        return Deadline(max(0., self.deadline.left()) * _SHARES[step])
+
+    def check_parts(self) -> None:
+        from .checks import check_parts
+        shapes = [(1, 2, 9, 8, 7, 7), (1, 2, 6, 5, 13, 13)] if self.smoke \
+            else None
+        self.report['checks']['parts'] = check_parts(
+            self.device, shapes, log=self.log,
+            deadline=self.share('checks'))
+        self.keeper.save()
+
+    def grid(self, cells, parts_step: str, e2e_step: str) -> None:
+        """Each part of ``cells`` by each implementation, rules proposed
+        from every cell measured so far, then ``cells`` end to end."""
+        if not cells:
+            return
+        self.keeper.cells.extend(cells)
+        measure_part_grid(cells, self.device, self.share(parts_step),
+                          log=self.log, after_cell=self.keeper.save)
+        rules = propose_rules(self.keeper.cells, self.label)
+        self.report['proposed_cuda_rules'] = [r.to_dict() for r in rules]
+        self.log(f'[rules] {len(rules)} proposed')
+        if self.device.type == 'cuda':
+            set_cuda_plan_rules(rules)
+        self.keeper.save()
+        measure_end_to_end(cells, self.device, self.share(e2e_step),
+                           log=self.log, after_cell=self.keeper.save)
+
+    def amp(self, missing: Optional[str]) -> None:
+        if missing:
+            self.report['skipped'].append(f'AMP steps: {missing}')
+            return
+        from .checks import check_amp_steps
+        self.report['checks']['amp'] = check_amp_steps(
+            self.device, size=32 if self.smoke else 128,
+            impls=['auto', 'fft'] if self.smoke else None, log=self.log,
+            deadline=self.share('amp'))
+        self.keeper.save()
+
+    def models(self, headline_only: bool,
+               missing: Optional[str] = None) -> None:
+        if missing:
+            self.report['skipped'].append(f'models: {missing}')
+            return
+        from .models import HEADLINE_MODELS, measure_models, model_plan
+        plan = [row for row in model_plan()
+                if (row in HEADLINE_MODELS) == headline_only]
+        if headline_only:
+            plan.sort(key=HEADLINE_MODELS.index)
+        measure_models(
+            self.device,
+            self.share('headline_models' if headline_only else 'models'),
+            batch=self.model_args['model_batch'],
+            size=self.model_args['model_size'], smoke=self.smoke,
+            log=self.log, plan=plan, results=self.keeper.models,
+            after_each=self.keeper.save)
+
+
+def describe_environment(device: torch.device) -> dict:
+    """torch, triton, CUDA, driver and the host C compiler (Triton builds
+    its launcher with it) as strings, for the report's first lines."""
     try:
         import triton
         triton_version = triton.__version__
     except ImportError:
         triton_version = 'not installed'
-    label = (f'benchmark_gpu {datetime.date.today()} '
-             f'{_device_name(device)}')
-    report = dict(environment=dict(
-        device_name=_device_name(device), torch=torch.__version__,
-        triton=triton_version, date=str(datetime.datetime.now())[:19],
-        budget_s=budget_s, elapsed_s=0.,
-        grid=f'{layers} layers, input ({batch}, {channels}, R, R), '
-        f'R in {list(resolutions)}, K in {list(kernels)}, {list(dtypes)}'),
-        targets=[], checks={}, grid=[], proposed_cuda_rules=[], models=[],
-        skipped=[])
-    peak = None
-    if device.type == 'cuda':
-        peak = fp32_gemm_tflops(device)
-        log(f'[env] {report["environment"]["device_name"]}: fp32 SGEMM '
-            f'{peak:.1f} TFLOP/s')
-    report['environment']['fp32_gemm_tflops'] = peak
-    no_mm = _have_openmmlab()
-    if 'checks' in sections:
-        from .checks import check_parts
-        shapes = [(1, 2, 9, 8, 7, 7), (1, 2, 6, 5, 13, 13)] if smoke \
-            else None
-        report['checks']['parts'] = check_parts(device, shapes, log=log)
-    cells = []
-    rules = []
-    if 'grid' in sections:
-        cells = make_cells(dtypes, resolutions, kernels, batch, channels,
-                           layers)
-        measure_part_grid(cells, device, _share(deadline, 'parts'),
-                          log=log)
-        rules = propose_rules(cells, label)
-        report['proposed_cuda_rules'] = [r.to_dict() for r in rules]
-        log(f'[rules] {len(rules)} proposed')
-        if device.type == 'cuda':
-            set_cuda_plan_rules(rules)
-        measure_end_to_end(cells, device, _share(deadline, 'end_to_end'),
-                           log=log)
-        report['grid'] = [c.to_dict() for c in cells]
-    models = []
+    return dict(device_name=_device_name(device), torch=torch.__version__,
+                triton=triton_version, cuda=str(torch.version.cuda),
+                driver=_first_line(['nvidia-smi', '--query-gpu='
+                                    'driver_version', '--format=csv,noheader']
+                                   ),
+                host_cc=_host_compiler(),
+                date=str(datetime.datetime.now())[:19])
+
+
+def _host_compiler() -> str:
+    import os
+    cc = os.environ.get('CC') or next(
+        (c for c in ('cc', 'gcc', 'clang') if shutil.which(c)), None)
+    if cc is None:
+        return 'none found (Triton needs one to build its launcher)'
+    return f'{cc}: {_first_line([cc, "--version"])}'
+
+
+def _first_line(cmd) -> str:
     try:
-        if 'amp' in sections:
-            if no_mm:
-                report['skipped'].append(f'AMP steps: {no_mm}')
-            else:
-                from .checks import check_amp_steps
-                report['checks']['amp'] = check_amp_steps(
-                    device, size=32 if smoke else 128,
-                    impls=['auto', 'fft'] if smoke else None, log=log)
-        if 'models' in sections:
-            if no_mm:
-                report['skipped'].append(f'models: {no_mm}')
-            else:
-                from .models import measure_models
-                models = measure_models(
-                    device, _share(deadline, 'models'), batch=model_batch,
-                    size=model_size, smoke=smoke, log=log)
-                report['models'] = [m.to_dict() for m in models]
-    finally:
-        set_cuda_plan_rules(None)
-    report['targets'] = evaluate_targets(cells, models, peak)
-    report['environment']['elapsed_s'] = deadline.elapsed()
-    paths = write_report(report, out_dir)
-    log(f'[report] {paths["markdown"]}, {paths["json"]}, {paths["rules"]}')
-    return report
-
-
-def _share(deadline: Deadline, section: str) -> Deadline:
-    return Deadline(max(0., deadline.left()) * _SHARES[section])
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError) as err:
+        return f'unavailable ({type(err).__name__})'
+    lines = (out.stdout or out.stderr).strip().splitlines()
+    return lines[0] if lines and out.returncode == 0 else 'unavailable'
 
 
 def _device_name(device: torch.device) -> str:
