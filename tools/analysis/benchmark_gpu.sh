@@ -7,7 +7,8 @@
 # Usage: bash tools/analysis/benchmark_gpu.sh [OUT_DIR] [benchmark options]
 #   OUT_DIR defaults to $OUT (the device tool's result folder) or
 #   work_dirs/gpu_benchmark. Writes gpu_benchmark.md, gpu_benchmark.json and
-#   proposed_cuda_rules.json there. Budget: 450 s (--budget to change).
+#   proposed_cuda_rules.json there. Budget: 330 s (--budget to change);
+#   a watchdog writes the report and ends the run 10% past it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PY="${PYTHON:-python3}"

@@ -68,7 +68,8 @@ def run_gpu_benchmark(out_dir: str, *args, smoke: bool = False,
         out_dir (str): Where ``gpu_benchmark.{md,json}`` and
             ``proposed_cuda_rules.json`` go.
         device (str): ``'cuda'`` (or ``'cpu'`` for a smoke run).
-        budget_s (float): Wall-clock budget in seconds. Defaults to 450.
+        budget_s (float): Wall-clock budget in seconds. Defaults to 330
+            (the watchdog ends the run 10% later: 6 minutes in all).
         dtypes (Sequence[str]): Grid dtypes (``fp32``, ``bf16``, ``fp16``).
         resolutions (Sequence[int]): Grid R values.
         kernels (Sequence[int]): Grid K values (odd).
@@ -95,7 +96,7 @@ def run_gpu_benchmark(out_dir: str, *args, smoke: bool = False,
 
 def _run(out_dir: str,
          device: str = 'cuda',
-         budget_s: float = 450.,
+         budget_s: float = 330.,
          dtypes: Sequence[str] = ('fp32', 'bf16'),
          resolutions: Sequence[int] = GRID_RESOLUTIONS,
          kernels: Sequence[int] = GRID_KERNELS,
