@@ -225,24 +225,6 @@ def test_peripheral_and_oversized_convs_run_on_the_triton_kernels(
         assert_close(a, e, torch.float32, name)
 
 
-def _compile_for(kernel, dtype, constexprs, config, target):
-    import triton
-    from triton.compiler import ASTSource
-    signature = {}
-    for name in kernel.arg_names:
-        if name in constexprs:
-            signature[name] = 'constexpr'
-        elif name == 'dw_ptr':  # fp32 partial sums
-            signature[name] = '*fp32'
-        elif name.endswith('_ptr'):
-            signature[name] = f'*{dtype}'
-        else:
-            signature[name] = 'i32'
-    src = ASTSource(fn=kernel, signature=signature, constexprs=constexprs)
-    return triton.compile(src, target=target, options=dict(
-        num_warps=config.num_warps, num_stages=config.num_stages))
-
-
 @pytest.mark.parametrize('dtype', ['fp32', 'fp16', 'bf16'])
 def test_every_config_compiles_for_hopper(dtype, monkeypatch):
     # The interpreter runs the kernels as Python; this compiles them (every
@@ -250,25 +232,18 @@ def test_every_config_compiles_for_hopper(dtype, monkeypatch):
     # compiler rejects fails here rather than on the first GPU.
     monkeypatch.delenv('TRITON_INTERPRET', raising=False)
     import triton
-    from triton.backends.compiler import GPUTarget
 
+    from lkmm.analysis.triton_resources import compile_for_hopper
     from lkmm.ops import triton_depthwise_conv as tdc
-    from lkmm.ops import triton_kernels
-    target = GPUTarget('cuda', 90, 32)
-    fwd = triton.jit(triton_kernels.depthwise_forward_kernel)
-    wgt = triton.jit(triton_kernels.depthwise_weight_kernel)
     for config in tdc._configs(triton, 'forward', interpret=False):
         for flip in (False, True):
-            out = _compile_for(fwd, dtype, dict(
-                HAS_BIAS=True, FLIP=flip, UPCAST=False, **config.kwargs),
-                config, target)
+            out = compile_for_hopper('forward', dtype, config, flip)
             assert 'depthwise_forward_kernel' in out.asm['ptx']
             # Half types run on tensor cores, fp32 on exact FMAs.
             ptx = out.asm['ptx']
             assert ('mma' in ptx) == (dtype != 'fp32')
     for config in tdc._configs(triton, 'weight', interpret=False):
-        out = _compile_for(wgt, dtype, dict(UPCAST=False, **config.kwargs),
-                           config, target)
+        out = compile_for_hopper('weight', dtype, config)
         assert 'cubin' in out.asm
 
 
