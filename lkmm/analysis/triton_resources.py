@@ -26,7 +26,6 @@ __all__ = ['TileResources', 'useful_fraction', 'compile_for_hopper',
 
 #: RepLKNet Table 1's headline layer: (N, C, H, W) and K.
 HEADLINE_LAYER = ((64, 384, 32, 32), 31)
-_CONSTEXPRS = ('HAS_BIAS', 'FLIP', 'UPCAST')
 
 
 @dataclass
@@ -89,7 +88,8 @@ def useful_fraction(kernel: str, blocks: Sequence[int],
     raise ValueError(f"kernel must be 'forward' or 'weight', got {kernel!r}")
 
 
-def compile_for_hopper(kernel: str, dtype: str, config, flip: bool = False):
+def compile_for_hopper(kernel: str, dtype: str, config, flip: bool = False,
+                       precision: str = 'ieee'):
     """Compile one kernel with one ``triton.Config`` for sm_90 (on any
     machine) and return triton's compiled kernel.
 
@@ -98,6 +98,8 @@ def compile_for_hopper(kernel: str, dtype: str, config, flip: bool = False):
         dtype (str): ``'fp32'``, ``'fp16'`` or ``'bf16'`` (the tensors').
         config (triton.Config): Blocks, warps and stages.
         flip (bool): The forward's ``FLIP`` (input gradient).
+        precision (str): The dots' ``input_precision`` (``'ieee'`` or, for
+            fp32, ``'tf32x3'``).
     """
     import triton
     from triton.backends.compiler import GPUTarget
@@ -107,7 +109,8 @@ def compile_for_hopper(kernel: str, dtype: str, config, flip: bool = False):
     fn = triton.jit(dict(
         forward=triton_kernels.depthwise_forward_kernel,
         weight=triton_kernels.depthwise_weight_kernel)[kernel])
-    constexprs = dict(UPCAST=False, **config.kwargs)
+    constexprs = dict(UPCAST=False, PRECISION=precision, HOST_STEPS=False,
+                      **config.kwargs)
     if kernel == 'forward':
         constexprs.update(HAS_BIAS=True, FLIP=flip)
     signature = {}

@@ -45,7 +45,8 @@ import torch
 __all__ = [
     'TRITON_DTYPES', 'triton_available', 'triton_unavailable_reason',
     'triton_forward', 'triton_grad_input', 'triton_grad_weight',
-    'forced_tiles'
+    'forced_tiles', 'FP32_PRECISIONS', 'fp32_precision',
+    'triton_fp32_precision'
 ]
 
 #: Input dtypes the kernels take (fp32 accumulation for all).
@@ -109,11 +110,14 @@ def _check_available(t: torch.Tensor) -> None:
 # Tile configs per kernel: block names, then (blocks..., warps, stages).
 # Few of them: each is compiled per dtype and timed per shape. The
 # interpreter accepts one config; small tiles keep it quick.
+# The forward's 16-wide tiles issue the fewest wasted columns at large K
+# (a 16 + K - 1 band in 16-column chunks: 65% useful at K=31, 48% for the
+# 32-wide ones; tools/analysis/triton_resources.py).
 _TILES = dict(
     forward=(('BLOCK_H', 'BLOCK_W', 'BLOCK_T'),
-             [(16, 16, 32, 2, 3), (16, 32, 32, 4, 3), (32, 32, 32, 4, 3),
+             [(16, 16, 16, 2, 3), (32, 16, 16, 4, 4), (32, 32, 32, 4, 3),
               (32, 64, 32, 4, 3), (64, 64, 32, 8, 3)],
-             (16, 16, 32, 4, 3)),
+             (16, 16, 16, 4, 3)),
     weight=(('BLOCK_I', 'BLOCK_J', 'BLOCK_U'),
             [(16, 16, 32, 4, 3), (16, 32, 32, 4, 3), (32, 32, 32, 4, 3),
              (32, 32, 64, 4, 3), (64, 64, 32, 8, 3)],
@@ -212,6 +216,51 @@ def _kernels(interpret: bool, forced_forward: Optional[tuple] = None,
     return dict(forward=fwd, weight=wgt)
 
 
+#: Precisions of the fp32 dots: ``'ieee'`` (exact fp32 FMAs, the default)
+#: or ``'tf32x3'`` (three TF32 tensor-core products per dot, close to fp32
+#: accuracy; opt in with ``LKMM_TRITON_FP32_PRECISION=tf32x3``). Half
+#: types always run on tensor cores.
+FP32_PRECISIONS = ('ieee', 'tf32x3')
+
+
+def fp32_precision() -> str:
+    """The fp32 dot precision in effect (``LKMM_TRITON_FP32_PRECISION``,
+    default ``'ieee'``).
+
+    Raises:
+        ValueError: For a value outside :data:`FP32_PRECISIONS`.
+    """
+    value = os.environ.get('LKMM_TRITON_FP32_PRECISION', '').strip().lower()
+    if not value:
+        return 'ieee'
+    if value not in FP32_PRECISIONS:
+        raise ValueError(f'LKMM_TRITON_FP32_PRECISION must be one of '
+                         f'{", ".join(FP32_PRECISIONS)}; got {value!r}')
+    return value
+
+
+@contextlib.contextmanager
+def triton_fp32_precision(value: str) -> Iterator[None]:
+    """Run fp32 Triton dots at ``value`` (see :data:`FP32_PRECISIONS`)
+    inside the block (sets ``LKMM_TRITON_FP32_PRECISION``)."""
+    if value not in FP32_PRECISIONS:
+        raise ValueError(f'precision must be one of '
+                         f'{", ".join(FP32_PRECISIONS)}; got {value!r}')
+    previous = os.environ.get('LKMM_TRITON_FP32_PRECISION')
+    os.environ['LKMM_TRITON_FP32_PRECISION'] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop('LKMM_TRITON_FP32_PRECISION')
+        else:
+            os.environ['LKMM_TRITON_FP32_PRECISION'] = previous
+
+
+def _precision(dtype: torch.dtype) -> str:
+    return fp32_precision() if dtype == torch.float32 else 'ieee'
+
+
 def _upcast(dtype: torch.dtype) -> bool:
     # Triton's interpreter computes bf16 x bf16 dots wrongly (numpy has no
     # bf16); there the operands go to fp32, which is exact for products of
@@ -222,6 +271,21 @@ def _upcast(dtype: torch.dtype) -> bool:
 def _get(name: str):
     return _kernels(_interpreting(), _FORCED.get('forward'),
                     _FORCED.get('weight'))[name]
+
+
+def _host_steps(kernel: str, loops: int, span: int) -> dict:
+    """``STEPS`` / ``HOST_STEPS`` of a launch: under the interpreter the
+    flat loop's length, ``loops * ceil(span / chunk)`` for the one tile it
+    runs (the interpreter cannot range over a bound the kernel computes);
+    compiled kernels compute it themselves."""
+    if not _interpreting():
+        return dict(STEPS=0, HOST_STEPS=False)
+    names, _, single = _TILES[kernel]
+    row = _FORCED.get(kernel) or single
+    chunk = row[2]
+    span = span + (row[1] - 1 if kernel == 'forward' else 0)
+    return dict(STEPS=_loop_bound(loops * _cdiv(span, chunk)),
+                HOST_STEPS=True)
 
 
 def _loop_bound(n: int):
@@ -274,8 +338,9 @@ def _filter(x: torch.Tensor, weight: torch.Tensor,
     kernel[grid](xv, wv, bias_arg, yv, n, c, hv, wdv, *xv.stride(),
                  *yv.stride(), wv.stride(0), wv.stride(2), wv.stride(3),
                  KH=_loop_bound(khv), KW=_loop_bound(kwv),
+                 **_host_steps('forward', khv, kwv),
                  HAS_BIAS=bias is not None, FLIP=flip,
-                 UPCAST=_upcast(x.dtype))
+                 UPCAST=_upcast(x.dtype), PRECISION=_precision(x.dtype))
     return out
 
 
@@ -374,7 +439,8 @@ def triton_grad_weight(x: torch.Tensor, grad_out: torch.Tensor,
     kernel[grid](xv, gv, partial, c, hv, _loop_bound(wdv), rows,
                  _loop_bound(per_prog), *xv.stride(), *gv.stride(),
                  KH=_loop_bound(khv), KW=_loop_bound(kwv),
-                 UPCAST=_upcast(x.dtype))
+                 **_host_steps('weight', per_prog, wdv),
+                 UPCAST=_upcast(x.dtype), PRECISION=_precision(x.dtype))
     grad_w = partial.sum(0) if split > 1 else partial[0]
     grad_w = _oriented(grad_w, transpose)
     return grad_w.reshape(c, 1, kh, kw)

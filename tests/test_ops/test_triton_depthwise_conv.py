@@ -268,3 +268,27 @@ def test_autocast_computes_in_the_autocast_dtype(impl, dtype):
     for name, a, e in zip(('output', 'grad_input', 'grad_weight',
                            'grad_bias'), got, want):
         assert_close(a, e, dtype, name)
+
+
+def test_fp32_dots_can_opt_into_tf32x3(monkeypatch):
+    # Opt-in: three TF32 tensor-core products per fp32 dot (compiled for
+    # sm_90 on the CPU: 'mma' with tf32 operands appears, where exact fp32
+    # dots compile to FMAs); a bad value names the allowed ones.
+    monkeypatch.delenv('TRITON_INTERPRET', raising=False)
+    import triton
+
+    from lkmm.analysis.triton_resources import compile_for_hopper
+    from lkmm.ops import triton_depthwise_conv as tdc
+    assert tdc.fp32_precision() == 'ieee'
+    with tdc.triton_fp32_precision('tf32x3'):
+        assert tdc._precision(torch.float32) == 'tf32x3'
+        assert tdc._precision(torch.bfloat16) == 'ieee'
+    assert tdc.fp32_precision() == 'ieee'
+    monkeypatch.setenv('LKMM_TRITON_FP32_PRECISION', 'tf32')
+    with pytest.raises(ValueError, match='one of ieee, tf32x3; got .tf32.'):
+        tdc.fp32_precision()
+    config = triton.Config(dict(BLOCK_H=16, BLOCK_W=16, BLOCK_T=16),
+                           num_warps=4, num_stages=3)
+    ptx = compile_for_hopper('forward', 'fp32', config,
+                             precision='tf32x3').asm['ptx']
+    assert 'mma' in ptx and 'tf32' in ptx

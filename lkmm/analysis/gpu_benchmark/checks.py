@@ -2,11 +2,13 @@
 
 * every part implementation against a float64 ``F.conv2d`` reference of the
   same (rounded) values: fp32, fp16, bf16, NCHW and channels-last, a kernel
-  larger than the map and SLaK-style stripes;
+  larger than the map and SLaK-style stripes; for fp32 also the Triton
+  kernels' opt-in ``tf32x3`` dots (``'triton:tf32x3'`` rows);
 * AMP: one training step of a small model of each family under autocast
   (fp16 with a gradient scaler, bf16) with every forced implementation:
   finite loss and finite gradients.
 """
+import contextlib
 from typing import List, Optional
 
 import torch
@@ -42,6 +44,22 @@ def _reference(x, w, g):
     return dict(forward=out, grad_input=gi, grad_weight=gw)
 
 
+def _checked_impls(device: torch.device, dtype: torch.dtype) -> List[str]:
+    """The part implementations to check; for fp32 Triton also its opt-in
+    ``tf32x3`` dots (``'triton:tf32x3'``), whose error the report shows."""
+    impls = part_impls(device, dtype)
+    if 'triton' in impls and dtype == torch.float32:
+        impls.append('triton:tf32x3')
+    return impls
+
+
+def _precision(impl: str):
+    if impl == 'triton:tf32x3':
+        from lkmm.ops.triton_depthwise_conv import triton_fp32_precision
+        return triton_fp32_precision('tf32x3')
+    return contextlib.nullcontext()
+
+
 def check_parts(device: torch.device, shapes=None, log=print,
                 deadline: Optional[Deadline] = None) -> List[dict]:
     """One row per (shape, dtype, memory format, part, impl): the error and
@@ -73,10 +91,12 @@ def check_parts(device: torch.device, shapes=None, log=print,
                 if fmt == 'channels_last':
                     x = x.contiguous(memory_format=torch.channels_last)
                     g = g.contiguous(memory_format=torch.channels_last)
-                for impl in part_impls(x.device, dtype):
+                for impl in _checked_impls(x.device, dtype):
                     for part in DWCONV_PARTS:
                         try:
-                            got = depthwise_conv_part(part, impl, x, wt, g)
+                            with _precision(impl):
+                                got = depthwise_conv_part(
+                                    part, impl.split(':')[0], x, wt, g)
                             ref = want[part]
                             err = (got.double() - ref).abs().max().item()
                             rel = err / max(ref.abs().max().item(), 1e-12)
