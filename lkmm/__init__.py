@@ -14,10 +14,9 @@ import importlib.util
 from .version import __version__
 
 if importlib.util.find_spec('mmengine') is not None:
-    from . import registry  # noqa: F401
+    from . import datasets, engine, models, registry  # noqa: F401
     from .utils.checkpoint import register_safe_checkpoint_loading
     from .utils.fileio import register_atomic_local_backend
-    from . import datasets, engine, models  # noqa: F401
 
     register_safe_checkpoint_loading()
     register_atomic_local_backend()

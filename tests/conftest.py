@@ -19,9 +19,25 @@ class Tools:
         self.data_root = data_root
 
     def data_options(self):
-        """``--cfg-options`` entries pointing the demo config at the data."""
+        """``--cfg-options`` entries pointing the demo config at the data
+        (and at another seed, see :meth:`seed_options`)."""
         return [f'{split}_dataloader.dataset.data_root={self.data_root}'
-                for split in ('train', 'val', 'test')]
+                for split in ('train', 'val', 'test')] + self.seed_options()
+
+    @staticmethod
+    def seed_options():
+        """``randomness.seed=N`` when ``LKMM_TEST_SEED`` is set: the demo
+        tests then train from another seed (tools/misc/check_portability.sh
+        runs them so, to measure the spread their thresholds must hold)."""
+        seed = os.environ.get('LKMM_TEST_SEED')
+        return [f'randomness.seed={int(seed)}'] if seed else []
+
+    @staticmethod
+    def report(demo, untrained, trained, metric):
+        """Print a demo test's figures in the line the portability check
+        collects (``pytest -s``)."""
+        print(f'\n[demo figure] {demo}: {metric} untrained '
+              f'{untrained:.4f} -> trained {trained:.4f}')
 
     def run(self, args, timeout=900, env=None):
         """Run ``args`` from the repo root; fail with its output on error."""

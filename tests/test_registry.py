@@ -93,8 +93,8 @@ def test_detector_config_in_mmdet_scope():
             backbone=dict(type='lkmm.RepLKNet', arch=TINY,
                           out_indices=(1, 2, 3)),
             neck=dict(type='FPN', in_channels=TINY['channels'][1:],
-                      out_channels=16, start_level=0, add_extra_convs='on_input',
-                      num_outs=3),
+                      out_channels=16, start_level=0,
+                      add_extra_convs='on_input', num_outs=3),
             bbox_head=dict(
                 type='RetinaHead', num_classes=3, in_channels=16,
                 stacked_convs=1, feat_channels=16,

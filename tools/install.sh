@@ -8,7 +8,7 @@
 # python versions, so a second install on the same machine skips the ~10 minute build.
 #
 # Usage: bash tools/install.sh [--dev]   (--dev also installs the test and deploy
-# requirements: pytest, onnx, onnxruntime, onnxscript)
+# requirements: pytest, ruff, onnx, onnxruntime, onnxscript)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -78,7 +78,11 @@ if ! lkmm_here; then
 fi
 # --dev: the test requirements and the deploy extra (the ONNX export tests
 # need onnx, onnxruntime and onnxscript); skipped when all of them import.
-if [ "$DEV" = 1 ] && ! "$PY" -c "import pytest, onnx, onnxruntime, onnxscript" >/dev/null 2>&1; then
+dev_ready() {
+  "$PY" -c "import pytest, onnx, onnxruntime, onnxscript" >/dev/null 2>&1 &&
+    "$PY" -m ruff --version >/dev/null 2>&1
+}
+if [ "$DEV" = 1 ] && ! dev_ready; then
   log "installing the test and deploy requirements"
   "${PIP[@]}" install -q -r "$ROOT/requirements/tests.txt" -r "$ROOT/requirements/deploy.txt"
 fi

@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install.sh --dev
+# Lint first (ruff.toml): a finding fails the run, as in CI.
+python -m ruff check .
 python -m pytest tests -q "$@"

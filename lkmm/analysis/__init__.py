@@ -7,11 +7,19 @@ import importlib.util
 
 __all__ = []
 if importlib.util.find_spec('mmengine') is not None:
-    from .benchmark import (BenchmarkResult, TrainDeployComparison,
-                            benchmark_model, compare_train_vs_deploy,
-                            format_benchmark_table)
-    from .complexity import (extrapolated_flops, inference_complexity,
-                             sparse_complexity, to_inference_form)
+    from .benchmark import (
+        BenchmarkResult,
+        TrainDeployComparison,
+        benchmark_model,
+        compare_train_vs_deploy,
+        format_benchmark_table,
+    )
+    from .complexity import (
+        extrapolated_flops,
+        inference_complexity,
+        sparse_complexity,
+        to_inference_form,
+    )
 
     __all__ += [
         'inference_complexity', 'extrapolated_flops', 'sparse_complexity',

@@ -22,8 +22,13 @@ import torch
 import torch.nn as nn
 
 from lkmm.utils.device import DeviceType, resolve_device
-from lkmm.utils.model_outputs import (as_tensor_module, first_forward,
-                                      flatten_tensors, random_batch)
+from lkmm.utils.model_outputs import (
+    as_tensor_module,
+    first_forward,
+    flatten_tensors,
+    random_batch,
+)
+
 from .complexity import to_inference_form
 
 __all__ = [

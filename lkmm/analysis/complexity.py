@@ -49,8 +49,10 @@ def _mmdet_detector_kind(model: nn.Module) -> Optional[str]:
     know (DETR-like, HTC, SCNet, PointRend, ...): they keep ``mode='tensor'``.
     """
     try:
-        from mmdet.models.detectors import (SingleStageDetector,
-                                            TwoStageDetector)
+        from mmdet.models.detectors import (
+            SingleStageDetector,
+            TwoStageDetector,
+        )
         from mmdet.models.roi_heads import CascadeRoIHead, StandardRoIHead
     except ImportError:  # mmdet not installed: not a detector
         return None

@@ -16,8 +16,7 @@ from typing import Dict, List, Sequence
 
 import torch
 
-from lkmm.ops import depthwise_conv2d, depthwise_conv_impl, \
-    plan_depthwise_conv
+from lkmm.ops import depthwise_conv2d, depthwise_conv_impl, plan_depthwise_conv
 
 __all__ = [
     'PAPER_KERNELS', 'PAPER_RESOLUTIONS', 'DWConvCell', 'time_dwconv_stack',

@@ -38,9 +38,13 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import torch.nn as nn
 
-from lkmm.layers import (DenseLargeKernelConv, KernelPositionalEmbedding,
-                         ReparamPeripheralConv, ReparamStripeConv,
-                         half_sharing_grid)
+from lkmm.layers import (
+    DenseLargeKernelConv,
+    KernelPositionalEmbedding,
+    ReparamPeripheralConv,
+    ReparamStripeConv,
+    half_sharing_grid,
+)
 from lkmm.models import LargeKernelConvNeXt
 
 __all__ = [

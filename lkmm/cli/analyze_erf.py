@@ -9,6 +9,7 @@ import numpy as np
 
 from lkmm.analysis.erf import ERF_THRESHOLDS, erf_area_ratios, format_erf_table
 from lkmm.utils.fileio import atomic_write_bytes
+
 from .visualize_erf import heatmap_png
 
 

@@ -10,16 +10,27 @@ from typing import List, Optional, Union
 
 import torch
 
-from lkmm.analysis.benchmark import (DWCONV_MODES, DWConvComparison,
-                                     ModelComparison, TrainDeployComparison,
-                                     build_timm_model, compare_dwconv_impls,
-                                     compare_models, compare_train_vs_deploy,
-                                     format_benchmark_table,
-                                     format_dwconv_comparison)
+from lkmm.analysis.benchmark import (
+    DWCONV_MODES,
+    DWConvComparison,
+    ModelComparison,
+    TrainDeployComparison,
+    build_timm_model,
+    compare_dwconv_impls,
+    compare_models,
+    compare_train_vs_deploy,
+    format_benchmark_table,
+    format_dwconv_comparison,
+)
 from lkmm.analysis.complexity import input_shape_from_cfg
 from lkmm.engine.runner import build_model_from_cfg, load_config
-from .options import (add_cfg_options_option, add_device_option,
-                      add_shape_option, device_or_exit)
+
+from .options import (
+    add_cfg_options_option,
+    add_device_option,
+    add_shape_option,
+    device_or_exit,
+)
 
 
 def parse_benchmark_args(argv: Optional[List[str]] = None):

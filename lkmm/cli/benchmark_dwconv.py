@@ -8,10 +8,15 @@ from typing import Optional, Sequence
 
 import torch
 
-from lkmm.analysis.dwconv_benchmark import (DTYPES, MODES, PAPER_KERNELS,
-                                            PAPER_RESOLUTIONS,
-                                            benchmark_dwconv_grid,
-                                            format_dwconv_tables)
+from lkmm.analysis.dwconv_benchmark import (
+    DTYPES,
+    MODES,
+    PAPER_KERNELS,
+    PAPER_RESOLUTIONS,
+    benchmark_dwconv_grid,
+    format_dwconv_tables,
+)
+
 from .options import add_device_option, int_list
 
 

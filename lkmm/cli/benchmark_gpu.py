@@ -6,6 +6,7 @@ from typing import Optional, Sequence
 
 from lkmm.analysis.gpu_benchmark.grid import GRID_KERNELS, GRID_RESOLUTIONS
 from lkmm.analysis.gpu_benchmark.run import SECTIONS, run_gpu_benchmark
+
 from .options import int_list, name_list
 
 

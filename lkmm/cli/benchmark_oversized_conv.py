@@ -7,7 +7,11 @@ from dataclasses import asdict
 from typing import Optional, Sequence
 
 from lkmm.analysis.oversized_conv_benchmark import (
-    MODES, benchmark_oversized_conv, format_oversized_conv_table)
+    MODES,
+    benchmark_oversized_conv,
+    format_oversized_conv_table,
+)
+
 from .options import add_device_option, int_list
 
 

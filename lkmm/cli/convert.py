@@ -45,23 +45,30 @@ import sys
 import time
 
 import lkmm
-from lkmm.models.converters import (PARCNETV2_FORMATS, PARCNETV2_TARGETS,
-                                    REPLKNET_FORMATS, SLAK_FORMATS,
-                                    SLAK_TARGETS,
-                                    build_parcnetv2_model,
-                                    build_replknet_model,
-                                    check_against_model,
-                                    compare_state_dict_with_model,
-                                    convert_parcnetv2_state_dict,
-                                    convert_replknet_state_dict,
-                                    build_slak_model,
-                                    convert_slak_state_dict,
-                                    head_num_classes,
-                                    infer_parcnetv2_kwargs,
-                                    infer_replknet_kwargs,
-                                    infer_slak_kwargs)
-from lkmm.utils.checkpoint import (UnsafeCheckpointError, safe_load,
-                                   save_safetensors_checkpoint)
+from lkmm.models.converters import (
+    PARCNETV2_FORMATS,
+    PARCNETV2_TARGETS,
+    REPLKNET_FORMATS,
+    SLAK_FORMATS,
+    SLAK_TARGETS,
+    build_parcnetv2_model,
+    build_replknet_model,
+    build_slak_model,
+    check_against_model,
+    compare_state_dict_with_model,
+    convert_parcnetv2_state_dict,
+    convert_replknet_state_dict,
+    convert_slak_state_dict,
+    head_num_classes,
+    infer_parcnetv2_kwargs,
+    infer_replknet_kwargs,
+    infer_slak_kwargs,
+)
+from lkmm.utils.checkpoint import (
+    UnsafeCheckpointError,
+    safe_load,
+    save_safetensors_checkpoint,
+)
 from lkmm.utils.fileio import atomic_torch_save
 from lkmm.utils.pretrained import checkpoint_file_problem
 

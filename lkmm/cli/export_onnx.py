@@ -3,9 +3,14 @@
 import argparse
 from typing import List, Optional
 
-from .options import (add_check_options, add_cfg_options_option,
-                      add_device_option, add_shape_option, device_or_exit,
-                      shape_or_exit)
+from .options import (
+    add_cfg_options_option,
+    add_check_options,
+    add_device_option,
+    add_shape_option,
+    device_or_exit,
+    shape_or_exit,
+)
 
 
 def parse_export_onnx_args(argv: Optional[List[str]] = None):
@@ -48,10 +53,15 @@ def export_onnx_main(argv: Optional[List[str]] = None) -> dict:
     if args.opset < 17:
         raise SystemExit(f'export_onnx: --opset must be >= 17, got '
                          f'{args.opset}')
-    from lkmm.deploy.onnx_export import (OnnxExportError,
-                                         UnsupportedModelError, export_onnx)
-    from lkmm.deploy.reparameterize import (CheckpointMismatchError,
-                                            DeployVerificationError)
+    from lkmm.deploy.onnx_export import (
+        OnnxExportError,
+        UnsupportedModelError,
+        export_onnx,
+    )
+    from lkmm.deploy.reparameterize import (
+        CheckpointMismatchError,
+        DeployVerificationError,
+    )
     try:
         result = export_onnx(
             args.config, args.checkpoint, args.out, input_shape=shape,

@@ -5,12 +5,19 @@ from typing import List, Optional
 
 import torch
 
-from lkmm.analysis.complexity import (config_input_shape, inference_complexity,
-                                     input_shape_from_cfg, sparse_complexity)
-from lkmm.analysis.config_sparsity import (init_weights_quietly,
-                                           sparsify_as_config)
+from lkmm.analysis.complexity import (
+    config_input_shape,
+    inference_complexity,
+    input_shape_from_cfg,
+    sparse_complexity,
+)
+from lkmm.analysis.config_sparsity import (
+    init_weights_quietly,
+    sparsify_as_config,
+)
 from lkmm.engine.runner import build_model_from_cfg, load_config
 from lkmm.engine.sparsity.allocation import INIT_MODES
+
 from .options import add_cfg_options_option, add_shape_option, shape_or_exit
 
 

@@ -9,14 +9,17 @@ from typing import List, Optional, Sequence
 
 from mmengine.logging import MMLogger
 
-from lkmm.analysis.kernel_scaling import (SCALING_FORMS,
-                                          SCALING_KERNEL_SIZES,
-                                          KernelScalingRow,
-                                          format_kernel_scaling_table,
-                                          kernel_scaling)
+from lkmm.analysis.kernel_scaling import (
+    SCALING_FORMS,
+    SCALING_KERNEL_SIZES,
+    KernelScalingRow,
+    format_kernel_scaling_table,
+    kernel_scaling,
+)
 from lkmm.engine.runner import load_config
 from lkmm.utils.fileio import atomic_write_bytes
 from lkmm.utils.plotting import figure_png, pyplot
+
 from .options import add_cfg_options_option, int_list, name_list
 
 #: ConvNeXt-T (3-3-9-3 blocks, widths 96-768, 1000-class head) with lkmm's

@@ -9,10 +9,15 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from lkmm.engine.data_check import DatasetNotFoundError, check_data_roots
-from lkmm.engine.runner import (apply_tta, build_runner, enable_amp,
-                                finish_distributed, load_config)
-from lkmm.utils.pretrained import (check_pretrained_set,
-                                   checkpoint_file_problem)
+from lkmm.engine.runner import (
+    apply_tta,
+    build_runner,
+    enable_amp,
+    finish_distributed,
+    load_config,
+)
+from lkmm.utils.pretrained import check_pretrained_set, checkpoint_file_problem
+
 from .options import add_cfg_options_option
 
 LAUNCHERS = ['none', 'pytorch', 'slurm', 'mpi']

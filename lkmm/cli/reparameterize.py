@@ -3,11 +3,19 @@ a trained model (:mod:`lkmm.deploy.reparameterize`)."""
 import argparse
 from typing import List, Optional
 
-from lkmm.deploy.reparameterize import (CheckpointMismatchError,
-                                        DeployVerificationError,
-                                        reparameterize_checkpoint)
-from .options import (add_check_options, add_cfg_options_option,
-                      add_device_option, add_shape_option, device_or_exit)
+from lkmm.deploy.reparameterize import (
+    CheckpointMismatchError,
+    DeployVerificationError,
+    reparameterize_checkpoint,
+)
+
+from .options import (
+    add_cfg_options_option,
+    add_check_options,
+    add_device_option,
+    add_shape_option,
+    device_or_exit,
+)
 
 
 def parse_reparameterize_args(argv: Optional[List[str]] = None):

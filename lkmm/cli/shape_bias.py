@@ -15,12 +15,17 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
-from lkmm.analysis.shape_bias import (EXPECTED_LAYOUT, count_decisions,
-                                      decide_in_batches, decision_outcome,
-                                      find_cue_conflict_images,
-                                      format_shape_bias_table,
-                                      shape_bias_png)
+from lkmm.analysis.shape_bias import (
+    EXPECTED_LAYOUT,
+    count_decisions,
+    decide_in_batches,
+    decision_outcome,
+    find_cue_conflict_images,
+    format_shape_bias_table,
+    shape_bias_png,
+)
 from lkmm.utils.fileio import atomic_write_bytes
+
 from .model_loading import load_trained_model
 from .options import add_cfg_options_option, add_device_option, device_or_exit
 

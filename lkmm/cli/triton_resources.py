@@ -6,6 +6,7 @@ import json
 from typing import Optional, Sequence
 
 from lkmm.analysis.triton_resources import format_resources, tile_resources
+
 from .options import name_list
 
 

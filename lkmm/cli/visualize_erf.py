@@ -11,12 +11,17 @@ from typing import List, Optional
 import numpy as np
 import torch
 
-from lkmm.analysis.erf import (backbone_feature_fn, erf_area_ratios,
-                               erf_contribution, format_erf_table,
-                               scale_contribution)
+from lkmm.analysis.erf import (
+    backbone_feature_fn,
+    erf_area_ratios,
+    erf_contribution,
+    format_erf_table,
+    scale_contribution,
+)
 from lkmm.engine.runner import build_model_from_cfg, load_config
 from lkmm.utils.fileio import atomic_write_bytes
 from lkmm.utils.plotting import figure_png, pyplot
+
 from .options import add_cfg_options_option
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')

@@ -12,12 +12,19 @@ from typing import List, Optional
 import numpy as np
 import torch
 
-from lkmm.analysis.kernels import (aggregate_kernel, default_kernel_layer,
-                                   find_kernel_layers, folded_kernel,
-                                   format_kernel_layers, kernel_heatmap_png,
-                                   kernel_summary, layer_input_sizes,
-                                   select_kernel_layer)
+from lkmm.analysis.kernels import (
+    aggregate_kernel,
+    default_kernel_layer,
+    find_kernel_layers,
+    folded_kernel,
+    format_kernel_layers,
+    kernel_heatmap_png,
+    kernel_summary,
+    layer_input_sizes,
+    select_kernel_layer,
+)
 from lkmm.utils.fileio import atomic_write_bytes
+
 from .model_loading import load_trained_model
 from .options import add_cfg_options_option
 

@@ -15,8 +15,13 @@ from typing import List, Tuple, Union
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .synthetic import (_check_count, _check_seed, _check_size, _texture,
-                        _write_once)
+from .synthetic import (
+    _check_count,
+    _check_seed,
+    _check_size,
+    _texture,
+    _write_once,
+)
 
 # Train ids (0..18, the index into CityscapesDataset.METAINFO['classes']) of
 # the classes drawn, and their Cityscapes label ids (for *_labelIds.png).

@@ -16,8 +16,13 @@ from typing import Dict, List, Optional, Tuple, Union
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .synthetic import (_check_count, _check_seed, _check_size, _texture,
-                        _write_once)
+from .synthetic import (
+    _check_count,
+    _check_seed,
+    _check_size,
+    _texture,
+    _write_once,
+)
 
 SHAPES_COCO_METAINFO = dict(
     classes=('disk', 'square', 'triangle'),

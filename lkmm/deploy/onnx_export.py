@@ -72,8 +72,13 @@ from lkmm.ops.oversized_conv import oversized_conv_impl
 from lkmm.utils.device import resolve_device
 from lkmm.utils.fileio import publish as _publish
 from lkmm.utils.fileio import temp_file_beside as _temp_path
-from lkmm.utils.model_outputs import (as_tensor_module, first_forward,
-                                      flatten_tensors, is_mmdet_detector)
+from lkmm.utils.model_outputs import (
+    as_tensor_module,
+    first_forward,
+    flatten_tensors,
+    is_mmdet_detector,
+)
+
 from .reparameterize import _compare, _exact_fp32, load_state_dict_strictly
 
 __all__ = [

@@ -32,16 +32,21 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from lkmm.analysis.benchmark import (compare_train_vs_deploy,
-                                     format_benchmark_table)
+from lkmm.analysis.benchmark import (
+    compare_train_vs_deploy,
+    format_benchmark_table,
+)
 from lkmm.analysis.complexity import input_shape_from_cfg
 from lkmm.engine.runner import build_model_from_cfg, load_config
 from lkmm.models.folding import fold_model, folded_form_argument
 from lkmm.utils.device import resolve_device
 from lkmm.utils.fileio import publish as _publish
 from lkmm.utils.fileio import temp_file_beside as _temp_path
-from lkmm.utils.model_outputs import (as_tensor_module, first_forward,
-                                      flatten_tensors)
+from lkmm.utils.model_outputs import (
+    as_tensor_module,
+    first_forward,
+    flatten_tensors,
+)
 
 __all__ = [
     'CheckpointMismatchError', 'DeployVerificationError',

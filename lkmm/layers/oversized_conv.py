@@ -26,8 +26,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lkmm.ops import (check_oversized_conv_impl, depthwise_conv2d,
-                      oversized_conv1d, plan_oversized_conv)
+from lkmm.ops import (
+    check_oversized_conv_impl,
+    depthwise_conv2d,
+    oversized_conv1d,
+    plan_oversized_conv,
+)
 
 __all__ = ['OversizedConv2d', 'LocalGlobalConv', 'resize_oversized_kernel']
 

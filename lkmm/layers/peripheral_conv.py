@@ -45,6 +45,7 @@ import torch.nn as nn
 from mmcv.cnn import build_norm_layer
 
 from lkmm.ops import depthwise_conv2d
+
 from .conv_bn import ConvBN, fuse_conv_bn
 from .depthwise_conv import DepthwiseConv2d
 from .reparam_large_kernel import check_small_kernel, fuse_centred_branches

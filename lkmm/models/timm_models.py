@@ -18,10 +18,17 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
-from timm.data import (IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD,
-                       IMAGENET_INCEPTION_MEAN, IMAGENET_INCEPTION_STD)
-from timm.models import (build_model_with_cfg, generate_default_cfgs,
-                         register_model)
+from timm.data import (
+    IMAGENET_DEFAULT_MEAN,
+    IMAGENET_DEFAULT_STD,
+    IMAGENET_INCEPTION_MEAN,
+    IMAGENET_INCEPTION_STD,
+)
+from timm.models import (
+    build_model_with_cfg,
+    generate_default_cfgs,
+    register_model,
+)
 
 from .backbones.replknet import RepLKNet
 

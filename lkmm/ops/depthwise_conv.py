@@ -21,15 +21,26 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .depthwise_conv_plan import (DWCONV_IMPLS, DWCONV_PART_IMPLS,
-                                  depthwise_conv_impl,
-                                  get_depthwise_conv_impl,
-                                  plan_depthwise_conv,
-                                  set_depthwise_conv_impl)
-from .fft_depthwise_conv import (fft_forward, fft_grad_input,
-                                 fft_grad_weight, fft_size, kernel_reach)
-from .triton_depthwise_conv import (triton_forward, triton_grad_input,
-                                    triton_grad_weight)
+from .depthwise_conv_plan import (
+    DWCONV_IMPLS,
+    DWCONV_PART_IMPLS,
+    depthwise_conv_impl,
+    get_depthwise_conv_impl,
+    plan_depthwise_conv,
+    set_depthwise_conv_impl,
+)
+from .fft_depthwise_conv import (
+    fft_forward,
+    fft_grad_input,
+    fft_grad_weight,
+    fft_size,
+    kernel_reach,
+)
+from .triton_depthwise_conv import (
+    triton_forward,
+    triton_grad_input,
+    triton_grad_weight,
+)
 
 __all__ = [
     'DWCONV_IMPLS', 'depthwise_conv2d', 'depthwise_conv_part',

@@ -33,8 +33,11 @@ import torch
 
 from .fft_depthwise_conv import fft_supports, kernel_reach
 from .impl_switch import ImplSwitch
-from .triton_depthwise_conv import (TRITON_DTYPES, triton_available,
-                                    triton_unavailable_reason)
+from .triton_depthwise_conv import (
+    TRITON_DTYPES,
+    triton_available,
+    triton_unavailable_reason,
+)
 
 __all__ = [
     'DWCONV_IMPLS', 'DWCONV_PART_IMPLS', 'DWCONV_PARTS', 'PlanRule',

@@ -9,12 +9,17 @@ import pytest
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from lkmm.analysis import (BenchmarkResult, TrainDeployComparison,
-                           benchmark_model, compare_train_vs_deploy,
-                           format_benchmark_table, to_inference_form)
+from lkmm.analysis import (
+    BenchmarkResult,
+    TrainDeployComparison,
+    benchmark_model,
+    compare_train_vs_deploy,
+    format_benchmark_table,
+    to_inference_form,
+)
 from lkmm.cli.benchmark import benchmark_main
-from lkmm.utils.device import resolve_device
 from lkmm.models import RepLKNet
+from lkmm.utils.device import resolve_device
 
 TINY = dict(channels=[8, 16, 24, 32], layers=[1, 1, 1, 1],
             kernel_sizes=[13, 11, 9, 7], small_kernel=3)
@@ -160,10 +165,12 @@ BIG_KERNELS = dict(channels=[8, 16, 16, 16], layers=[1, 1, 1, 1],
 
 @pytest.mark.parametrize('mode', ['train', 'deploy'])
 def test_compare_dwconv_impls(mode, monkeypatch):
-    from lkmm.analysis.benchmark import (DWConvComparison,
-                                         compare_dwconv_impls,
-                                         format_dwconv_comparison)
     import lkmm.ops.depthwise_conv as dw
+    from lkmm.analysis.benchmark import (
+        DWConvComparison,
+        compare_dwconv_impls,
+        format_dwconv_comparison,
+    )
     # Seeded weights: the FFT's rounding differs from model to model (up to
     # 1.2e-4 over 12 seeds in train mode), so an unseeded model made the
     # test depend on what ran before it.

@@ -10,8 +10,12 @@ import os.path as osp
 import pytest
 import torch
 
-from lkmm.analysis.benchmark import (ModelComparison, build_timm_model,
-                                     compare_models, format_benchmark_table)
+from lkmm.analysis.benchmark import (
+    ModelComparison,
+    build_timm_model,
+    compare_models,
+    format_benchmark_table,
+)
 from lkmm.analysis.complexity import to_inference_form
 from lkmm.cli.benchmark import benchmark_main
 from lkmm.engine.runner import build_model_from_cfg, load_config

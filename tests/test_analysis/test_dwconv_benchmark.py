@@ -8,10 +8,13 @@ import sys
 import pytest
 import torch
 
-from lkmm.analysis.dwconv_benchmark import (PAPER_KERNELS, PAPER_RESOLUTIONS,
-                                            benchmark_dwconv_grid,
-                                            format_dwconv_tables,
-                                            time_dwconv_stack)
+from lkmm.analysis.dwconv_benchmark import (
+    PAPER_KERNELS,
+    PAPER_RESOLUTIONS,
+    benchmark_dwconv_grid,
+    format_dwconv_tables,
+    time_dwconv_stack,
+)
 from lkmm.cli.benchmark_dwconv import benchmark_dwconv_main
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -5,8 +5,12 @@ import pytest
 import torch
 import torch.nn as nn
 
-from lkmm.analysis.erf import (backbone_feature_fn, erf_area_ratios,
-                               erf_contribution, scale_contribution)
+from lkmm.analysis.erf import (
+    backbone_feature_fn,
+    erf_area_ratios,
+    erf_contribution,
+    scale_contribution,
+)
 from lkmm.models import LargeKernelConvNeXt, RepLKNet
 
 

@@ -212,8 +212,7 @@ def test_what_does_not_fit_the_budget_is_marked_not_measured(tmp_path):
 
 def test_headline_cells_and_models_come_first():
     from lkmm.analysis.gpu_benchmark.grid import make_cells
-    from lkmm.analysis.gpu_benchmark.models import (HEADLINE_MODELS,
-                                                    model_plan)
+    from lkmm.analysis.gpu_benchmark.models import HEADLINE_MODELS, model_plan
     headline, rest = make_cells(['fp32', 'bf16'], [16, 32, 64], [3, 31, 51],
                                 64, 384, 24)
     assert [(c.dtype, c.resolution, c.kernel) for c in headline] == [

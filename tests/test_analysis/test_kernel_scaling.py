@@ -9,10 +9,14 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from lkmm.analysis.kernel_scaling import (SCALING_FORMS, count_scaling_params,
-                                          format_kernel_scaling_table,
-                                          kernel_scaling, pelk_centre_size,
-                                          scaling_arch)
+from lkmm.analysis.kernel_scaling import (
+    SCALING_FORMS,
+    count_scaling_params,
+    format_kernel_scaling_table,
+    kernel_scaling,
+    pelk_centre_size,
+    scaling_arch,
+)
 from lkmm.engine.runner import build_model_from_cfg
 from lkmm.models import LargeKernelConvNeXt
 

@@ -9,13 +9,25 @@ import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from PIL import Image
 
-from lkmm.analysis.kernels import (aggregate_kernel, default_kernel_layer,
-                                   find_kernel_layers, folded_kernel,
-                                   format_kernel_layers, kernel_heatmap_png,
-                                   kernel_summary, layer_input_sizes,
-                                   rescale_kernel, select_kernel_layer)
-from lkmm.layers import (ConvBN, DepthwiseConv2d, OversizedConv2d,
-                         ReparamLargeKernelConv, build_large_kernel_conv)
+from lkmm.analysis.kernels import (
+    aggregate_kernel,
+    default_kernel_layer,
+    find_kernel_layers,
+    folded_kernel,
+    format_kernel_layers,
+    kernel_heatmap_png,
+    kernel_summary,
+    layer_input_sizes,
+    rescale_kernel,
+    select_kernel_layer,
+)
+from lkmm.layers import (
+    ConvBN,
+    DepthwiseConv2d,
+    OversizedConv2d,
+    ReparamLargeKernelConv,
+    build_large_kernel_conv,
+)
 from lkmm.registry import MODELS
 
 

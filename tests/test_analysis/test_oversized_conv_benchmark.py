@@ -4,8 +4,10 @@ import json
 import pytest
 
 from lkmm.analysis.oversized_conv_benchmark import (
-    benchmark_oversized_conv, format_oversized_conv_table,
-    time_oversized_conv)
+    benchmark_oversized_conv,
+    format_oversized_conv_table,
+    time_oversized_conv,
+)
 from lkmm.cli.benchmark_oversized_conv import benchmark_oversized_conv_main
 
 

@@ -8,13 +8,18 @@ import pytest
 import torch
 from PIL import Image
 
-from lkmm.analysis.shape_bias import (CUE_CONFLICT_CATEGORIES,
-                                      IMAGENET_INDICES, CueConflictImage,
-                                      count_decisions, decide,
-                                      decide_in_batches,
-                                      find_cue_conflict_images,
-                                      format_shape_bias_table,
-                                      parse_stimulus_name, shape_bias_png)
+from lkmm.analysis.shape_bias import (
+    CUE_CONFLICT_CATEGORIES,
+    IMAGENET_INDICES,
+    CueConflictImage,
+    count_decisions,
+    decide,
+    decide_in_batches,
+    find_cue_conflict_images,
+    format_shape_bias_table,
+    parse_stimulus_name,
+    shape_bias_png,
+)
 
 
 def test_index_lists_match_the_toolbox():

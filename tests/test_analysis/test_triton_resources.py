@@ -2,8 +2,11 @@
 from a kernel compiled for sm_90 on the CPU."""
 import pytest
 
-from lkmm.analysis.triton_resources import (TileResources, format_resources,
-                                            useful_fraction)
+from lkmm.analysis.triton_resources import (
+    TileResources,
+    format_resources,
+    useful_fraction,
+)
 
 LAYER = (64, 384, 32, 32)
 
@@ -27,8 +30,7 @@ def test_useful_fraction_by_hand():
 @pytest.mark.slow
 def test_registers_and_shared_memory_from_the_compiled_kernel():
     triton = pytest.importorskip('triton')
-    from lkmm.analysis.triton_resources import _ptxas_usage, \
-        compile_for_hopper
+    from lkmm.analysis.triton_resources import _ptxas_usage, compile_for_hopper
     config = triton.Config(dict(BLOCK_I=16, BLOCK_J=16, BLOCK_U=32),
                            num_warps=4, num_stages=3)
     out = compile_for_hopper('weight', 'bf16', config)

@@ -10,8 +10,8 @@ from mmengine.runner import save_checkpoint
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import lkmm  # noqa: F401  (safe checkpoint loading for torch.load below)
-from lkmm.engine.runner import build_model_from_cfg, load_config
 from lkmm.deploy import reparameterize as deploy_api
+from lkmm.engine.runner import build_model_from_cfg, load_config
 from lkmm.layers import ReparamLargeKernelConv
 
 SHAPE = (3, 64, 64)

@@ -12,11 +12,14 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
 import lkmm  # noqa: F401
-from lkmm.analysis import (extrapolated_flops, inference_complexity,
-                           to_inference_form)
+from lkmm.analysis import (
+    extrapolated_flops,
+    inference_complexity,
+    to_inference_form,
+)
 from lkmm.engine.runner import build_model_from_cfg
-from lkmm.utils.pretrained import check_pretrained_set, find_unset_pretrained
 from lkmm.models.backbones import ParCNetV2
+from lkmm.utils.pretrained import check_pretrained_set, find_unset_pretrained
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG_DIR = osp.join(REPO, 'configs', 'parcnetv2')

@@ -20,8 +20,8 @@ from mmengine.registry import init_default_scope
 
 import lkmm  # noqa: F401
 from lkmm.engine.runner import build_model_from_cfg
-from lkmm.utils.pretrained import check_pretrained_set, find_unset_pretrained
 from lkmm.models import LargeKernelConvNeXt
+from lkmm.utils.pretrained import check_pretrained_set, find_unset_pretrained
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 IMAGENET_MEAN = [123.675, 116.28, 103.53]
@@ -336,8 +336,8 @@ def test_segmentor_trains_one_step():
     model.train()
     init_default_scope('mmseg')
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    from mmseg.structures import SegDataSample
     from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
     samples = []
     for _ in range(2):
         s = SegDataSample(metainfo=dict(img_shape=(64, 64),

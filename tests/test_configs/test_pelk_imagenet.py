@@ -20,13 +20,15 @@ from mmengine.registry import init_default_scope
 
 import lkmm  # noqa: F401
 from lkmm.engine.runner import build_model_from_cfg
-from lkmm.utils.pretrained import check_pretrained_set, find_unset_pretrained
 from lkmm.engine.sparsity import SparseMasks, count_nonzero_params
-from lkmm.layers.peripheral_conv import (half_sharing_grid,
-                                         make_sharing_grid,
-                                         parse_sharing_grid)
+from lkmm.layers.peripheral_conv import (
+    half_sharing_grid,
+    make_sharing_grid,
+    parse_sharing_grid,
+)
 from lkmm.models.backbones.large_kernel_convnext import LargeKernelConvNeXt
 from lkmm.registry import HOOKS
+from lkmm.utils.pretrained import check_pretrained_set, find_unset_pretrained
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PELK = osp.join(REPO, 'configs', 'pelk')

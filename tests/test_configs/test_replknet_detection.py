@@ -15,8 +15,7 @@ from mmengine.config import Config
 
 import lkmm  # noqa: F401
 from lkmm.analysis import inference_complexity, to_inference_form
-from lkmm.analysis.complexity import (NUM_DUMMY_MASK_ROIS,
-                                      NUM_DUMMY_PROPOSALS)
+from lkmm.analysis.complexity import NUM_DUMMY_MASK_ROIS, NUM_DUMMY_PROPOSALS
 from lkmm.engine.runner import build_model_from_cfg
 from lkmm.utils.pretrained import check_pretrained_set, find_unset_pretrained
 

@@ -14,8 +14,11 @@ import torch
 from mmengine.config import Config
 
 import lkmm  # noqa: F401
-from lkmm.analysis import (extrapolated_flops, inference_complexity,
-                           to_inference_form)
+from lkmm.analysis import (
+    extrapolated_flops,
+    inference_complexity,
+    to_inference_form,
+)
 from lkmm.engine.runner import build_model_from_cfg
 from lkmm.utils.pretrained import check_pretrained_set, find_unset_pretrained
 

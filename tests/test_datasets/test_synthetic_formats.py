@@ -10,9 +10,14 @@ import pytest
 import torch
 from PIL import Image
 
-from lkmm.datasets import (SHAPES_CITYSCAPES_TRAIN_IDS, SHAPES_COCO_METAINFO,
-                           make_shapes_cityscapes, make_shapes_coco)
-from lkmm.datasets import synthetic_cityscapes, synthetic_coco
+from lkmm.datasets import (
+    SHAPES_CITYSCAPES_TRAIN_IDS,
+    SHAPES_COCO_METAINFO,
+    make_shapes_cityscapes,
+    make_shapes_coco,
+    synthetic_cityscapes,
+    synthetic_coco,
+)
 from lkmm.datasets.synthetic_coco import mask_to_polygon
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

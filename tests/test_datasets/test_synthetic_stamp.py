@@ -4,9 +4,15 @@ import os.path as osp
 
 import pytest
 
-from lkmm.datasets import (make_shapes_cityscapes, make_shapes_classification,
-                           make_shapes_coco, make_shapes_segmentation)
-from lkmm.datasets import synthetic, synthetic_cityscapes, synthetic_coco
+from lkmm.datasets import (
+    make_shapes_cityscapes,
+    make_shapes_classification,
+    make_shapes_coco,
+    make_shapes_segmentation,
+    synthetic,
+    synthetic_cityscapes,
+    synthetic_coco,
+)
 
 # Per generator: the function, the names of its two counts, its stamp, the
 # module and name of the function that draws one image, and the stamp text

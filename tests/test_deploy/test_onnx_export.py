@@ -10,10 +10,14 @@ import torch
 from onnx import TensorProto, helper
 
 import lkmm  # noqa: F401  (registers lkmm's models)
-from lkmm.deploy import (DeployVerificationError, OnnxExportError,
-                         UnsupportedModelError, export_model_to_onnx,
-                         find_fft_nodes)
-from lkmm.deploy import onnx_export
+from lkmm.deploy import (
+    DeployVerificationError,
+    OnnxExportError,
+    UnsupportedModelError,
+    export_model_to_onnx,
+    find_fft_nodes,
+    onnx_export,
+)
 from lkmm.ops.depthwise_conv_plan import get_depthwise_conv_impl
 from lkmm.ops.oversized_conv import plan_oversized_conv
 

@@ -8,8 +8,11 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from lkmm.engine.data_check import (DatasetNotFoundError, check_data_roots,
-                                    find_missing_data)
+from lkmm.engine.data_check import (
+    DatasetNotFoundError,
+    check_data_roots,
+    find_missing_data,
+)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # One published config per dataset the configs use.

@@ -10,8 +10,8 @@ from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope, init_default_scope
 
 import lkmm  # noqa: F401
-from lkmm.engine.runner import build_model_from_cfg
 from lkmm.engine.optimizers import LayerDecayOptimWrapperConstructor
+from lkmm.engine.runner import build_model_from_cfg
 from lkmm.models import RepLKNet
 from lkmm.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
@@ -424,8 +424,9 @@ def test_large_kernel_convnext_layer_wise_matches_mmseg_convnext(
     release's) ``get_layer_id_for_convnext`` with the ConvNeXt
     ``num_layers`` (6 for T, 12 for S/B); PeLK's positional embeddings,
     which ConvNeXt lacks, go with the first id of their stage."""
-    from mmseg.engine.optimizers.layer_decay_optimizer_constructor import \
-        get_layer_id_for_convnext
+    from mmseg.engine.optimizers.layer_decay_optimizer_constructor import (
+        get_layer_id_for_convnext,
+    )
     model = _lk_convnext(depths)
     ctor = _constructor(decay_type='layer_wise')
     assert ctor.get_num_layers(model.backbone) == num_layers
@@ -462,8 +463,9 @@ def test_large_kernel_convnext_stage_wise_matches_mmseg_convnext(
     mmdet ConvNeXt configs' ``num_layers`` (6 or 12, larger than the
     largest stage id 4) leaves a gap before the head, reproduced here.
     Without ``num_layers`` the head follows stage 3 (id 5)."""
-    from mmseg.engine.optimizers.layer_decay_optimizer_constructor import \
-        get_stage_id_for_convnext
+    from mmseg.engine.optimizers.layer_decay_optimizer_constructor import (
+        get_stage_id_for_convnext,
+    )
     model = _lk_convnext(depths)
     paramwise = dict(decay_type='stage_wise')
     if num_layers is not None:

@@ -18,9 +18,13 @@ from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
 import lkmm  # noqa: F401
-from lkmm.engine import (DynamicSparsityHook, SparseMasks,
-                         apply_sparsity_masks, count_nonzero_params,
-                         sparse_param_summary)
+from lkmm.engine import (
+    DynamicSparsityHook,
+    SparseMasks,
+    apply_sparsity_masks,
+    count_nonzero_params,
+    sparse_param_summary,
+)
 from lkmm.engine.sparsity import CHECKPOINT_KEY, prune_rate_schedule
 
 

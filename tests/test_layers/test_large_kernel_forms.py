@@ -3,11 +3,17 @@ import pytest
 import torch
 import torch.nn as nn
 
-from lkmm.layers import (LARGE_KERNEL_FORMS, DenseLargeKernelConv,
-                         DepthwiseConv2d, KernelPositionalEmbedding,
-                         PartialConv, ReparamLargeKernelConv,
-                         ReparamPeripheralConv, ReparamStripeConv,
-                         build_large_kernel_conv)
+from lkmm.layers import (
+    LARGE_KERNEL_FORMS,
+    DenseLargeKernelConv,
+    DepthwiseConv2d,
+    KernelPositionalEmbedding,
+    PartialConv,
+    ReparamLargeKernelConv,
+    ReparamPeripheralConv,
+    ReparamStripeConv,
+    build_large_kernel_conv,
+)
 
 CLASSES = dict(dense=DenseLargeKernelConv, stripe=ReparamStripeConv,
                peripheral=ReparamPeripheralConv)

@@ -3,8 +3,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lkmm.layers import (LocalGlobalConv, OversizedConv2d,
-                         resize_oversized_kernel)
+from lkmm.layers import (
+    LocalGlobalConv,
+    OversizedConv2d,
+    resize_oversized_kernel,
+)
 from lkmm.ops import oversized_conv1d
 
 

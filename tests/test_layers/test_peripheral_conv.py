@@ -6,11 +6,18 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lkmm.layers import (DepthwiseConv2d, KernelPositionalEmbedding,
-                         PeripheralConv2d, ReparamPeripheralConv,
-                         half_sharing_grid, kernel_pos_embed_bias,
-                         make_sharing_grid, materialize_shared_kernel,
-                         parse_sharing_grid, sharing_grid_index)
+from lkmm.layers import (
+    DepthwiseConv2d,
+    KernelPositionalEmbedding,
+    PeripheralConv2d,
+    ReparamPeripheralConv,
+    half_sharing_grid,
+    kernel_pos_embed_bias,
+    make_sharing_grid,
+    materialize_shared_kernel,
+    parse_sharing_grid,
+    sharing_grid_index,
+)
 from lkmm.ops import depthwise_conv_impl
 
 # (K, centre, half grid outer -> centre) as printed in the paper.

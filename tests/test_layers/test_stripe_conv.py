@@ -7,7 +7,6 @@ import torch.nn.functional as F
 from lkmm.layers import DepthwiseConv2d, ReparamStripeConv
 
 
-
 def test_branches_are_stripes_on_lkmm_op():
     layer = ReparamStripeConv(4, 13, stripe_width=5, small_kernel=3)
     assert layer.tall_conv.conv.kernel_size == (13, 5)

@@ -7,8 +7,7 @@ import torch
 from mmengine.model import revert_sync_batchnorm
 
 import lkmm  # noqa: F401
-from lkmm.engine.runner import build_model_from_cfg
-from lkmm.engine.runner import load_config
+from lkmm.engine.runner import build_model_from_cfg, load_config
 from lkmm.utils.model_checks import ChannelMismatchError
 
 # The lines the README shows (31B widths 128-256-512-1024).
@@ -41,7 +40,8 @@ SWAPS = {
 
 def write_config(tmp_path, base, body):
     text = f"_base_ = '{base}'\n" \
-        "custom_imports = dict(imports=['lkmm'], allow_failed_imports=False)\n" \
+        "custom_imports = dict(imports=['lkmm'], " \
+        "allow_failed_imports=False)\n" \
         + textwrap.dedent(body)
     path = tmp_path / 'swapped.py'
     path.write_text(text)
@@ -103,7 +103,8 @@ def test_swapped_stock_config_trains_and_predicts(tmp_path, base):
 
 
 @pytest.mark.parametrize('base,key', [
-    ('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py', 'model.neck.in_channels'),
+    ('mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py',
+     'model.neck.in_channels'),
     ('mmseg::upernet/upernet_r50_4xb2-80k_cityscapes-512x1024.py',
      'model.decode_head.in_channels'),
 ])

@@ -7,9 +7,11 @@ import torch
 from mmengine.config import Config
 
 from lkmm.engine.runner import build_model_from_cfg
-from lkmm.models.pretrained import (PretrainedMismatchError,
-                                    check_pretrained_match,
-                                    suggest_converter)
+from lkmm.models.pretrained import (
+    PretrainedMismatchError,
+    check_pretrained_match,
+    suggest_converter,
+)
 from lkmm.registry import MODELS
 
 ARCH = dict(channels=[8, 16, 24, 32], layers=[1, 1, 2, 1],

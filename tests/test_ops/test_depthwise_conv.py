@@ -4,9 +4,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lkmm.ops import (DWCONV_IMPLS, depthwise_conv2d, depthwise_conv_impl,
-                      fft_size, get_depthwise_conv_impl, plan_depthwise_conv,
-                      set_depthwise_conv_impl)
+from lkmm.ops import (
+    DWCONV_IMPLS,
+    depthwise_conv2d,
+    depthwise_conv_impl,
+    fft_size,
+    get_depthwise_conv_impl,
+    plan_depthwise_conv,
+    set_depthwise_conv_impl,
+)
 
 # (N, C, H, W, KH, KW): odd sizes, batch 1, non-square maps and kernels,
 # kernels larger than the map (RepLKNet stage 4: 13x13 on 7x7) and far

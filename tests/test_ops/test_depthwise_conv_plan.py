@@ -6,9 +6,15 @@ import json
 import pytest
 import torch
 
-from lkmm.ops import (CUDA_PLAN_RULES, DWCONV_PARTS, PlanRule,
-                      cuda_plan_rules, load_plan_rules, plan_depthwise_conv,
-                      set_cuda_plan_rules)
+from lkmm.ops import (
+    CUDA_PLAN_RULES,
+    DWCONV_PARTS,
+    PlanRule,
+    cuda_plan_rules,
+    load_plan_rules,
+    plan_depthwise_conv,
+    set_cuda_plan_rules,
+)
 
 CUDA = torch.device('cuda')  # planning needs no GPU, only the device type
 FP32 = torch.float32

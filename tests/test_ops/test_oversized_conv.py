@@ -5,8 +5,12 @@ import threading
 import pytest
 import torch
 
-from lkmm.ops import (ImplSwitch, oversized_conv1d, oversized_conv_impl,
-                      plan_oversized_conv)
+from lkmm.ops import (
+    ImplSwitch,
+    oversized_conv1d,
+    oversized_conv_impl,
+    plan_oversized_conv,
+)
 
 
 @pytest.mark.parametrize('size', [(16, 16), (20, 7), (33, 17)])

@@ -12,12 +12,18 @@ import torch.nn.functional as F
 
 pytest.importorskip('triton')
 
-from lkmm.ops import depthwise_conv2d, depthwise_conv_impl  # noqa: E402
-from lkmm.ops import plan_depthwise_conv  # noqa: E402
+from lkmm.ops import (  # noqa: E402
+    depthwise_conv2d,
+    depthwise_conv_impl,
+    plan_depthwise_conv,  # noqa: E402
+)
 from lkmm.ops.depthwise_conv import _DepthwiseConv2dFunction  # noqa: E402
 from lkmm.ops.triton_depthwise_conv import (  # noqa: E402
-    triton_forward, triton_grad_input, triton_grad_weight,
-    triton_unavailable_reason)
+    triton_forward,
+    triton_grad_input,
+    triton_grad_weight,
+    triton_unavailable_reason,
+)
 
 DEVICE = 'cuda' if torch.cuda.is_available() else 'cpu'
 

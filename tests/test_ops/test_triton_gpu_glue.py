@@ -33,8 +33,7 @@ def compiled_launches(monkeypatch):
     import triton.testing
     from triton.backends.compiler import GPUTarget
     from triton.compiler import make_backend
-    from triton.runtime.jit import (JITFunction,
-                                    create_function_from_signature)
+    from triton.runtime.jit import JITFunction, create_function_from_signature
     backend = make_backend(GPUTarget('cuda', 90, 32))
     launches = Launches()
 

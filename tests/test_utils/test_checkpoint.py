@@ -17,9 +17,11 @@ from mmengine.utils import digit_version
 from torch import nn
 from torch.utils.data import Dataset
 
-from lkmm.utils.checkpoint import (UnsafeCheckpointError,
-                                   register_safe_checkpoint_loading,
-                                   safe_load)
+from lkmm.utils.checkpoint import (
+    UnsafeCheckpointError,
+    register_safe_checkpoint_loading,
+    safe_load,
+)
 
 TORCH_DEFAULTS_TO_WEIGHTS_ONLY = digit_version(
     torch.__version__) >= digit_version('2.6.0')
@@ -332,8 +334,10 @@ def toy_state_dict():
 
 
 def test_safetensors_round_trip_through_mmengine(tmp_path):
-    from lkmm.utils.checkpoint import (load_safetensors_checkpoint,
-                                       save_safetensors_checkpoint)
+    from lkmm.utils.checkpoint import (
+        load_safetensors_checkpoint,
+        save_safetensors_checkpoint,
+    )
     sd = toy_state_dict()
     path = tmp_path / 'sub' / 'toy.safetensors'
     meta = dict(source='toy.pth', kwargs=dict(out_indices=(3, )),

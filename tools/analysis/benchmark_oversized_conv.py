@@ -10,8 +10,7 @@ See ``-h``; the logic lives in :mod:`lkmm.cli.benchmark_oversized_conv`.
 """
 import sys
 
-from lkmm.cli.benchmark_oversized_conv import \
-    benchmark_oversized_conv_main
+from lkmm.cli.benchmark_oversized_conv import benchmark_oversized_conv_main
 
 if __name__ == '__main__':
     sys.exit(benchmark_oversized_conv_main())

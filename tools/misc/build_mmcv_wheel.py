@@ -2,7 +2,8 @@
 
 Used by ``tools/install.sh``; it can also be run by hand::
 
-    python tools/misc/build_mmcv_wheel.py --version 2.1.0 --out ~/.cache/lkmm/wheels/x
+    python tools/misc/build_mmcv_wheel.py --version 2.1.0 \
+        --out ~/.cache/lkmm/wheels/x
 
 Why a script: mmcv 2.1.0 (the newest release mmdet 3.3 / mmseg 1.2.2 accept)
 publishes no wheel for current torch, and its ``setup.py`` hard-codes
@@ -54,8 +55,8 @@ def download_sdist(version, dest, sha256):
         with open(found[0], 'rb') as f:
             digest = hashlib.sha256(f.read()).hexdigest()
         if digest != sha256:
-            raise RuntimeError(f'sha256 mismatch for {found[0]}: got {digest}, '
-                               f'expected {sha256}')
+            raise RuntimeError(f'sha256 mismatch for {found[0]}: got '
+                               f'{digest}, expected {sha256}')
     return found[0]
 
 

@@ -13,8 +13,12 @@ data/lkmm_shapes_coco).
 """
 import argparse
 
-from lkmm.datasets import (make_shapes_classification, make_shapes_cityscapes,
-                           make_shapes_coco, make_shapes_segmentation)
+from lkmm.datasets import (
+    make_shapes_cityscapes,
+    make_shapes_classification,
+    make_shapes_coco,
+    make_shapes_segmentation,
+)
 
 DEFAULT_ROOTS = dict(segmentation='data/lkmm_shapes',
                      classification='data/lkmm_shapes_cls',

@@ -15,8 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from lkmm.ops import (DWCONV_PARTS, depthwise_conv_impl,
-                      depthwise_conv_part)
+from lkmm.ops import DWCONV_PARTS, depthwise_conv_impl, depthwise_conv_part
 
 from .grid import part_impls
 from .timing import Deadline

@@ -19,9 +19,15 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from lkmm.ops import (DWCONV_PART_IMPLS, DWCONV_PARTS, depthwise_conv2d,
-                      depthwise_conv_impl, depthwise_conv_part,
-                      plan_depthwise_conv, triton_available)
+from lkmm.ops import (
+    DWCONV_PART_IMPLS,
+    DWCONV_PARTS,
+    depthwise_conv2d,
+    depthwise_conv_impl,
+    depthwise_conv_part,
+    plan_depthwise_conv,
+    triton_available,
+)
 
 from .timing import Deadline, median, time_fn
 

@@ -32,8 +32,14 @@ import torch
 
 from lkmm.ops import set_cuda_plan_rules
 
-from .grid import (DTYPES, GRID_KERNELS, GRID_RESOLUTIONS, make_cells,
-                   measure_end_to_end, measure_part_grid)
+from .grid import (
+    DTYPES,
+    GRID_KERNELS,
+    GRID_RESOLUTIONS,
+    make_cells,
+    measure_end_to_end,
+    measure_part_grid,
+)
 from .keeper import ReportKeeper
 from .rules import propose_rules
 from .timing import Deadline, fp32_gemm_tflops, quick_timing

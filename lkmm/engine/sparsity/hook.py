@@ -12,13 +12,26 @@ import torch.nn as nn
 from mmengine.hooks import Hook
 
 from lkmm.registry import HOOKS
+
 from .allocation import INIT_MODES, SNIP_POSITIONS
 from .inspection import sparse_param_summary
-from .masks import (CHECKPOINT_KEY, DEFAULT_STATE_KEYS, GROWTH_MODES,
-                    PRUNE_MODES, SparseMasks, apply_sparsity_masks)
+from .masks import (
+    CHECKPOINT_KEY,
+    DEFAULT_STATE_KEYS,
+    GROWTH_MODES,
+    PRUNE_MODES,
+    SparseMasks,
+    apply_sparsity_masks,
+)
 from .schedule import DECAY_MODES, DEFAULT_MIN_PRUNE_RATE, prune_rate_schedule
-from .validation import (PatternType, check_choice, check_selection,
-                         check_sparsity, compile_patterns, type_names)
+from .validation import (
+    PatternType,
+    check_choice,
+    check_selection,
+    check_sparsity,
+    compile_patterns,
+    type_names,
+)
 
 
 @HOOKS.register_module()

@@ -15,10 +15,20 @@ import torch.nn as nn
 from mmengine.dist import broadcast, broadcast_object_list, get_world_size
 from mmengine.model import is_model_wrapper
 
-from .allocation import (INIT_MODES, SNIP_POSITIONS, erk_densities,
-                         snip_selection)
-from .validation import (PatternType, check_choice, check_selection,
-                         check_sparsity, compile_patterns, type_names)
+from .allocation import (
+    INIT_MODES,
+    SNIP_POSITIONS,
+    erk_densities,
+    snip_selection,
+)
+from .validation import (
+    PatternType,
+    check_choice,
+    check_selection,
+    check_sparsity,
+    compile_patterns,
+    type_names,
+)
 
 #: Checkpoint entry holding :meth:`SparseMasks.state_dict`.
 CHECKPOINT_KEY = 'lkmm_sparsity'

@@ -33,10 +33,15 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from lkmm.utils.pretrained import check_pretrained_set
+
 from ..folding import fold_model
 from ..pretrained import load_pretrained
-from .arch_utils import (check_positive_ints, check_same_length, lookup_arch,
-                         parse_out_indices)
+from .arch_utils import (
+    check_positive_ints,
+    check_same_length,
+    lookup_arch,
+    parse_out_indices,
+)
 
 #: ``decay_type`` values of :meth:`LargeKernelBackbone.get_layer_depth`.
 DECAY_TYPES = ('layer_wise', 'stage_wise')

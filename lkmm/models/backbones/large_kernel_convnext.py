@@ -22,12 +22,18 @@ import torch
 import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
 
-from lkmm.layers import (LARGE_KERNEL_FORMS, KernelPositionalEmbedding,
-                         LayerNorm2d, PartialConv, build_large_kernel_conv)
+from lkmm.layers import (
+    LARGE_KERNEL_FORMS,
+    KernelPositionalEmbedding,
+    LayerNorm2d,
+    PartialConv,
+    build_large_kernel_conv,
+)
 from lkmm.registry import MODELS
+
 from .arch_utils import check_choice, check_odd_positive
-from .base import (CONVNEXT_INIT_CFG, ConvNeXtLayoutBackbone,
-                   checkpointed)
+from .base import CONVNEXT_INIT_CFG, ConvNeXtLayoutBackbone, checkpointed
+
 
 class LargeKernelConvNeXtBlock(nn.Module):
     """``large-kernel DW conv -> LN -> MLP (4C, GELU) -> LayerScale`` with a

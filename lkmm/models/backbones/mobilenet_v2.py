@@ -37,6 +37,7 @@ from mmcv.cnn import build_activation_layer
 
 from lkmm.layers import ConvBN, ReparamLargeKernelConv
 from lkmm.registry import MODELS
+
 from .arch_utils import check_odd_positive
 from .base import LargeKernelBackbone
 

@@ -20,9 +20,16 @@ import torch
 import torch.nn as nn
 from mmcv.cnn.bricks import DropPath
 
-from lkmm.layers import (ChannelBGU, L2LayerNorm2d, LayerNorm2d,
-                         ParCBranch, ReleasedParCMixer, SpatialBGU)
+from lkmm.layers import (
+    ChannelBGU,
+    L2LayerNorm2d,
+    LayerNorm2d,
+    ParCBranch,
+    ReleasedParCMixer,
+    SpatialBGU,
+)
 from lkmm.registry import MODELS
+
 from .arch_utils import check_choice, check_odd_positive
 from .base import CONVNEXT_INIT_CFG, ConvNeXtLayoutBackbone
 

@@ -14,6 +14,7 @@ from mmcv.cnn.bricks import DropPath
 
 from lkmm.layers import ConvBN, ReparamLargeKernelConv
 from lkmm.registry import MODELS
+
 from .arch_utils import check_odd_positive
 from .base import LargeKernelBackbone, grouped_stage_layer_ids
 

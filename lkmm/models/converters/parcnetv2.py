@@ -49,9 +49,14 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import torch
 import torch.nn as nn
 
-from .common import (ConversionReport, build_lkmm_classifier,
-                     compare_state_dict_with_model, extract_state_dict,
-                     head_num_classes, released_layout)
+from .common import (
+    ConversionReport,
+    build_lkmm_classifier,
+    compare_state_dict_with_model,
+    extract_state_dict,
+    head_num_classes,
+    released_layout,
+)
 
 __all__ = [
     'PARCNETV2_FORMATS', 'PARCNETV2_TARGETS', 'detect_parcnetv2_format',

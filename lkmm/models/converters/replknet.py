@@ -43,9 +43,14 @@ import torch
 import torch.nn as nn
 
 # Shared with the other converters; re-exported here (older imports).
-from .common import (ConversionReport, build_lkmm_classifier,
-                     compare_state_dict_with_model, extract_state_dict,
-                     fill_bn_counters, head_num_classes)
+from .common import (
+    ConversionReport,
+    build_lkmm_classifier,
+    compare_state_dict_with_model,
+    extract_state_dict,
+    fill_bn_counters,
+    head_num_classes,
+)
 
 __all__ = [
     'REPLKNET_FORMATS', 'REPLKNET_TARGETS', 'ConversionReport',

@@ -60,9 +60,15 @@ from typing import Dict, Mapping, Optional, Tuple
 import torch
 import torch.nn as nn
 
-from .common import (ConversionReport, build_lkmm_classifier,
-                     compare_state_dict_with_model, extract_state_dict,
-                     fill_bn_counters, head_num_classes, released_layout)
+from .common import (
+    ConversionReport,
+    build_lkmm_classifier,
+    compare_state_dict_with_model,
+    extract_state_dict,
+    fill_bn_counters,
+    head_num_classes,
+    released_layout,
+)
 
 __all__ = [
     'SLAK_FORMATS', 'SLAK_TARGETS', 'is_slak_state_dict',

@@ -34,10 +34,13 @@ import torch
 from mmengine.config import Config
 
 import lkmm  # noqa: F401
-from lkmm.analysis import (extrapolated_flops, inference_complexity,
-                           to_inference_form)
-from lkmm.engine.runner import build_model_from_cfg
+from lkmm.analysis import (
+    extrapolated_flops,
+    inference_complexity,
+    to_inference_form,
+)
 from lkmm.engine import SparseMasks, count_nonzero_params
+from lkmm.engine.runner import build_model_from_cfg
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))

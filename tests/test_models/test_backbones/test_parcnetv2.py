@@ -5,10 +5,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from lkmm.layers import OversizedConv2d
-from lkmm.ops import oversized_conv_impl
+from lkmm.layers import L2LayerNorm2d, OversizedConv2d
 from lkmm.models import ParCNetV2
-from lkmm.layers import L2LayerNorm2d
+from lkmm.ops import oversized_conv_impl
 from lkmm.registry import MODELS
 
 TINY = dict(depths=[1, 1, 2, 1], channels=[8, 16, 24, 32])

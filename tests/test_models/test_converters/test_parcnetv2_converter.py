@@ -20,11 +20,13 @@ import torch
 import torch.nn.functional as F
 from mmengine.runner import load_checkpoint
 
-from lkmm.models.converters import (build_parcnetv2_model,
-                                    convert_parcnetv2_state_dict,
-                                    detect_parcnetv2_format,
-                                    infer_parcnetv2_kwargs,
-                                    lkmm_to_parcnetv2_state_dict)
+from lkmm.models.converters import (
+    build_parcnetv2_model,
+    convert_parcnetv2_state_dict,
+    detect_parcnetv2_format,
+    infer_parcnetv2_kwargs,
+    lkmm_to_parcnetv2_state_dict,
+)
 from lkmm.registry import MODELS as LKMM_MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(

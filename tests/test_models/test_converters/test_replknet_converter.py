@@ -22,10 +22,13 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 import lkmm  # noqa: F401  (registers lkmm.RepLKNet)
 from lkmm.models.backbones.replknet import RepLKNet
-from lkmm.models.converters import (build_replknet_model,
-                                    convert_replknet_state_dict,
-                                    detect_replknet_format,
-                                    extract_state_dict, infer_replknet_kwargs)
+from lkmm.models.converters import (
+    build_replknet_model,
+    convert_replknet_state_dict,
+    detect_replknet_format,
+    extract_state_dict,
+    infer_replknet_kwargs,
+)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
@@ -307,7 +310,8 @@ def test_official_to_backbone_and_downstream_pretrained(tmp_path):
     src_path = str(tmp_path / 'official.pth')
     torch.save({'model': sd}, src_path)
     assert tool.replknet_to_lkmm_main([src_path, cls_path]) == 0
-    assert tool.replknet_to_lkmm_main([src_path, bb_path, '--target', 'backbone']) == 0
+    assert tool.replknet_to_lkmm_main(
+        [src_path, bb_path, '--target', 'backbone']) == 0
     for path, prefix in ((cls_path, 'backbone.'), (bb_path, None)):
         init = dict(type='Pretrained', checkpoint=path)
         if prefix:
@@ -416,7 +420,8 @@ def test_cli_refuses_incomplete_or_foreign_inputs(tmp_path, capsys):
     assert 'stages.0.blocks.0.extra.weight' in out.out
     assert '--allow-missing' in out.err
     assert not dst.exists()
-    assert tool.replknet_to_lkmm_main([str(src), str(dst), '--allow-missing']) == 0
+    assert tool.replknet_to_lkmm_main(
+        [str(src), str(dst), '--allow-missing']) == 0
     assert dst.exists()
     assert sorted(os.listdir(tmp_path)) == ['extra.pth', 'out.pth',
                                             'resnet.pth']  # no temp files

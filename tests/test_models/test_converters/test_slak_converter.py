@@ -20,10 +20,13 @@ import torch
 import torch.nn.functional as F
 from mmengine.runner import load_checkpoint
 
-from lkmm.models.converters import (build_slak_model,
-                                    convert_slak_state_dict,
-                                    detect_slak_format, infer_slak_kwargs,
-                                    is_slak_state_dict)
+from lkmm.models.converters import (
+    build_slak_model,
+    convert_slak_state_dict,
+    detect_slak_format,
+    infer_slak_kwargs,
+    is_slak_state_dict,
+)
 from lkmm.registry import MODELS as LKMM_MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
