@@ -32,13 +32,10 @@ def depthwise_forward_kernel(x_ptr, w_ptr, b_ptr, y_ptr, N, C, H, W,
     # single loop's loads across all KH * chunks steps, where nested loops
     # would restart the pipeline at every kernel row.
     chunks = (BLOCK_W + KW - 1 + BLOCK_T - 1) // BLOCK_T
-    # The interpreter cannot range over a bound computed in the kernel:
-    # there the launcher passes it (STEPS, the same value).
-    if HOST_STEPS:
-        steps = STEPS
-    else:
-        steps = KH * chunks
-    for step in range(steps):
+    # The interpreter cannot range over a bound computed in the kernel
+    # (nor one assigned in a branch, under triton 3.6): there the launcher
+    # passes it as STEPS, the same value.
+    for step in range(STEPS if HOST_STEPS else KH * chunks):
         i = step // chunks
         t0 = (step - i * chunks) * BLOCK_T
         in_rows = rows + (i - KH // 2)
@@ -95,11 +92,8 @@ def depthwise_weight_kernel(x_ptr, g_ptr, dw_ptr, C, H, W, ROWS,
     # (Counted from zero: a bound computed from program_id is a
     # one-element array, not an int, in triton 3.6's interpreter.)
     chunks = (W + BLOCK_U - 1) // BLOCK_U
-    if HOST_STEPS:  # (as in the forward)
-        steps = STEPS
-    else:
-        steps = ROWS_PER_PROG * chunks
-    for step in range(steps):
+    for step in range(STEPS if HOST_STEPS else  # (as in the forward)
+                      ROWS_PER_PROG * chunks):
         dr = step // chunks
         u = (step - dr * chunks) * BLOCK_U + uu
         r = r_start + dr

@@ -296,10 +296,12 @@ def measure_models(device: torch.device, deadline: Deadline,
                     model.switch_to_deploy()
             else:
                 model.train()
-            gen = torch.Generator().manual_seed(1)
-            x = torch.randn(batch, 3, size, size, generator=gen).to(device)
-            labels = torch.randint(0, 1000, (batch, ), generator=gen).to(
-                device)
+            # Made on the device (host generation and copies cost seconds).
+            gen = torch.Generator(device=device).manual_seed(1)
+            x = torch.randn(batch, 3, size, size, generator=gen,
+                            device=device)
+            labels = torch.randint(0, 1000, (batch, ), generator=gen,
+                                   device=device)
             if mode == 'train':
                 opt = torch.optim.SGD(model.parameters(), lr=1e-4,
                                       momentum=0.9)
