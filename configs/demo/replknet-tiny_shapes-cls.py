@@ -57,7 +57,7 @@ test_dataloader = val_dataloader
 
 optim_wrapper = dict(optimizer=dict(lr=4e-3))
 warmup_epochs = 2
-max_epochs = 30
+max_epochs = 60
 param_scheduler = [
     dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0,
          end=warmup_epochs, convert_to_iter_based=True),
