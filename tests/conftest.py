@@ -39,8 +39,13 @@ class Tools:
         print(f'\n[demo figure] {demo}: {metric} untrained '
               f'{untrained:.4f} -> trained {trained:.4f}')
 
-    def run(self, args, timeout=900, env=None):
-        """Run ``args`` from the repo root; fail with its output on error."""
+    def run(self, args, timeout=2400, env=None):
+        """Run ``args`` from the repo root; fail with its output on error.
+
+        The timeout only catches a hang: the longest run (the detection
+        demo, about 4 minutes on 2 cores) takes 3-4x longer beside
+        other training runs, and a 900 s limit failed the 60-epoch
+        classification demo on such a machine."""
         full_env = dict(os.environ, PYTHONUNBUFFERED='1', **(env or {}))
         proc = subprocess.run(args, cwd=REPO, env=full_env,
                               capture_output=True, text=True,
