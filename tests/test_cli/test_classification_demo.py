@@ -32,7 +32,7 @@ def test_classification_demo_learns_and_reports_top1_top5(
     work_dir = str(tmp_path / 'cls')
     data = [f'{split}_dataloader.dataset.data_root={cls_root}'
             for split in ('train', 'val', 'test')] + tools.seed_options()
-    # The whole demo (30 short epochs, about a minute).
+    # The whole demo (60 short epochs).
     tools.run([tools.python, 'tools/train.py', CLS_CONFIG, '--work-dir',
                work_dir, '--cfg-options', *data])
     metrics = _accuracies(work_dir)
@@ -40,10 +40,16 @@ def test_classification_demo_learns_and_reports_top1_top5(
     assert untrained['step'] == 0
     tools.report('classification', untrained['accuracy/top1'],
                  trained['accuracy/top1'], 'top-1')
-    # Measured (seeded, deterministic): 12.5 untrained (chance: 8 classes)
-    # -> 96.875 top-1 (31 of 32 validation images); at most three wrong.
+    # Seeded runs are deterministic on one CPU with one set of kernels
+    # only. Measured on a 2-core AMD EPYC (tools/misc/check_portability.sh
+    # tests), 128 validation images, 12.5 untrained (chance: 8 classes) ->
+    # top-1 99.22 with its AVX-512 kernels, 99.22 with AVX2 kernels
+    # forced (the same run through tools/train.py), 98.44 with
+    # LKMM_DWCONV_IMPL=torch, 99.22 from seed 1. With 30
+    # epochs the same set ended at 93.75 (AVX-512) and 86.72 (AVX2): 95
+    # sits below the lowest 60-epoch run and above every 30-epoch one.
     assert untrained['accuracy/top1'] <= 25, metrics
-    assert trained['accuracy/top1'] >= 90, metrics
+    assert trained['accuracy/top1'] >= 95, metrics
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         ckpt = f.read().strip()
     proc = tools.run([tools.python, 'tools/test.py', CLS_CONFIG, ckpt,
