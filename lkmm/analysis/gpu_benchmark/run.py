@@ -24,6 +24,7 @@ torch alone).
 """
 import datetime
 import importlib.util
+import os
 import shutil
 import subprocess
 from typing import Callable, Optional, Sequence
@@ -272,7 +273,6 @@ def describe_environment(device: torch.device) -> dict:
 
 
 def _host_compiler() -> str:
-    import os
     cc = os.environ.get('CC') or next(
         (c for c in ('cc', 'gcc', 'clang') if shutil.which(c)), None)
     if cc is None:
