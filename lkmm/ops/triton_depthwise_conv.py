@@ -133,12 +133,20 @@ _BOUNDS = dict(forward=('H', 'W'), weight=('KH', 'KW'))
 _FORCED: Dict[str, tuple] = {}
 
 
+def _tile_rows(kernel: str, interpret: bool,
+               forced: Optional[tuple] = None) -> list:
+    """The tile rows ``kernel`` is tuned over: the forced one, else the
+    interpreter's single row, else the GPU table."""
+    _, table, single = _TILES[kernel]
+    return [forced] if forced else [single] if interpret else table
+
+
 def _configs(triton, kernel: str, interpret: bool,
              forced: Optional[tuple] = None):
-    names, table, single = _TILES[kernel]
-    rows = [forced] if forced else [single] if interpret else table
+    names = _TILES[kernel][0]
     return [triton.Config(dict(zip(names, row[:3])), num_warps=row[3],
-                          num_stages=row[4]) for row in rows]
+                          num_stages=row[4])
+            for row in _tile_rows(kernel, interpret, forced)]
 
 
 @contextlib.contextmanager
@@ -280,8 +288,7 @@ def _host_steps(kernel: str, loops: int, span: int) -> dict:
     compiled kernels compute it themselves."""
     if not _interpreting():
         return dict(STEPS=0, HOST_STEPS=False)
-    names, _, single = _TILES[kernel]
-    row = _FORCED.get(kernel) or single
+    row, = _tile_rows(kernel, True, _FORCED.get(kernel))
     chunk = row[2]
     span = span + (row[1] - 1 if kernel == 'forward' else 0)
     return dict(STEPS=_loop_bound(loops * _cdiv(span, chunk)),
