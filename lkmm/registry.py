@@ -14,6 +14,9 @@ from mmengine.registry import (
     OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
 )
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
+from mmengine.registry import (
+    WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS,
+)
 from mmengine.registry import Registry
 
 MODELS = Registry(
@@ -32,5 +35,10 @@ METRICS = Registry(
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor',
     parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+    scope='lkmm',
+    locations=['lkmm'])
+WEIGHT_INITIALIZERS = Registry(
+    'weight initializer',
+    parent=MMENGINE_WEIGHT_INITIALIZERS,
     scope='lkmm',
     locations=['lkmm'])

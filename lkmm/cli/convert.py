@@ -1,111 +1,230 @@
-"""``tools/model_converters/replknet_to_lkmm.py`` (the key mapping is
-:mod:`lkmm.models.converters.replknet`).
+"""``tools/model_converters/convert.py``: a foreign checkpoint of any
+registered family (:mod:`lkmm.utils.checkpoint_mapping`) into lkmm's layout.
 
 Usage::
 
-    python tools/model_converters/replknet_to_lkmm.py SRC DST \
-        [--target classifier|backbone] [--format auto|official|mmpretrain|lkmm]
+    python tools/model_converters/convert.py SRC DST [--family auto|NAME] \
+        [--target classifier|backbone] [--format auto|LAYOUT] [--ema] \
+        [--allow-missing] [--safetensors]
+
+The family's own tools (``replknet_to_lkmm.py``, ``slak_to_lkmm.py``,
+``parcnetv2_to_lkmm.py``) are this tool with ``--family`` fixed.
 
 The source is read with :func:`lkmm.utils.checkpoint.safe_load` (never runs
-pickled code). The converted weights are verified by building the inferred
-lkmm model and loading them with ``strict=True``, then written atomically
-in mmengine format (``{'state_dict': ..., 'meta': ...}``); on any error DST
-is left untouched.
-
-* ``--target classifier`` (default): mmpretrain ``ImageClassifier`` keys
-  (``backbone.*``, ``head.fc.*``). Use DST as ``load_from`` of a
-  classification config with ``backbone=dict(type='lkmm.RepLKNet',
-  final_norm=True, ...)``, or downstream with
-  ``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``.
-* ``--target backbone``: bare ``lkmm.RepLKNet`` keys (the head is dropped);
-  use ``init_cfg=dict(type='Pretrained', checkpoint=DST)`` without prefix.
-
-* ``--safetensors`` (implied by a DST ending in ``.safetensors``): write
-  the state dict as a safetensors file instead, the meta dict JSON-encoded
-  in its metadata (``lkmm_meta``); lkmm's checkpoint loading
-  (:mod:`lkmm.utils.checkpoint`) reads it back for ``load_checkpoint``,
-  ``load_from`` and ``init_cfg=dict(type='Pretrained', ...)``.
+pickled code) and mapped by the family's pure functions. This layer then
+infers the model's arguments, builds it (a bare backbone, or an mmpretrain
+``ImageClassifier`` for ``--target classifier``), checks every tensor's
+name and shape against it, loads the weights into it as the real check,
+and writes DST atomically in mmengine format (``{'state_dict': ...,
+'meta': ...}``; safetensors with ``--safetensors`` or a ``.safetensors``
+DST). On any error DST is left untouched.
 
 Exit status: 0 on success; 1 when the input cannot be read or converted,
-or when source keys could not be mapped or target keys are missing (unless
-``--allow-missing``).
-
-The module also holds
-``tools/model_converters/parcnetv2_to_lkmm.py``
-(:func:`parcnetv2_to_lkmm_main`; see :mod:`lkmm.models.converters.parcnetv2`
-for the layouts and targets) and ``tools/model_converters/slak_to_lkmm.py``
-(:func:`slak_to_lkmm_main`; :mod:`lkmm.models.converters.slak`), with the
-same reading, verification, report, ``--allow-missing``, ``--safetensors``
-and atomic writing.
+shapes do not fit, or source keys could not be mapped / target keys are
+missing (unless ``--allow-missing``).
 """
 import argparse
 import os.path as osp
 import re
 import sys
 import time
+from dataclasses import dataclass
+from typing import Mapping, Optional
+
+import torch.nn as nn
 
 import lkmm
-from lkmm.models.converters import (
-    PARCNETV2_FORMATS,
-    PARCNETV2_TARGETS,
-    REPLKNET_FORMATS,
-    SLAK_FORMATS,
-    SLAK_TARGETS,
-    build_parcnetv2_model,
-    build_replknet_model,
-    build_slak_model,
-    check_against_model,
-    compare_state_dict_with_model,
-    convert_parcnetv2_state_dict,
-    convert_replknet_state_dict,
-    convert_slak_state_dict,
-    head_num_classes,
-    infer_parcnetv2_kwargs,
-    infer_replknet_kwargs,
-    infer_slak_kwargs,
-)
 from lkmm.utils.checkpoint import (
     UnsafeCheckpointError,
     safe_load,
     save_safetensors_checkpoint,
 )
+from lkmm.utils.checkpoint_mapping import (
+    TARGETS,
+    CheckpointMapping,
+    ConversionReport,
+    check_against_model,
+    checkpoint_mappings,
+    get_checkpoint_mapping,
+    head_num_classes,
+)
 from lkmm.utils.fileio import atomic_torch_save
 from lkmm.utils.pretrained import checkpoint_file_problem
+from lkmm.utils.state_dict import extract_state_dict
+
+__all__ = [
+    'parse_convert_args', 'convert_main', 'convert_checkpoint',
+    'build_converted_model', 'ConvertedCheckpoint',
+    'replknet_to_lkmm_main', 'slak_to_lkmm_main', 'parcnetv2_to_lkmm_main'
+]
+
+TOOL = 'tools/model_converters/convert.py'
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Convert an official (DingXiaoH/RepLKNet-pytorch) or '
-        'mmpretrain RepLKNet checkpoint into an lkmm checkpoint')
+def _family_choices():
+    return tuple(m.name for m in checkpoint_mappings())
+
+
+def parse_convert_args(argv=None, family: Optional[str] = None):
+    """Arguments of the converter tool.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+        family (str, optional): Fix the family (a family's own tool): no
+            ``--family`` option, and only its layouts and options.
+
+    Returns:
+        argparse.Namespace: ``src``, ``dst``, ``family``, ``target``,
+        ``format``, ``ema``, ``allow_missing``, ``safetensors``.
+    """
+    fixed = None if family is None else get_checkpoint_mapping(family)
+    mappings = (fixed, ) if fixed else checkpoint_mappings()
+    parser = argparse.ArgumentParser(description=(
+        f'Convert {fixed.source} into an lkmm checkpoint for '
+        f'lkmm.{fixed.model}' if fixed else
+        'Convert a foreign checkpoint of any lkmm family ('
+        + ', '.join(m.name for m in mappings) + ') into lkmm\'s layout'))
     parser.add_argument('src', help='source checkpoint (.pth)')
-    parser.add_argument('dst', help='output checkpoint (mmengine format)')
+    parser.add_argument('dst', help='output checkpoint (mmengine format, '
+                        'or .safetensors)')
+    if fixed is None:
+        parser.add_argument(
+            '--family', choices=('auto', ) + _family_choices(),
+            default='auto', help='the model family (default: the one '
+            'whose layout the keys are in)')
     parser.add_argument(
-        '--target', choices=['classifier', 'backbone'], default='classifier',
+        '--target', choices=TARGETS, default='classifier',
         help='classifier: ImageClassifier keys backbone.* and head.fc.* '
         '(downstream: Pretrained init with prefix="backbone."); backbone: '
-        'bare lkmm.RepLKNet keys, head dropped (default: classifier)')
-    parser.add_argument(
-        '--format', choices=('auto', ) + REPLKNET_FORMATS, default='auto',
-        help='source layout (default: detect it)')
+        'bare backbone keys, head dropped (default: classifier)')
+    formats = tuple(dict.fromkeys(f for m in mappings for f in m.formats))
+    parser.add_argument('--format', choices=('auto', ) + formats,
+                        default='auto',
+                        help='source layout (default: detect it)')
+    if any(m.ema_key for m in mappings):
+        parser.add_argument('--ema', action='store_true',
+                            help='convert the EMA weights (' + ', '.join(
+                                m.ema_key for m in mappings if m.ema_key)
+                            + ')')
     parser.add_argument(
         '--allow-missing', action='store_true',
         help='write the output even if source keys could not be mapped '
         '(they are dropped) or target keys are missing (e.g. no head)')
-    _add_safetensors_option(parser)
-    return parser.parse_args(argv)
-
-
-def _add_safetensors_option(parser):
     parser.add_argument(
         '--safetensors', action='store_true',
         help='write DST as a .safetensors file (the state dict, with the '
         'meta dict JSON-encoded in its metadata) instead of a torch '
         'checkpoint; implied when DST ends with .safetensors')
+    args = parser.parse_args(argv)
+    args.family = family or args.family
+    args.ema = getattr(args, 'ema', False)
+    return args
 
 
-def _wants_safetensors(args) -> bool:
-    return bool(getattr(args, 'safetensors', False)) or \
-        str(args.dst).endswith('.safetensors')
+@dataclass
+class ConvertedCheckpoint:
+    """A conversion checked against the model it is for.
+
+    Attributes:
+        mapping (CheckpointMapping): The family's mapping.
+        state_dict (dict): The converted weights.
+        report (ConversionReport): What the conversion did, with the
+            model's missing and unexpected keys.
+        kwargs (dict): The inferred backbone arguments.
+        num_classes (int, optional): Classes of the converted head.
+        model (nn.Module): The model built from ``kwargs``.
+    """
+    mapping: CheckpointMapping
+    state_dict: dict
+    report: ConversionReport
+    kwargs: dict
+    num_classes: Optional[int]
+    model: nn.Module
+
+
+def find_family(checkpoint: Mapping) -> CheckpointMapping:
+    """The family whose foreign layout ``checkpoint``'s keys are in.
+
+    Raises:
+        ValueError: no registered family recognises them.
+    """
+    for mapping in checkpoint_mappings():
+        if mapping.recognise(checkpoint) is not None or (
+                mapping.ema_key and isinstance(
+                    checkpoint.get(mapping.ema_key), Mapping)
+                and mapping.recognise(checkpoint[mapping.ema_key])):
+            return mapping
+    keys = list(extract_state_dict(checkpoint))[:5]
+    raise ValueError(
+        'no lkmm family recognises this checkpoint\'s layout (first keys: '
+        f'{keys}); pass --family, one of {list(_family_choices())}')
+
+
+def build_converted_model(mapping: CheckpointMapping, kwargs: dict,
+                          target: str = 'classifier',
+                          num_classes: Optional[int] = None) -> nn.Module:
+    """The lkmm model whose state dict layout is ``target``.
+
+    Args:
+        mapping (CheckpointMapping): The family (its ``model`` is built).
+        kwargs (dict): The backbone's arguments.
+        target (str): ``'backbone'`` (the bare backbone) or
+            ``'classifier'`` (an mmpretrain ``ImageClassifier`` with the
+            family's neck and a ``LinearClsHead``).
+        num_classes (int, optional): Classes of the head; no head when None.
+
+    Returns:
+        nn.Module: The model (weights not loaded).
+    """
+    from mmpretrain.registry import MODELS
+
+    from lkmm.registry import MODELS as LKMM_MODELS
+    backbone = dict(type=f'lkmm.{mapping.model}', **kwargs)
+    if target == 'backbone':
+        return LKMM_MODELS.build(backbone)
+    # The head sees the last stage's channels (every family's parse_arch).
+    channels = LKMM_MODELS.get(mapping.model).parse_arch(
+        kwargs['arch'])['channels'][-1]
+    head = None if num_classes is None else dict(
+        type='LinearClsHead', num_classes=num_classes, in_channels=channels)
+    # _scope_: whatever default scope an earlier build left current.
+    return MODELS.build(dict(type='ImageClassifier', _scope_='mmpretrain',
+                             backbone=backbone, neck=mapping.classifier_neck,
+                             head=head))
+
+
+def convert_checkpoint(checkpoint: Mapping, family: str = 'auto',
+                       src_format: Optional[str] = None,
+                       target: str = 'classifier',
+                       use_ema: bool = False) -> ConvertedCheckpoint:
+    """Convert a loaded checkpoint and check it against the inferred model.
+
+    Args:
+        checkpoint (Mapping): The loaded source checkpoint.
+        family (str): A registered family, or ``'auto'`` to recognise it.
+        src_format (str, optional): The source layout; detected when None
+            or ``'auto'``.
+        target (str): ``'classifier'`` or ``'backbone'``.
+        use_ema (bool): Convert the family's EMA weights.
+
+    Returns:
+        ConvertedCheckpoint: The weights, report, arguments and model.
+
+    Raises:
+        ValueError: an unknown family / layout / target, keys the family
+            cannot map, or shapes that do not fit the inferred model.
+    """
+    mapping = find_family(checkpoint) if family == 'auto' else \
+        get_checkpoint_mapping(family)
+    state_dict, report = mapping.convert(
+        checkpoint, src_format=src_format, target=target, use_ema=use_ema)
+    kwargs = mapping.infer_kwargs(state_dict, report)
+    num_classes = head_num_classes(state_dict)
+    model = build_converted_model(mapping, kwargs, target, num_classes)
+    check_against_model(state_dict, report, model)
+    return ConvertedCheckpoint(mapping, state_dict, report, kwargs,
+                               num_classes, model)
 
 
 def _print_keys(title, keys):
@@ -142,83 +261,24 @@ def _load_source(path):
             f'truncated or not a checkpoint): {_short(err)}') from None
 
 
-def convert(args):
-    """Load, convert, verify and save; returns the exit status."""
-    checkpoint = _load_source(args.src)
-    src_format = None if args.format == 'auto' else args.format
-    state_dict, report = convert_replknet_state_dict(
-        checkpoint, src_format=src_format, target=args.target)
-    kwargs = infer_replknet_kwargs(state_dict)
-    num_classes = head_num_classes(state_dict)
-    print(f'source format: {report.src_format}, target: {args.target}')
-    print(f'inferred lkmm.RepLKNet kwargs: {kwargs}')
+def _print_report(converted: ConvertedCheckpoint, args) -> None:
+    """What was converted, inferred, reshaped, dropped and left out."""
+    report, mapping = converted.report, converted.mapping
+    print(f'family: {mapping.name} (lkmm.{mapping.model})')
+    print(f'source format: {report.src_format}, target: {args.target}'
+          + (' (EMA weights)' if args.ema else ''))
+    print(f'inferred lkmm.{mapping.model} kwargs: {converted.kwargs}')
     if args.target == 'classifier':
-        print(f'head: {num_classes} classes' if num_classes else 'head: none')
-    print(f'converted tensors: {report.num_tensors}')
-
-    model = build_replknet_model(kwargs, args.target, num_classes)
-    missing, report.unexpected, report.mismatched = \
-        compare_state_dict_with_model(state_dict, model)
-    report.missing = list(dict.fromkeys(report.missing + missing))
-    if report.dropped:
-        _print_keys('dropped source keys (not part of the target)',
-                    report.dropped)
-    if report.filled:
-        print(f'filled {len(report.filled)} missing BN num_batches_tracked '
-              'with 0')
-    for name in ('unknown', 'missing', 'unexpected', 'mismatched'):
-        if getattr(report, name):
-            _print_keys(f'{name} keys', getattr(report, name))
-    del checkpoint  # large models: keep only one copy of the weights
-    return _verify_and_save(
-        model, state_dict, report, args,
-        dict(converted_by='tools/model_converters/replknet_to_lkmm.py',
-             replknet_kwargs=kwargs, num_classes=num_classes))
-
-
-def _verify_and_save(model, state_dict, report, args, meta) -> int:
-    """Refuse weights that do not fit or are incomplete (unless
-    ``--allow-missing``), load them into ``model`` as the real check, then
-    write ``args.dst`` atomically with ``meta``; returns the exit status."""
-    if report.unexpected or getattr(report, 'mismatched', None):
-        print('error: the converted weights do not fit the inferred model',
-              file=sys.stderr)
-        return 1
-    if (report.unknown or report.missing) and not args.allow_missing:
-        print('error: conversion is incomplete (see the keys above); pass '
-              '--allow-missing to write it anyway', file=sys.stderr)
-        return 1
-    # The real check: the inferred model accepts every tensor as is.
-    model.load_state_dict(state_dict, strict=not report.missing)
-    print('verified: the inferred lkmm model loads the weights '
-          f'(strict={not report.missing})')
-    meta = dict(meta, lkmm_version=lkmm.__version__,
-                source=osp.basename(args.src),
-                source_format=report.src_format, target=args.target,
-                time=time.strftime('%Y-%m-%d %H:%M:%S'))
-    if _wants_safetensors(args):
-        save_safetensors_checkpoint(state_dict, args.dst, meta)
-        print(f'saved {args.dst} (safetensors)')
-    else:
-        atomic_torch_save(dict(state_dict=state_dict, meta=meta), args.dst)
-        print(f'saved {args.dst}')
-    return 0
-
-
-def _check_report_and_save(model, state_dict, report, args, family: str,
-                           kwargs: dict, num_classes) -> int:
-    """The released-layout converters' tail (ParCNetV2, SLaK): check the
-    shapes against ``model``, print the key report, then
-    :func:`_verify_and_save` with the meta both record."""
-    check_against_model(state_dict, report, model)  # raises on shapes
-    print(f'matched source keys: {len(report.matched)} -> '
-          f'{report.num_tensors} tensors')
-    if report.reshaped:
-        _print_keys('reshaped (release layout -> lkmm layout)',
-                    report.reshaped)
-    if report.dropped:
-        _print_keys('dropped source keys (not part of the target)',
-                    report.dropped)
+        print(f'head: {converted.num_classes} classes'
+              if converted.num_classes else 'head: none')
+    print(f'converted tensors: {report.num_tensors}'
+          + (f' from {len(report.matched)} matched source keys'
+             if report.matched else ''))
+    for title, keys in (
+            ('reshaped (source layout -> lkmm layout)', report.reshaped),
+            ('dropped source keys (not part of the target)', report.dropped)):
+        if keys:
+            _print_keys(title, keys)
     if report.filled:
         print(f'filled {len(report.filled)} missing BN num_batches_tracked '
               'with 0')
@@ -229,196 +289,95 @@ def _check_report_and_save(model, state_dict, report, args, family: str,
                     report.unexpected)
     for note in report.notes:
         print(f'note: {note}')
-    return _verify_and_save(
-        model, state_dict, report, args,
-        {'converted_by': f'tools/model_converters/{family}_to_lkmm.py',
-         'ema': args.ema, f'{family}_kwargs': kwargs,
-         'num_classes': num_classes, 'unknown_source_keys': report.unknown,
-         'missing_keys': report.missing})
 
 
-def _run(parse, convert_fn, argv) -> int:
-    """A converter tool's main: expected failures get one clear line, not a
-    traceback; returns the exit status."""
-    args = parse(argv)
+def _save(converted: ConvertedCheckpoint, args) -> None:
+    """Write DST atomically, with what produced it in ``meta``."""
+    report, family = converted.report, converted.mapping.name
+    meta = {
+        'converted_by': getattr(args, 'tool', TOOL), 'family': family,
+        f'{family}_kwargs': converted.kwargs, 'ema': args.ema,
+        'num_classes': converted.num_classes,
+        'unknown_source_keys': report.unknown,
+        'missing_keys': report.missing,
+        'lkmm_version': lkmm.__version__,
+        'source': osp.basename(args.src), 'source_format': report.src_format,
+        'target': args.target, 'time': time.strftime('%Y-%m-%d %H:%M:%S')}
+    if args.safetensors or str(args.dst).endswith('.safetensors'):
+        save_safetensors_checkpoint(converted.state_dict, args.dst, meta)
+        print(f'saved {args.dst} (safetensors)')
+    else:
+        atomic_torch_save(dict(state_dict=converted.state_dict, meta=meta),
+                          args.dst)
+        print(f'saved {args.dst}')
+
+
+def convert(args) -> int:
+    """Load, convert, verify and save; returns the exit status.
+
+    Raises:
+        ValueError: unreadable input or a conversion that cannot be done.
+    """
+    checkpoint = _load_source(args.src)
+    converted = convert_checkpoint(
+        checkpoint, args.family,
+        None if args.format == 'auto' else args.format, args.target,
+        args.ema)
+    del checkpoint  # large models: keep only one copy of the weights
+    _print_report(converted, args)
+    report = converted.report
+    if (report.unknown or report.missing) and not args.allow_missing:
+        print('error: conversion is incomplete (see the keys above); pass '
+              '--allow-missing to write it anyway', file=sys.stderr)
+        return 1
+    # The real check: the inferred model accepts every tensor as is.
+    converted.model.load_state_dict(converted.state_dict,
+                                    strict=not report.missing)
+    print('verified: the inferred lkmm model loads the weights '
+          f'(strict={not report.missing})')
+    _save(converted, args)
+    return 0
+
+
+def convert_main(argv=None, family: Optional[str] = None) -> int:
+    """``tools/model_converters/convert.py`` (or a family's own tool when
+    ``family`` is given): expected failures get one clear line, not a
+    traceback.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+        family (str, optional): Fix the family (see
+            :func:`parse_convert_args`).
+
+    Returns:
+        int: The exit status.
+    """
+    args = parse_convert_args(argv, family)
+    if family:
+        args.tool = f'tools/model_converters/{family}_to_lkmm.py'
     try:
-        return convert_fn(args)
+        return convert(args)
     except (ValueError, UnsafeCheckpointError) as err:
         print(f'error: {err}', file=sys.stderr)
         return 1
 
 
 def replknet_to_lkmm_main(argv=None) -> int:
-    """``tools/model_converters/replknet_to_lkmm.py``; returns the exit
+    """``tools/model_converters/replknet_to_lkmm.py``: :func:`convert_main`
+    for RepLKNet (official or mmpretrain layout); returns the exit
     status."""
-    return _run(parse_args, convert, argv)
-
-
-# --- ParCNetV2 (tools/model_converters/parcnetv2_to_lkmm.py) ---------------
-
-
-def parse_parcnetv2_args(argv=None):
-    """Arguments of ``tools/model_converters/parcnetv2_to_lkmm.py``.
-
-    Args:
-        argv (list[str], optional): Command line without the program name;
-            ``sys.argv[1:]`` when None.
-
-    Returns:
-        argparse.Namespace: ``src``, ``dst``, ``target``, ``format``,
-        ``ema``, ``allow_missing`` and ``safetensors``.
-    """
-    parser = argparse.ArgumentParser(
-        description='Convert a released ParCNetV2 checkpoint '
-        '(XuRuihan/ParCNetV2: ImageNet model, or its mmseg/mmdet backbone) '
-        "into an lkmm checkpoint for arch='release-*'")
-    parser.add_argument('src', help='source checkpoint (.pth)')
-    parser.add_argument('dst', help='output checkpoint (mmengine format)')
-    parser.add_argument(
-        '--target', choices=PARCNETV2_TARGETS, default='classifier',
-        help='classifier: ImageClassifier keys backbone.* and head.fc.* '
-        '(downstream: Pretrained init with prefix="backbone."); backbone: '
-        'bare lkmm.ParCNetV2 keys, head dropped (default: classifier)')
-    parser.add_argument(
-        '--format', choices=('auto', ) + PARCNETV2_FORMATS, default='auto',
-        help='source layout: classification (models/parcnetv2.py) or dense '
-        '(the mmseg/mmdet backbone) (default: detect it)')
-    parser.add_argument(
-        '--ema', action='store_true',
-        help="convert timm's EMA weights (state_dict_ema)")
-    parser.add_argument(
-        '--allow-missing', action='store_true',
-        help='write the output even if source keys could not be mapped '
-        '(they are dropped) or target keys are missing (e.g. no head)')
-    _add_safetensors_option(parser)
-    return parser.parse_args(argv)
-
-
-def convert_parcnetv2(args):
-    """Load, convert, verify and save a ParCNetV2 checkpoint.
-
-    Args:
-        args (argparse.Namespace): From :func:`parse_parcnetv2_args`.
-
-    Returns:
-        int: The exit status (0: written; 1: incomplete or not fitting).
-    """
-    checkpoint = _load_source(args.src)
-    src_format = None if args.format == 'auto' else args.format
-    # Checked below against the model built here (built once).
-    state_dict, report = convert_parcnetv2_state_dict(
-        checkpoint, src_format=src_format, target=args.target,
-        use_ema=args.ema, check=False)
-    dense = report.src_format == 'dense' and args.target == 'backbone'
-    kwargs = infer_parcnetv2_kwargs(state_dict, dense=dense)
-    num_classes = head_num_classes(state_dict)
-    print(f'source format: {report.src_format}, target: {args.target}'
-          + (' (EMA weights)' if args.ema else ''))
-    print(f'inferred lkmm.ParCNetV2 kwargs: {kwargs}')
-    if args.target == 'classifier':
-        print(f'head: {num_classes} classes' if num_classes else 'head: none')
-    model = build_parcnetv2_model(kwargs, args.target, num_classes)
-    del checkpoint
-    return _check_report_and_save(model, state_dict, report, args,
-                                  'parcnetv2', kwargs, num_classes)
-
-
-def parcnetv2_to_lkmm_main(argv=None) -> int:
-    """``tools/model_converters/parcnetv2_to_lkmm.py``.
-
-    Args:
-        argv (list[str], optional): Command line without the program name;
-            ``sys.argv[1:]`` when None.
-
-    Returns:
-        int: The exit status: 0 on success; 1 when the input cannot be read
-        or converted, shapes do not fit, or source keys are unused / lkmm
-        keys missing (unless ``--allow-missing``).
-    """
-    return _run(parse_parcnetv2_args, convert_parcnetv2, argv)
-
-
-# --- SLaK (tools/model_converters/slak_to_lkmm.py) -------------------------
-
-
-def parse_slak_args(argv=None):
-    """Arguments of ``tools/model_converters/slak_to_lkmm.py``.
-
-    Args:
-        argv (list[str], optional): Command line without the program name;
-            ``sys.argv[1:]`` when None.
-
-    Returns:
-        argparse.Namespace: ``src``, ``dst``, ``target``, ``format``,
-        ``ema``, ``allow_missing`` and ``safetensors``.
-    """
-    parser = argparse.ArgumentParser(
-        description='Convert a released SLaK checkpoint (VITA-Group/SLaK: '
-        'ImageNet model, or its mmseg/mmdet backbone) into an lkmm '
-        "checkpoint for lkmm.LargeKernelConvNeXt (arch='slak-*', form "
-        "'stripe')")
-    parser.add_argument('src', help='source checkpoint (.pth)')
-    parser.add_argument('dst', help='output checkpoint (mmengine format, '
-                        'or .safetensors)')
-    parser.add_argument(
-        '--target', choices=SLAK_TARGETS, default='classifier',
-        help='classifier: ImageClassifier keys backbone.* and head.fc.* '
-        '(downstream: Pretrained init with prefix="backbone."); backbone: '
-        'bare lkmm.LargeKernelConvNeXt keys, head dropped (default: '
-        'classifier; a mmseg/mmdet checkpoint needs backbone)')
-    parser.add_argument(
-        '--format', choices=('auto', ) + SLAK_FORMATS, default='auto',
-        help='source layout: classification (models/SLaK.py) or dense '
-        '(the mmseg/mmdet backbone) (default: detect it)')
-    parser.add_argument(
-        '--ema', action='store_true',
-        help='convert the EMA weights (model_ema) instead of model')
-    parser.add_argument(
-        '--allow-missing', action='store_true',
-        help='write the output even if source keys could not be mapped '
-        '(they are dropped) or target keys are missing (e.g. no head)')
-    _add_safetensors_option(parser)
-    return parser.parse_args(argv)
-
-
-def convert_slak(args):
-    """Load, convert, verify and save a SLaK checkpoint.
-
-    Args:
-        args (argparse.Namespace): From :func:`parse_slak_args`.
-
-    Returns:
-        int: The exit status (0: written; 1: incomplete or not fitting).
-    """
-    checkpoint = _load_source(args.src)
-    src_format = None if args.format == 'auto' else args.format
-    state_dict, report = convert_slak_state_dict(
-        checkpoint, src_format=src_format, target=args.target,
-        use_ema=args.ema, check=False)
-    kwargs = infer_slak_kwargs(state_dict,
-                               dense=report.src_format == 'dense')
-    num_classes = head_num_classes(state_dict)
-    print(f'source format: {report.src_format}, target: {args.target}'
-          + (' (EMA weights)' if args.ema else ''))
-    print(f'inferred lkmm.LargeKernelConvNeXt kwargs: {kwargs}')
-    if args.target == 'classifier':
-        print(f'head: {num_classes} classes' if num_classes else 'head: none')
-    model = build_slak_model(kwargs, args.target, num_classes)
-    del checkpoint
-    return _check_report_and_save(model, state_dict, report, args, 'slak',
-                                  kwargs, num_classes)
+    return convert_main(argv, 'replknet')
 
 
 def slak_to_lkmm_main(argv=None) -> int:
-    """``tools/model_converters/slak_to_lkmm.py``.
+    """``tools/model_converters/slak_to_lkmm.py``: :func:`convert_main` for
+    released SLaK checkpoints; returns the exit status."""
+    return convert_main(argv, 'slak')
 
-    Args:
-        argv (list[str], optional): Command line without the program name;
-            ``sys.argv[1:]`` when None.
 
-    Returns:
-        int: The exit status: 0 on success; 1 when the input cannot be read
-        or converted, shapes do not fit, or source keys are unused / lkmm
-        keys missing (unless ``--allow-missing``).
-    """
-    return _run(parse_slak_args, convert_slak, argv)
+def parcnetv2_to_lkmm_main(argv=None) -> int:
+    """``tools/model_converters/parcnetv2_to_lkmm.py``:
+    :func:`convert_main` for released ParCNetV2 checkpoints; returns the
+    exit status."""
+    return convert_main(argv, 'parcnetv2')

@@ -117,16 +117,16 @@ class PretrainedMatchHook(Hook):
     mmengine loads ``load_from`` with ``strict=False``; a checkpoint in
     another implementation's layout then loads nothing and training starts
     from random weights. This hook checks the loaded checkpoint against the
-    model (:func:`lkmm.models.pretrained.check_pretrained_match`) and names
-    the converter that fits it. lkmm's ``tools/train.py`` adds it whenever
-    a config sets ``load_from`` (not when resuming).
+    model (:func:`lkmm.utils.pretrained_match.check_pretrained_match`) and
+    names the converter that fits it. lkmm's ``tools/train.py`` adds it
+    whenever a config sets ``load_from`` (not when resuming).
     """
     priority = 'VERY_HIGH'
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         from mmengine.model import BaseTTAModel, is_model_wrapper
 
-        from lkmm.models.pretrained import check_loaded_checkpoint
+        from lkmm.utils.pretrained_match import check_loaded_checkpoint
         model = runner.model
         # As mmengine loads it: into the wrapped model, and into the model
         # a test-time-augmentation wrapper holds.

@@ -99,7 +99,7 @@ def _official_checkpoint(path):
     arch; returns its state dict.
 
     mmpretrain's ``RepLKNet`` builds the official module tree (see
-    tests/test_models/test_converters/test_replknet_converter.py), except
+    tests/test_models/test_backbones/test_replknet_checkpoint.py), except
     that the official classifier applies its final BN as a top-level
     ``norm`` where mmpretrain has ``stages.3.norm``; a Linear ``head``
     follows pooling.

@@ -4,7 +4,7 @@ or its mmseg/mmdet backbone) into lkmm's layout for
 ``slak_to_lkmm.py SRC DST [--target classifier|backbone] [--ema]
 [--allow-missing] [--safetensors]``, options in ``-h``. A thin entry point;
 the logic lives in :mod:`lkmm.cli.convert`, the key mapping and its
-documentation in :mod:`lkmm.models.converters.slak`.
+documentation in :mod:`lkmm.models.backbones.large_kernel_convnext_checkpoint`.
 """
 import sys
 

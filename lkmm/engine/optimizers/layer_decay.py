@@ -32,8 +32,8 @@ from mmengine.logging import print_log
 from mmengine.optim import DefaultOptimWrapperConstructor
 
 # The backbone contract (not a backbone): the decay types it answers.
-from lkmm.models.backbones.base import DECAY_TYPES
 from lkmm.registry import OPTIM_WRAPPER_CONSTRUCTORS
+from lkmm.utils.layer_depth import DECAY_TYPES
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()

@@ -32,19 +32,17 @@ import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from lkmm.utils.layer_depth import DECAY_TYPES
 from lkmm.utils.pretrained import check_pretrained_set
+from lkmm.utils.pretrained_match import CheckedPretrainedInit
 
 from ..folding import fold_model
-from ..pretrained import load_pretrained
 from .arch_utils import (
     check_positive_ints,
     check_same_length,
     lookup_arch,
     parse_out_indices,
 )
-
-#: ``decay_type`` values of :meth:`LargeKernelBackbone.get_layer_depth`.
-DECAY_TYPES = ('layer_wise', 'stage_wise')
 
 
 def checkpointed(enabled: bool, module: nn.Module, x: torch.Tensor, *args):
@@ -152,9 +150,10 @@ class LargeKernelBackbone(BaseModule):
 
     def init_weights(self):
         """mmengine's initialization, with the ``Pretrained`` entry loaded
-        through :func:`lkmm.models.pretrained.load_pretrained`: a file that
-        fills too few tensors, or is empty, truncated or not a checkpoint,
-        stops with a message instead of training from random weights."""
+        last by :class:`~lkmm.utils.pretrained_match.CheckedPretrainedInit`:
+        a file that fills too few tensors, or is empty, truncated or not a
+        checkpoint, stops with a message instead of training from random
+        weights."""
         try:
             # Where a config normally puts a backbone's init_cfg.
             check_pretrained_set(self.init_cfg, 'model.backbone.init_cfg')
@@ -176,8 +175,9 @@ class LargeKernelBackbone(BaseModule):
         finally:
             self.init_cfg = original
         cfg = pretrained[-1]
-        load_pretrained(self, cfg['checkpoint'], prefix=cfg.get('prefix'),
-                        map_location=cfg.get('map_location', 'cpu'))
+        CheckedPretrainedInit(cfg['checkpoint'], prefix=cfg.get('prefix'),
+                              map_location=cfg.get('map_location', 'cpu')
+                              )(self)
 
     def _freeze_stages(self):
         for module in self.frozen_modules():

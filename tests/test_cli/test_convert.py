@@ -1,7 +1,9 @@
-"""``--safetensors`` output of the RepLKNet and ParCNetV2 converter tools
-(the SLaK tool's is tested in test_slak_converter.py): the file is a real
-safetensors file and mmengine's ``load_checkpoint`` (through lkmm's
-loader) puts equal weights into the model."""
+"""The converter tool (lkmm.cli.convert): ``convert.py`` recognises the
+family of a foreign file and converts it like the family's own tool;
+``--safetensors`` output of the RepLKNet and ParCNetV2 tools (the SLaK
+tool's is tested in test_large_kernel_convnext_checkpoint.py) is a real
+safetensors file and mmengine's ``load_checkpoint`` (through lkmm's loader)
+puts equal weights into the model."""
 import os
 
 import pytest
@@ -9,7 +11,9 @@ import torch
 from mmengine.runner import load_checkpoint
 from safetensors import safe_open
 
-from lkmm.models.converters import lkmm_to_parcnetv2_state_dict
+from lkmm.models.backbones.parcnetv2_checkpoint import (
+    lkmm_to_parcnetv2_state_dict,
+)
 from lkmm.registry import MODELS as LKMM_MODELS
 
 REPLKNET_ARCH = dict(channels=[8, 16, 24, 32], layers=[1, 1, 2, 1],
@@ -92,3 +96,37 @@ def test_parcnetv2_tool_writes_safetensors(tmp_path):
     checkpoint = load_checkpoint(model, str(dst), strict=True)
     assert checkpoint['meta']['parcnetv2_kwargs']['train_size'] == 64
     assert_same_weights(model, src_model)
+
+
+def test_generic_tool_recognises_the_family(tmp_path, capsys):
+    from lkmm.cli.convert import convert_main
+    backbone = dict(type='lkmm.ParCNetV2', arch=PARCNETV2_ARCH,
+                    train_size=64)
+    src_model = randomize(classifier(backbone), seed=2)
+    src = tmp_path / 'released.pth'
+    torch.save({'state_dict': lkmm_to_parcnetv2_state_dict(
+        src_model.state_dict())}, src)
+    dst = tmp_path / 'lkmm.pth'
+    assert convert_main([str(src), str(dst)]) == 0
+    assert 'family: parcnetv2 (lkmm.ParCNetV2)' in capsys.readouterr().out
+    model = classifier(backbone)
+    checkpoint = load_checkpoint(model, str(dst), strict=True)
+    assert checkpoint['meta']['family'] == 'parcnetv2'
+    assert checkpoint['meta']['converted_by'] == \
+        'tools/model_converters/convert.py'
+    assert_same_weights(model, src_model)
+    # Told the wrong family, the family's own check refuses it.
+    assert convert_main([str(src), str(dst), '--family', 'slak']) == 1
+    assert 'not a released SLaK checkpoint' in capsys.readouterr().err
+
+
+def test_generic_tool_names_the_families_it_knows(tmp_path, capsys):
+    from lkmm.cli.convert import convert_main
+    src = tmp_path / 'other.pth'
+    torch.save({'state_dict': {'conv1.weight': torch.zeros(2, 3)}}, src)
+    assert convert_main([str(src), str(tmp_path / 'dst.pth')]) == 1
+    err = capsys.readouterr().err
+    assert 'no lkmm family recognises' in err and "'conv1.weight'" in err
+    for family in ('replknet', 'slak', 'parcnetv2'):
+        assert family in err
+    assert not (tmp_path / 'dst.pth').exists()

@@ -21,14 +21,15 @@ from mmengine.runner import load_checkpoint
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import lkmm  # noqa: F401  (registers lkmm.RepLKNet)
+from lkmm.cli.convert import build_converted_model
 from lkmm.models.backbones.replknet import RepLKNet
-from lkmm.models.converters import (
-    build_replknet_model,
+from lkmm.models.backbones.replknet_checkpoint import (
+    REPLKNET_CHECKPOINTS,
     convert_replknet_state_dict,
     detect_replknet_format,
-    extract_state_dict,
     infer_replknet_kwargs,
 )
+from lkmm.utils.state_dict import extract_state_dict
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
@@ -122,7 +123,7 @@ def mmpre_classifier(seed=0):
 
 def lkmm_classifier(deploy=False):
     """ImageClassifier config with an lkmm backbone (built independently of
-    the converter's build_replknet_model)."""
+    lkmm.cli.convert.build_converted_model)."""
     from mmpretrain.registry import MODELS
     return MODELS.build(
         dict(type='ImageClassifier', _scope_='mmpretrain',
@@ -249,7 +250,8 @@ def test_mmpretrain_intermediate_norms_to_backbone():
     assert kwargs['arch']['small_kernel'] is None
     assert kwargs['norm_intermediate_features']
     assert kwargs['out_indices'] == (0, 1, 2, 3)
-    dst = build_replknet_model(kwargs, target='backbone').eval()
+    dst = build_converted_model(REPLKNET_CHECKPOINTS, kwargs,
+                                target='backbone').eval()
     assert isinstance(dst, RepLKNet)
     dst.load_state_dict(sd, strict=True)
     x = torch.randn(1, 3, 64, 64)

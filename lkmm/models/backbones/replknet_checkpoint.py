@@ -42,26 +42,29 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import torch
 import torch.nn as nn
 
-# Shared with the other converters; re-exported here (older imports).
-from .common import (
+from lkmm.utils.checkpoint_mapping import (
+    TARGETS,
+    CheckpointMapping,
     ConversionReport,
-    build_lkmm_classifier,
-    compare_state_dict_with_model,
-    extract_state_dict,
+    KeyMapper,
+    check_against_model,
+    check_choice,
     fill_bn_counters,
-    head_num_classes,
+    register_checkpoint_mapping,
+)
+from lkmm.utils.state_dict import (
+    extract_state_dict,
+    strip_prefix,
 )
 
 __all__ = [
-    'REPLKNET_FORMATS', 'REPLKNET_TARGETS', 'ConversionReport',
-    'extract_state_dict', 'detect_replknet_format',
-    'convert_replknet_state_dict', 'infer_replknet_kwargs',
-    'build_replknet_model', 'compare_state_dict_with_model',
-    'head_num_classes'
+    'REPLKNET_FORMATS', 'REPLKNET_TARGETS', 'REPLKNET_CHECKPOINTS',
+    'detect_replknet_format', 'convert_replknet_state_dict',
+    'infer_replknet_kwargs'
 ]
 
 REPLKNET_FORMATS = ('official', 'mmpretrain', 'lkmm')
-REPLKNET_TARGETS = ('classifier', 'backbone')
+REPLKNET_TARGETS = TARGETS
 
 # Which parameters each kind of module may hold; anything else is unknown.
 _PARAMS = {
@@ -237,6 +240,7 @@ def convert_replknet_state_dict(
         state_dict: Mapping,
         src_format: Optional[str] = None,
         target: str = 'classifier',
+        use_ema: bool = False,
         model: Optional[nn.Module] = None
 ) -> Tuple[Dict[str, torch.Tensor], ConversionReport]:
     """Map every key of a RepLKNet checkpoint to lkmm's names.
@@ -253,10 +257,12 @@ def convert_replknet_state_dict(
         target (str): ``'classifier'`` for mmpretrain ``ImageClassifier``
             keys (``backbone.*``, ``head.fc.*``) or ``'backbone'`` for bare
             ``lkmm.RepLKNet`` keys. Defaults to ``'classifier'``.
+        use_ema (bool): Must be False: RepLKNet's releases hold no EMA
+            weights. Defaults to False.
         model (nn.Module, optional): A model whose ``state_dict()`` has the
-            target layout (e.g. from :func:`build_replknet_model`); when
-            given, its missing, unexpected and shape-mismatched keys are
-            added to the report.
+            target layout, to check against (nothing is built here): its
+            missing and unexpected keys go to the report, shapes that
+            differ are errors.
 
     Returns:
         tuple[OrderedDict, ConversionReport]: The converted state dict and
@@ -267,56 +273,50 @@ def convert_replknet_state_dict(
             non-RepLKNet input, two source keys mapping to one target key,
             or when no key could be converted at all.
     """
-    if target not in REPLKNET_TARGETS:
-        raise ValueError(f'target must be one of {REPLKNET_TARGETS}, got '
-                         f'{target!r}')
+    check_choice(target, REPLKNET_TARGETS, 'target')
+    if use_ema:
+        raise ValueError('use_ema: RepLKNet checkpoints hold no EMA weights')
     state_dict = extract_state_dict(state_dict)
     if src_format in (None, 'auto'):
         src_format = detect_replknet_format(state_dict)
-    elif src_format not in REPLKNET_FORMATS:
-        raise ValueError(f'src_format must be "auto" or one of '
-                         f'{REPLKNET_FORMATS}, got {src_format!r}')
+    check_choice(src_format, REPLKNET_FORMATS, 'src_format')
     report = ConversionReport(src_format=src_format, target=target)
-    rules = _LKMM_RULES if src_format == 'lkmm' else _OFFICIAL_RULES
-    backbone, head, report.unknown = _split_source(state_dict, src_format)
+    out = _map_keys(state_dict, report)
+    fill_bn_counters(out, report)
+    report.num_tensors = len(out)
+    if model is not None:
+        check_against_model(out, report, model)
+    return out, report
 
-    prefix = 'backbone.' if target == 'classifier' else ''
-    out, source_of = OrderedDict(), {}
 
-    def put(dst, src, value):
-        if dst in out:
-            raise ValueError(f'source keys {source_of[dst]!r} and {src!r} '
-                             f'both map to {dst!r}')
-        out[dst], source_of[dst] = value, src
-
+def _map_keys(state_dict: Mapping, report: ConversionReport
+              ) -> Dict[str, torch.Tensor]:
+    """Rename backbone and head keys for ``report.target``; unknown and
+    dropped keys are listed in ``report``."""
+    rules = _LKMM_RULES if report.src_format == 'lkmm' else _OFFICIAL_RULES
+    backbone, head, report.unknown = _split_source(state_dict,
+                                                   report.src_format)
+    prefix = 'backbone.' if report.target == 'classifier' else ''
+    mapper = KeyMapper(report, record=False)
     for src, (name, value) in backbone.items():
         dst = _map_backbone_key(name, rules)
         if dst is None:
             report.unknown.append(src)
         else:
-            put(prefix + dst, src, value)
-    if not out:
+            mapper.put(prefix + dst, src, value)
+    if not mapper.out:
         raise ValueError(
             f'no RepLKNet backbone weights could be converted from this '
-            f'{src_format}-format state dict; unknown keys: '
+            f'{report.src_format}-format state dict; unknown keys: '
             f'{report.unknown[:10]}')
     for src, (name, value) in head.items():
-        if target == 'backbone':
+        if report.target == 'backbone':
             report.dropped.append(src)
         else:
-            put(name, src, value)
-    if target == 'classifier' and not head:
+            mapper.put(name, src, value)
+    if report.target == 'classifier' and not head:
         report.missing += ['head.fc.weight', 'head.fc.bias']
-
-    fill_bn_counters(out, report)
-    report.num_tensors = len(out)
-
-    if model is not None:
-        missing, unexpected, mismatched = compare_state_dict_with_model(
-            out, model)
-        report.missing = list(dict.fromkeys(report.missing + missing))
-        report.unexpected, report.mismatched = unexpected, mismatched
-    return out, report
+    return mapper.out
 
 
 def _require(state_dict, key):
@@ -345,6 +345,72 @@ def _infer_ratio(name, widths, channels):
         f'one ratio of the stage channels {channels}')
 
 
+def _infer_stage(state_dict: Mapping, i: int) -> dict:
+    """Channels, blocks, widths and kernels of stage ``i``.
+
+    Raises:
+        ValueError: blocks are not RepLK Block / ConvFFN pairs, or the
+            stage mixes large kernel sizes.
+    """
+    blocks = _indices(state_dict, re.compile(rf'stages\.{i}\.(\d+)\.'))
+    if blocks != list(range(len(blocks))) or len(blocks) % 2:
+        raise ValueError(
+            f'cannot infer the RepLKNet arch: stage {i} has blocks '
+            f'{blocks}, expected RepLK Block / ConvFFN pairs 0..2B-1')
+    stage = dict(
+        channels=_require(state_dict,
+                          f'stages.{i}.0.pre_norm.weight').shape[0],
+        layers=len(blocks) // 2,
+        dw_width=_require(state_dict,
+                          f'stages.{i}.0.pw1.conv.weight').shape[0],
+        ffn_width=_require(state_dict,
+                           f'stages.{i}.1.pw1.conv.weight').shape[0],
+        kernels=set(), small_kernels=set(), deployed=set())
+    for b in blocks[::2]:
+        lk = f'stages.{i}.{b}.large_kernel'
+        is_fused = f'{lk}.fused_conv.weight' in state_dict
+        stage['deployed'].add(is_fused)
+        weight = _require(state_dict, f'{lk}.fused_conv.weight' if is_fused
+                          else f'{lk}.large_conv.conv.weight')
+        stage['kernels'].add(weight.shape[-1])
+        if not is_fused:
+            small = state_dict.get(f'{lk}.small_conv.conv.weight')
+            stage['small_kernels'].add(
+                None if small is None else small.shape[-1])
+    if len(stage['kernels']) > 1:
+        raise ValueError(
+            f'cannot infer the RepLKNet arch: stage {i} mixes large '
+            f'kernel sizes {sorted(stage["kernels"])}; lkmm.RepLKNet uses '
+            'one per stage')
+    return stage
+
+
+def _infer_arch(state_dict: Mapping, stages: List[int]
+                ) -> Tuple[dict, bool]:
+    """The ``arch`` dict of :func:`infer_replknet_kwargs`, and whether the
+    blocks are deployed."""
+    found = [_infer_stage(state_dict, i) for i in stages]
+    deployed = set().union(*(s['deployed'] for s in found))
+    small_kernels = set().union(*(s['small_kernels'] for s in found))
+    if len(deployed) > 1:
+        raise ValueError('cannot infer the RepLKNet arch: some large kernels '
+                         'are deployed (fused_conv) and some are not')
+    if len(small_kernels) > 1:
+        raise ValueError('cannot infer the RepLKNet arch: RepLK Blocks '
+                         f'disagree on the small kernel: {small_kernels}')
+    is_deployed = deployed.pop()
+    channels = [s['channels'] for s in found]
+    return dict(
+        channels=channels,
+        layers=[s['layers'] for s in found],
+        kernel_sizes=[next(iter(s['kernels'])) for s in found],
+        small_kernel=None if is_deployed else small_kernels.pop(),
+        dw_ratio=_infer_ratio('depth-wise', [s['dw_width'] for s in found],
+                              channels),
+        ffn_ratio=_infer_ratio('ConvFFN', [s['ffn_width'] for s in found],
+                               channels)), is_deployed
+
+
 def infer_replknet_kwargs(state_dict: Mapping) -> dict:
     """Infer the ``lkmm.RepLKNet`` arguments that fit an lkmm state dict.
 
@@ -357,8 +423,7 @@ def infer_replknet_kwargs(state_dict: Mapping) -> dict:
         ``channels``, ``layers``, ``kernel_sizes``, ``small_kernel`` -- None
         for a deployed checkpoint, whose small kernels are folded in --,
         ``dw_ratio``, ``ffn_ratio``), ``in_channels``, ``out_indices``,
-        ``final_norm``, ``norm_intermediate_features`` and
-        ``deploy``.
+        ``final_norm``, ``norm_intermediate_features`` and ``deploy``.
 
     Raises:
         ValueError: Naming the key or the inconsistency that prevents it
@@ -366,60 +431,12 @@ def infer_replknet_kwargs(state_dict: Mapping) -> dict:
             training-form blocks mixed, ...).
     """
     if any(k.startswith('backbone.') for k in state_dict):
-        state_dict = {k[len('backbone.'):]: v for k, v in state_dict.items()
-                      if k.startswith('backbone.')}
+        state_dict = strip_prefix(state_dict, 'backbone.', drop_others=True)
     stages = _indices(state_dict, re.compile(r'stages\.(\d+)\.'))
     if not stages or stages != list(range(len(stages))):
         raise ValueError('cannot infer the RepLKNet arch: stage indices '
                          f'{stages} are not 0..N-1')
-    channels, layers, kernels, dw_widths, ffn_widths = [], [], [], [], []
-    small_kernels, deployed = set(), set()
-    for i in stages:
-        blocks = _indices(state_dict, re.compile(rf'stages\.{i}\.(\d+)\.'))
-        if blocks != list(range(len(blocks))) or len(blocks) % 2:
-            raise ValueError(
-                f'cannot infer the RepLKNet arch: stage {i} has blocks '
-                f'{blocks}, expected RepLK Block / ConvFFN pairs 0..2B-1')
-        c = _require(state_dict, f'stages.{i}.0.pre_norm.weight').shape[0]
-        channels.append(c)
-        layers.append(len(blocks) // 2)
-        dw_widths.append(
-            _require(state_dict, f'stages.{i}.0.pw1.conv.weight').shape[0])
-        ffn_widths.append(
-            _require(state_dict, f'stages.{i}.1.pw1.conv.weight').shape[0])
-        stage_kernels = set()
-        for b in blocks[::2]:
-            lk = f'stages.{i}.{b}.large_kernel'
-            is_fused = f'{lk}.fused_conv.weight' in state_dict
-            deployed.add(is_fused)
-            weight = _require(
-                state_dict, f'{lk}.fused_conv.weight' if is_fused else
-                f'{lk}.large_conv.conv.weight')
-            stage_kernels.add(weight.shape[-1])
-            if not is_fused:
-                small = state_dict.get(f'{lk}.small_conv.conv.weight')
-                small_kernels.add(None if small is None else small.shape[-1])
-        if len(stage_kernels) > 1:
-            raise ValueError(
-                f'cannot infer the RepLKNet arch: stage {i} mixes large '
-                f'kernel sizes {sorted(stage_kernels)}; lkmm.RepLKNet uses '
-                'one per stage')
-        kernels.append(stage_kernels.pop())
-    if len(deployed) > 1:
-        raise ValueError('cannot infer the RepLKNet arch: some large kernels '
-                         'are deployed (fused_conv) and some are not')
-    if len(small_kernels) > 1:
-        raise ValueError('cannot infer the RepLKNet arch: RepLK Blocks '
-                         f'disagree on the small kernel: {small_kernels}')
-    is_deployed = deployed.pop()
-    arch = dict(
-        channels=channels,
-        layers=layers,
-        kernel_sizes=kernels,
-        small_kernel=None if is_deployed else small_kernels.pop(),
-        dw_ratio=_infer_ratio('depth-wise', dw_widths, channels),
-        ffn_ratio=_infer_ratio('ConvFFN', ffn_widths, channels))
-
+    arch, is_deployed = _infer_arch(state_dict, stages)
     last = len(stages) - 1
     norms = _indices(state_dict, re.compile(r'(?:out_)?norm(\d+)\.'))
     if any(i > last for i in norms):
@@ -442,32 +459,19 @@ def infer_replknet_kwargs(state_dict: Mapping) -> dict:
     return kwargs
 
 
-def build_replknet_model(backbone_kwargs: dict,
-                         target: str = 'classifier',
-                         num_classes: Optional[int] = None) -> nn.Module:
-    """Build the lkmm model whose state dict layout is ``target``.
+def _infer_for_report(state_dict: Mapping, report: ConversionReport) -> dict:
+    return infer_replknet_kwargs(state_dict)
 
-    Args:
-        backbone_kwargs (dict): ``lkmm.RepLKNet`` arguments, e.g. from
-            :func:`infer_replknet_kwargs`.
-        target (str): ``'backbone'`` for a bare ``lkmm.RepLKNet``;
-            ``'classifier'`` for an mmpretrain ``ImageClassifier`` with
-            ``GlobalAveragePooling`` and ``LinearClsHead``.
-            Defaults to ``'classifier'``.
-        num_classes (int, optional): Classes of the ``LinearClsHead``; no
-            head is built when None (classifier target only).
 
-    Returns:
-        nn.Module: The model (weights not initialized from any checkpoint).
-    """
-    from ..backbones.replknet import RepLKNet
-    if target not in REPLKNET_TARGETS:
-        raise ValueError(f'target must be one of {REPLKNET_TARGETS}, got '
-                         f'{target!r}')
-    if target == 'backbone':
-        return RepLKNet(**backbone_kwargs)
-    return build_lkmm_classifier(
-        dict(type='lkmm.RepLKNet', **backbone_kwargs),
-        RepLKNet.parse_arch(backbone_kwargs['arch'])['channels'][-1],
-        num_classes, neck=dict(type='GlobalAveragePooling'))
-
+#: RepLKNet's registered checkpoint mapping.
+REPLKNET_CHECKPOINTS = register_checkpoint_mapping(CheckpointMapping(
+    name='replknet',
+    model='RepLKNet',
+    source='an official (DingXiaoH/RepLKNet-pytorch) or mmpretrain '
+    'RepLKNet checkpoint',
+    formats=REPLKNET_FORMATS,
+    foreign_formats=('official', 'mmpretrain'),
+    detect=detect_replknet_format,
+    convert=convert_replknet_state_dict,
+    infer_kwargs=_infer_for_report,
+    classifier_neck=dict(type='GlobalAveragePooling')))

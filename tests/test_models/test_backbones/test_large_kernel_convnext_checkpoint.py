@@ -20,8 +20,9 @@ import torch
 import torch.nn.functional as F
 from mmengine.runner import load_checkpoint
 
-from lkmm.models.converters import (
-    build_slak_model,
+from lkmm.cli.convert import build_converted_model, convert_checkpoint
+from lkmm.models.backbones.large_kernel_convnext_checkpoint import (
+    SLAK_CHECKPOINTS,
     convert_slak_state_dict,
     detect_slak_format,
     infer_slak_kwargs,
@@ -235,7 +236,7 @@ def tiny_arch(small=5):
 
 def lkmm_classifier(small=5):
     """ImageClassifier config with lkmm's SLaK backbone (built independently
-    of the converter's build_slak_model)."""
+    of lkmm.cli.convert.build_converted_model)."""
     from mmpretrain.registry import MODELS
     return MODELS.build(
         dict(type='ImageClassifier', _scope_='mmpretrain',
@@ -281,7 +282,8 @@ def test_slak_t_keys_map_to_existing_lkmm_keys():
     assert kwargs == dict(arch='slak-t', in_channels=3, out_indices=(3, ),
                           gap_before_final_norm=True,
                           layer_scale_init_value=1e-6)
-    model = build_slak_model(dict(arch='slak-t'), 'classifier', 1000)
+    model = build_converted_model(SLAK_CHECKPOINTS, dict(arch='slak-t'),
+                                  'classifier', 1000)
     expected = model.state_dict()
     assert converted.keys() == expected.keys()
     for key, value in converted.items():
@@ -393,7 +395,8 @@ def test_report_names_unknown_missing_and_filled_keys():
     sd['stages.0.0.extra.weight'] = torch.zeros(1)
     del sd['stages.2.1.pwconv1.bias']
     del sd['stages.0.0.large_kernel.LoRA1.bn.num_batches_tracked']
-    converted, report = convert_slak_state_dict(sd)
+    # The tool's check against the inferred model adds the missing keys.
+    report = convert_checkpoint(sd, 'slak').report
     assert sorted(report.unknown) == [
         'stages.0.0.extra.weight',
         'stages.1.0.large_kernel.lkb_origin.conv.weight']
@@ -429,7 +432,7 @@ def test_bad_inputs_raise_clear_errors():
     sd['stages.0.0.pwconv2.weight'] = torch.zeros(8, 33)
     with pytest.raises(ValueError, match=r'shapes differ .*'
                        r'\[stages\.0\.0\.pwconv2\.weight\]'):
-        convert_slak_state_dict(sd)
+        convert_checkpoint(sd, 'slak')  # the tool's check, inferred model
 
 
 def test_cli_converts_and_output_loads(tmp_path):

@@ -11,18 +11,26 @@ say how many matched, show a few source keys, and name the converter that
 fits the file. Partial loads that are expected (a classifier checkpoint into
 a segmentor, the head left out) keep working and keep being reported.
 """
-import re
 from typing import Dict, List, Mapping, Optional
 
 import torch
 import torch.nn as nn
 
-from lkmm.utils.pretrained import checkpoint_file_problem
+from lkmm.registry import WEIGHT_INITIALIZERS
+
+from .checkpoint_mapping import find_checkpoint_mapping
+from .pretrained import checkpoint_file_problem
+from .state_dict import strip_prefix
 
 __all__ = [
     'MIN_MATCHED_FRACTION', 'PretrainedMismatchError', 'suggest_converter',
-    'check_pretrained_match', 'check_loaded_checkpoint', 'load_pretrained'
+    'check_pretrained_match', 'check_loaded_checkpoint', 'load_pretrained',
+    'CheckedPretrainedInit'
 ]
+
+#: The converter command a foreign file is pointed to.
+CONVERTER = 'tools/model_converters/convert.py'
+
 
 #: Smallest fraction of the model's tensors a pretrained file must fill.
 #: Expected partial loads fill far more (a classifier checkpoint fills a
@@ -35,34 +43,24 @@ class PretrainedMismatchError(ValueError):
 
 
 def suggest_converter(state_dict: Mapping) -> Optional[str]:
-    """The lkmm converter for a state dict in a foreign layout, or None.
+    """The converter command for a state dict in a foreign layout, or None.
 
     Args:
         state_dict (Mapping): Keys of the pretrained file.
 
     Returns:
-        str | None: e.g. ``'tools/model_converters/slak_to_lkmm.py (a
-        released SLaK checkpoint)'``.
+        str | None: e.g. ``'tools/model_converters/convert.py SRC DST
+        --family slak (a released SLaK checkpoint (VITA-Group/SLaK),
+        classification layout)'``: the registered family that recognises
+        the keys (:func:`~lkmm.utils.checkpoint_mapping.
+        find_checkpoint_mapping`).
     """
-    from . import converters
-    if converters.is_slak_state_dict(state_dict):
-        return ('tools/model_converters/slak_to_lkmm.py (a released SLaK '
-                'checkpoint)')
-    try:
-        fmt = converters.detect_replknet_format(state_dict)
-    except ValueError:
-        fmt = None
-    if fmt in ('official', 'mmpretrain'):
-        return ('tools/model_converters/replknet_to_lkmm.py (a RepLKNet '
-                f'checkpoint in the {fmt} layout)')
-    try:
-        fmt = converters.detect_parcnetv2_format(state_dict)
-    except ValueError:
-        fmt = None
-    if fmt is not None:
-        return ('tools/model_converters/parcnetv2_to_lkmm.py (a released '
-                f'ParCNetV2 checkpoint, {fmt} layout)')
-    return None
+    found = find_checkpoint_mapping(state_dict)
+    if found is None:
+        return None
+    mapping, fmt = found
+    return (f'{CONVERTER} SRC DST --family {mapping.name} ({mapping.source}'
+            f', {fmt} layout)')
 
 
 def _matched(model_state: Mapping, source: Mapping) -> List[str]:
@@ -122,8 +120,7 @@ def check_pretrained_match(model: nn.Module, state_dict: Mapping,
 def _unwrapped(checkpoint: Mapping) -> Dict[str, torch.Tensor]:
     """A checkpoint's state dict, without DDP's ``module.`` prefix (as
     mmengine loads it)."""
-    state_dict = checkpoint.get('state_dict', checkpoint)
-    return {re.sub(r'^module\.', '', k): v for k, v in state_dict.items()}
+    return strip_prefix(checkpoint.get('state_dict', checkpoint), 'module.')
 
 
 def check_loaded_checkpoint(model: nn.Module, checkpoint: Mapping,
@@ -191,3 +188,34 @@ def load_pretrained(model: nn.Module, checkpoint: str,
                                    foreign=state_dict)
     load_state_dict(model, selected, strict=False, logger='current')
     return count
+
+
+@WEIGHT_INITIALIZERS.register_module(name='CheckedPretrained')
+class CheckedPretrainedInit:
+    """mmengine's ``Pretrained`` initializer, checked
+    (:func:`load_pretrained`): a file that fills too few of the module's
+    tensors, or is empty, truncated or not a checkpoint, stops with a
+    message instead of leaving random weights.
+
+    lkmm's backbones apply it to their ``type='Pretrained'`` entries, last
+    (as mmengine orders ``Pretrained``); on another module give it as
+    ``init_cfg=dict(type='lkmm.CheckedPretrained', checkpoint=...)``.
+
+    Args:
+        checkpoint (str): Path or URL.
+        prefix (str, optional): Keep only keys under this prefix.
+        map_location (str): As :func:`torch.load`. Defaults to ``'cpu'``.
+    """
+
+    def __init__(self, checkpoint: str, prefix: Optional[str] = None,
+                 map_location: str = 'cpu'):
+        self.checkpoint = checkpoint
+        self.prefix = prefix
+        self.map_location = map_location
+
+    def __call__(self, module: nn.Module) -> None:
+        load_pretrained(module, self.checkpoint, prefix=self.prefix,
+                        map_location=self.map_location)
+
+    def _get_init_info(self) -> str:
+        return f'{type(self).__name__}: load from {self.checkpoint}'

@@ -28,7 +28,7 @@ Weights pruned by SLaK's dynamic sparsity are stored as zeros in dense
 tensors (the released checkpoints carry no masks): nothing special is
 needed, they are converted like any other value.
 
-Targets (as :mod:`lkmm.models.converters.replknet`):
+Targets (as :mod:`lkmm.models.backbones.replknet_checkpoint`):
 
 * ``'classifier'`` (default): mmpretrain ``ImageClassifier`` keys with
   ``backbone=dict(type='lkmm.LargeKernelConvNeXt', arch='slak-t', ...)``
@@ -54,30 +54,34 @@ lkb_reparam`` -- are reported as *unknown* with a note, not guessed.
 .. _VITA-Group/SLaK: https://github.com/VITA-Group/SLaK
 """
 import re
-from collections import OrderedDict
 from typing import Dict, Mapping, Optional, Tuple
 
 import torch
 import torch.nn as nn
 
-from .common import (
+from lkmm.utils.checkpoint_mapping import (
+    TARGETS,
+    CheckpointMapping,
     ConversionReport,
-    build_lkmm_classifier,
-    compare_state_dict_with_model,
-    extract_state_dict,
+    check_against_model,
+    check_choice,
     fill_bn_counters,
-    head_num_classes,
+    map_released_keys,
+    register_checkpoint_mapping,
     released_layout,
+    released_source_prefix,
 )
+from lkmm.utils.state_dict import extract_state_dict, strip_prefix
+
+from .large_kernel_convnext import LargeKernelConvNeXt
 
 __all__ = [
-    'SLAK_FORMATS', 'SLAK_TARGETS', 'is_slak_state_dict',
-    'detect_slak_format', 'convert_slak_state_dict', 'infer_slak_kwargs',
-    'build_slak_model'
+    'SLAK_FORMATS', 'SLAK_TARGETS', 'SLAK_CHECKPOINTS', 'is_slak_state_dict',
+    'detect_slak_format', 'convert_slak_state_dict', 'infer_slak_kwargs'
 ]
 
 SLAK_FORMATS = ('classification', 'dense')
-SLAK_TARGETS = ('classifier', 'backbone')
+SLAK_TARGETS = TARGETS
 
 # Released block sub-keys -> lkmm block sub-keys.
 _BN = ('weight', 'bias', 'running_mean', 'running_var',
@@ -120,15 +124,6 @@ _HEADS_NOTE = (
     'heads), not to an lkmm backbone: {keys}')
 
 
-def _strip_module(keys):
-    for key in keys:
-        if not isinstance(key, str):
-            continue
-        while key.startswith('module.'):
-            key = key[len('module.'):]
-        yield key
-
-
 def is_slak_state_dict(state_dict: Mapping) -> bool:
     """Whether a state dict (or whole checkpoint) is in SLaK's released
     layout.
@@ -149,7 +144,9 @@ def is_slak_state_dict(state_dict: Mapping) -> bool:
         if isinstance(state_dict.get(wrapper), Mapping):
             state_dict = state_dict[wrapper]
             break
-    return any(_SLAK_MARK.fullmatch(k) for k in _strip_module(state_dict))
+    return any(isinstance(k, str) and _SLAK_MARK.fullmatch(
+        k[len('module.'):] if k.startswith('module.') else k)
+        for k in state_dict)
 
 
 def detect_slak_format(state_dict: Mapping) -> str:
@@ -157,7 +154,7 @@ def detect_slak_format(state_dict: Mapping) -> str:
 
     Args:
         state_dict (Mapping): A state dict or a whole checkpoint (see
-            :func:`lkmm.models.converters.extract_state_dict`).
+            :func:`lkmm.utils.state_dict.extract_state_dict`).
 
     Returns:
         str: ``'classification'`` (the ImageNet model: bare block keys,
@@ -200,33 +197,17 @@ def _map_backbone_key(name: str) -> Optional[str]:
     return None
 
 
-def _select(checkpoint: Mapping, use_ema: bool) -> Dict[str, torch.Tensor]:
-    if not use_ema:
-        return extract_state_dict(checkpoint)
-    if not isinstance(checkpoint, Mapping) or not isinstance(
-            checkpoint.get('model_ema'), Mapping):
-        keys = list(checkpoint)[:10] if isinstance(
-            checkpoint, Mapping) else type(checkpoint).__name__
-        raise ValueError("use_ema: the checkpoint has no 'model_ema' "
-                         f'(top-level keys: {keys})')
-    return extract_state_dict(checkpoint, ('model_ema', ))
-
-
 def convert_slak_state_dict(
         state_dict: Mapping,
         src_format: Optional[str] = None,
         target: str = 'classifier',
-        model: Optional[nn.Module] = None,
         use_ema: bool = False,
-        check: bool = True
+        model: Optional[nn.Module] = None
 ) -> Tuple[Dict[str, torch.Tensor], ConversionReport]:
     """Map every key of a released SLaK checkpoint to lkmm's names.
 
     Tensors are only renamed (no copies). BN ``num_batches_tracked`` absent
-    from the source is filled with 0 (listed as *filled*). The result is
-    checked against ``model``, or else (``check=True``) against the lkmm
-    model inferred from it: its missing and unexpected keys go to the
-    report, shape mismatches are errors.
+    from the source is filled with 0 (listed as *filled*).
 
     Args:
         state_dict (Mapping): A state dict or a whole checkpoint (wrapped as
@@ -236,14 +217,13 @@ def convert_slak_state_dict(
             detected when None or ``'auto'``.
         target (str): ``'classifier'`` (``backbone.*``, ``head.fc.*``) or
             ``'backbone'`` (bare keys). Defaults to ``'classifier'``.
-        model (nn.Module, optional): A model whose ``state_dict()`` has the
-            target layout; None: the one :func:`infer_slak_kwargs` and
-            :func:`build_slak_model` give.
         use_ema (bool): Take ``model_ema`` instead of ``model``. Defaults
             to False.
-        check (bool): Without ``model``, build the inferred model to check
-            against; False skips the check. Defaults to True.
 
+        model (nn.Module, optional): A model whose ``state_dict()`` has the
+            target layout, to check against (nothing is built here): its
+            missing and unexpected keys go to the report, shapes that
+            differ are errors.
     Returns:
         tuple[OrderedDict, ConversionReport]: The converted state dict and
         its report.
@@ -251,104 +231,50 @@ def convert_slak_state_dict(
     Raises:
         ValueError: For an unknown ``src_format`` / ``target``, a non-SLaK
             input, a dense (downstream) checkpoint with the classifier
-            target, shapes that do not fit the model (naming the keys),
-            or when no key could be converted.
+            target, or when no key could be converted.
     """
-    if target not in SLAK_TARGETS:
-        raise ValueError(f'target must be one of {SLAK_TARGETS}, got '
-                         f'{target!r}')
-    state_dict = _select(state_dict, use_ema)
+    check_choice(target, SLAK_TARGETS, 'target')
+    state_dict = extract_state_dict(
+        state_dict, ('model_ema', ) if use_ema else ('state_dict', 'model'),
+        required=use_ema)
     if src_format in (None, 'auto'):
         src_format = detect_slak_format(state_dict)
-    elif src_format not in SLAK_FORMATS:
-        raise ValueError(f'src_format must be "auto" or one of '
-                         f'{SLAK_FORMATS}, got {src_format!r}')
+    check_choice(src_format, SLAK_FORMATS, 'src_format')
     if src_format == 'dense' and target == 'classifier':
         raise ValueError(
             'a SLaK mmseg / mmdet backbone checkpoint has no classifier '
             '(no pooled norm, no head); convert it with target '
             "'backbone' (--target backbone)")
     report = ConversionReport(src_format=src_format, target=target)
-    stages = [int(m.group('i')) for m in map(
-        _RELEASED_BLOCK.match, (k[len('backbone.'):] if k.startswith(
-            'backbone.') else k for k in state_dict)) if m]
-    last = max(stages) if stages else 0
-    prefix = 'backbone.' if target == 'classifier' else ''
-    src_prefix = ''
-    if src_format == 'dense' and any(
-            k.startswith('backbone.') for k in state_dict):
-        src_prefix = 'backbone.'
-    out, source_of = OrderedDict(), {}
-    branches, outside, has_head = [], [], False
+    names = (k[len('backbone.'):] if k.startswith('backbone.') else k
+             for k in state_dict)
+    stages = [int(m.group('i')) for m in map(_RELEASED_BLOCK.match, names)
+              if m]
+    out = map_released_keys(state_dict, report,
+                            max(stages) if stages else 0, _map_released,
+                            _DENSE_NORM, 'SLaK')
+    _add_notes(report, released_source_prefix(state_dict, src_format))
+    fill_bn_counters(out, report)
+    report.num_tensors = len(out)
+    if model is not None:
+        check_against_model(out, report, model)
+    return out, report
 
-    def put(dst, src, value):
-        if dst in out:
-            raise ValueError(f'source keys {source_of[dst]!r} and {src!r} '
-                             f'both map to {dst!r}')
-        out[dst], source_of[dst] = value, src
-        report.matched.append(f'{src} -> {dst}')
 
-    for src, value in state_dict.items():
-        if not src.startswith(src_prefix):
-            report.unknown.append(src)
-            outside.append(src)
-            continue
-        name = src[len(src_prefix):]
-        head = re.fullmatch(r'head\.(weight|bias)', name)
-        final_norm = re.fullmatch(r'norm\.(weight|bias)', name)
-        mapped = _map_backbone_key(name)
-        if src_format == 'classification' and head:
-            has_head = True
-            if target == 'backbone':
-                report.dropped.append(src)
-            else:
-                put(f'head.fc.{head.group(1)}', src, value)
-        elif src_format == 'classification' and final_norm:
-            # nn.LayerNorm on the pooled features: lkmm's norm of the last
-            # stage with gap_before_final_norm=True.
-            put(f'{prefix}norm{last}.{final_norm.group(1)}', src, value)
-        elif src_format == 'dense' and _DENSE_NORM.fullmatch(name):
-            put(prefix + name, src, value)
-        elif mapped is not None:
-            put(prefix + mapped, src, value)
-        else:
-            report.unknown.append(src)
-            if _UNSUPPORTED_BRANCH.match(name):
-                branches.append(src)
-    if not out:
-        raise ValueError(
-            f'no SLaK weights could be converted from this '
-            f'{src_format}-format state dict; unknown keys: '
-            f'{report.unknown[:10]}')
+def _map_released(src: str, name: str, value: torch.Tensor):
+    dst = _map_backbone_key(name)
+    return None if dst is None else (dst, value, False)
+
+
+def _add_notes(report: ConversionReport, src_prefix: str) -> None:
+    """Say why keys are unknown where SLaK's layout tells."""
+    branches = [k for k in report.unknown if k.startswith(src_prefix)
+                and _UNSUPPORTED_BRANCH.match(k[len(src_prefix):])]
+    outside = [k for k in report.unknown if not k.startswith(src_prefix)]
     if branches:
         report.notes.append(_BRANCH_NOTE.format(keys=branches[:10]))
     if outside:
         report.notes.append(_HEADS_NOTE.format(keys=outside[:10]))
-    if target == 'classifier' and not has_head:
-        report.missing += ['head.fc.weight', 'head.fc.bias']
-    fill_bn_counters(out, report)
-    report.num_tensors = len(out)
-
-    if model is None and check:
-        model = build_slak_model(
-            infer_slak_kwargs(out, dense=src_format == 'dense'), target,
-            head_num_classes(out))
-    if model is not None:
-        _check_against_model(out, report, model)
-    return out, report
-
-
-def _check_against_model(state_dict, report, model):
-    missing, report.unexpected, report.mismatched = \
-        compare_state_dict_with_model(state_dict, model)
-    report.missing = list(dict.fromkeys(report.missing + missing))
-    if report.mismatched:
-        source_of = dict(m.split(' -> ')[::-1] for m in report.matched)
-        raise ValueError(
-            'shapes differ from the lkmm model (converted key: checkpoint '
-            'shape vs model shape [source key]): ' + '; '.join(
-                f'{m} [{source_of.get(m.split(":")[0], "?")}]'
-                for m in report.mismatched))
 
 
 def _require(state_dict, key):
@@ -369,6 +295,64 @@ def _one(values, what):
                          f'between blocks ({sorted(values, key=str)}); '
                          'lkmm has one setting')
     return values.pop()
+
+
+def _read_block(state_dict: Mapping, pre: str, found: Dict[str, list]
+                ) -> int:
+    """Record one block's settings in ``found``; returns its channels.
+
+    Raises:
+        ValueError: a key is missing or the stripes are not transposed.
+    """
+    c = _require(state_dict, pre + 'norm.weight').shape[0]
+    tall = _require(state_dict, pre + 'large_kernel.tall_conv.conv.weight')
+    wide = _require(state_dict, pre + 'large_kernel.wide_conv.conv.weight')
+    if tuple(wide.shape[-2:]) != tuple(tall.shape[-2:])[::-1]:
+        raise ValueError(
+            f'cannot infer the SLaK arch: {pre}large_kernel: tall '
+            f'kernel {tuple(tall.shape[-2:])} and wide kernel '
+            f'{tuple(wide.shape[-2:])} are not transposed shapes')
+    found['kernels'].append(int(tall.shape[-2]))
+    found['widths'].append(int(tall.shape[-1]))
+    small = state_dict.get(pre + 'large_kernel.small_conv.conv.weight')
+    if small is not None:
+        found['smalls'].append(int(small.shape[-1]))
+    hidden = _require(state_dict, pre + 'pw1.weight').shape[0]
+    found['ratios'].append(hidden / c)
+    found['scaled'].append(pre + 'gamma' in state_dict)
+    return int(c)
+
+
+def _infer_arch(state_dict: Mapping, stages) -> Tuple[object, bool]:
+    """The ``arch`` (a zoo name where every setting matches one) and
+    whether the blocks have LayerScale."""
+    found = {k: [] for k in ('widths', 'smalls', 'ratios', 'scaled')}
+    depths, channels, kernels = [], [], []
+    for i in stages:
+        blocks = _indices(state_dict,
+                          re.compile(rf'stages\.{i}\.blocks\.(\d+)\.'))
+        if not blocks or blocks != list(range(len(blocks))):
+            raise ValueError(f'cannot infer the SLaK arch: stage {i} has '
+                             f'blocks {blocks}, expected 0..N-1')
+        found['kernels'] = []
+        widths = [_read_block(state_dict, f'stages.{i}.blocks.{b}.', found)
+                  for b in blocks]
+        depths.append(len(blocks))
+        channels.append(widths[0])
+        kernels.append(_one(found['kernels'], f'stage {i} kernel sizes'))
+    settings = dict(
+        depths=depths, channels=channels, kernel_sizes=kernels,
+        form='stripe',
+        stripe_width=_one(found['widths'], 'stripe widths'),
+        small_kernel=_one(found['smalls'], 'small kernels')
+        if found['smalls'] else None,
+        mlp_ratio=float(_one(found['ratios'], 'MLP ratios')))
+    layer_scale = _one(found['scaled'], 'LayerScale presences')
+    for name in ('slak-t', 'slak-s', 'slak-b'):
+        zoo = LargeKernelConvNeXt.parse_arch(name)
+        if all(zoo[k] == v for k, v in settings.items()):
+            return name, layer_scale
+    return settings, layer_scale
 
 
 def infer_slak_kwargs(state_dict: Mapping,
@@ -395,68 +379,19 @@ def infer_slak_kwargs(state_dict: Mapping,
     Raises:
         ValueError: Naming the missing key or the inconsistency.
     """
-    from ..backbones.large_kernel_convnext import LargeKernelConvNeXt
     if any(k.startswith('backbone.') for k in state_dict):
-        state_dict = {k[len('backbone.'):]: v for k, v in state_dict.items()
-                      if k.startswith('backbone.')}
+        state_dict = strip_prefix(state_dict, 'backbone.', drop_others=True)
     stages = _indices(state_dict, re.compile(r'stages\.(\d+)\.'))
     if not stages or stages != list(range(len(stages))):
         raise ValueError('cannot infer the SLaK arch: stage indices '
                          f'{stages} are not 0..N-1')
-    depths, channels, kernels = [], [], []
-    widths, smalls, ratios, scaled = [], [], [], []
-    for i in stages:
-        blocks = _indices(state_dict,
-                          re.compile(rf'stages\.{i}\.blocks\.(\d+)\.'))
-        if not blocks or blocks != list(range(len(blocks))):
-            raise ValueError(f'cannot infer the SLaK arch: stage {i} has '
-                             f'blocks {blocks}, expected 0..N-1')
-        depths.append(len(blocks))
-        stage_kernels = []
-        for b in blocks:
-            pre = f'stages.{i}.blocks.{b}.'
-            c = _require(state_dict, pre + 'norm.weight').shape[0]
-            tall = _require(state_dict,
-                            pre + 'large_kernel.tall_conv.conv.weight')
-            wide = _require(state_dict,
-                            pre + 'large_kernel.wide_conv.conv.weight')
-            if tuple(wide.shape[-2:]) != tuple(tall.shape[-2:])[::-1]:
-                raise ValueError(
-                    f'cannot infer the SLaK arch: {pre}large_kernel: tall '
-                    f'kernel {tuple(tall.shape[-2:])} and wide kernel '
-                    f'{tuple(wide.shape[-2:])} are not transposed shapes')
-            stage_kernels.append(int(tall.shape[-2]))
-            widths.append(int(tall.shape[-1]))
-            small = state_dict.get(pre + 'large_kernel.small_conv.conv.'
-                                   'weight')
-            if small is not None:
-                smalls.append(int(small.shape[-1]))
-            hidden = _require(state_dict, pre + 'pw1.weight').shape[0]
-            ratios.append(hidden / c)
-            scaled.append(pre + 'gamma' in state_dict)
-            if b == 0:
-                channels.append(int(c))
-        kernels.append(_one(stage_kernels, f'stage {i} kernel sizes'))
-    ratio = _one(ratios, 'MLP ratios')
-    settings = dict(
-        depths=depths, channels=channels, kernel_sizes=kernels,
-        form='stripe',
-        stripe_width=_one(widths, 'stripe widths'),
-        small_kernel=_one(smalls, 'small kernels') if smalls else None,
-        mlp_ratio=float(ratio))
-    arch = settings
-    for name in ('slak-t', 'slak-s', 'slak-b'):
-        zoo = LargeKernelConvNeXt.parse_arch(name)
-        if all(zoo[k] == v for k, v in settings.items()):
-            arch = name
-            break
+    arch, layer_scale = _infer_arch(state_dict, stages)
     norms = _indices(state_dict, re.compile(r'norm(\d+)\.weight'))
     last = len(stages) - 1
     if dense is None:
         # A pooled classification norm is the last stage's only norm.
         dense = norms != [last]
     stem = _require(state_dict, 'downsample_layers.0.0.weight')
-    layer_scale = _one(scaled, 'LayerScale presences')
     return dict(
         arch=arch,
         in_channels=int(stem.shape[1]),
@@ -465,30 +400,19 @@ def infer_slak_kwargs(state_dict: Mapping,
         layer_scale_init_value=1e-6 if layer_scale else 0.)
 
 
-def build_slak_model(backbone_kwargs: dict, target: str = 'classifier',
-                     num_classes: Optional[int] = None) -> nn.Module:
-    """Build the lkmm model whose state dict layout is ``target``.
+def _infer_for_report(state_dict: Mapping, report: ConversionReport) -> dict:
+    return infer_slak_kwargs(state_dict,
+                             dense=report.src_format == 'dense')
 
-    Args:
-        backbone_kwargs (dict): ``lkmm.LargeKernelConvNeXt`` arguments, e.g.
-            from :func:`infer_slak_kwargs`.
-        target (str): ``'backbone'`` for a bare backbone; ``'classifier'``
-            for an mmpretrain ``ImageClassifier`` without neck (the
-            backbone pools) and with a ``LinearClsHead`` (none when
-            ``num_classes`` is None). Defaults to ``'classifier'``.
-        num_classes (int, optional): Classes of the head.
 
-    Returns:
-        nn.Module: The model (weights not loaded).
-    """
-    if target not in SLAK_TARGETS:
-        raise ValueError(f'target must be one of {SLAK_TARGETS}, got '
-                         f'{target!r}')
-    from lkmm.registry import MODELS as LKMM_MODELS
-    backbone = dict(type='lkmm.LargeKernelConvNeXt', **backbone_kwargs)
-    if target == 'backbone':
-        return LKMM_MODELS.build(backbone)
-    from ..backbones.large_kernel_convnext import LargeKernelConvNeXt
-    channels = LargeKernelConvNeXt.parse_arch(
-        backbone_kwargs['arch'])['channels']
-    return build_lkmm_classifier(backbone, channels[-1], num_classes)
+#: SLaK's registered checkpoint mapping (into LargeKernelConvNeXt).
+SLAK_CHECKPOINTS = register_checkpoint_mapping(CheckpointMapping(
+    name='slak',
+    model='LargeKernelConvNeXt',
+    source='a released SLaK checkpoint (VITA-Group/SLaK)',
+    formats=SLAK_FORMATS,
+    foreign_formats=SLAK_FORMATS,
+    detect=detect_slak_format,
+    convert=convert_slak_state_dict,
+    infer_kwargs=_infer_for_report,
+    ema_key='model_ema'))

@@ -17,7 +17,7 @@ Source layouts (`XuRuihan/ParCNetV2`_):
   segmentor / detector checkpoint) plus ``norm{0..3}`` on the returned
   stages, no ``norm`` and no ``head``.
 
-Targets (as :mod:`lkmm.models.converters.replknet`):
+Targets (as :mod:`lkmm.models.backbones.replknet_checkpoint`):
 
 * ``'classifier'`` (default): mmpretrain ``ImageClassifier`` keys with
   ``backbone=dict(type='lkmm.ParCNetV2', arch='release-*')`` (it pools
@@ -49,24 +49,29 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import torch
 import torch.nn as nn
 
-from .common import (
+from lkmm.utils.checkpoint_mapping import (
+    TARGETS,
+    CheckpointMapping,
     ConversionReport,
-    build_lkmm_classifier,
-    compare_state_dict_with_model,
-    extract_state_dict,
-    head_num_classes,
+    check_against_model,
+    check_choice,
+    map_released_keys,
+    register_checkpoint_mapping,
     released_layout,
+    released_source_prefix,
 )
+from lkmm.utils.state_dict import extract_state_dict, strip_prefix
+
+from .parcnetv2 import ParCNetV2
 
 __all__ = [
-    'PARCNETV2_FORMATS', 'PARCNETV2_TARGETS', 'detect_parcnetv2_format',
-    'convert_parcnetv2_state_dict', 'check_against_model',
-    'lkmm_to_parcnetv2_state_dict',
-    'infer_parcnetv2_kwargs', 'build_parcnetv2_model'
+    'PARCNETV2_FORMATS', 'PARCNETV2_TARGETS', 'PARCNETV2_CHECKPOINTS',
+    'detect_parcnetv2_format', 'convert_parcnetv2_state_dict',
+    'lkmm_to_parcnetv2_state_dict', 'infer_parcnetv2_kwargs'
 ]
 
 PARCNETV2_FORMATS = ('classification', 'dense')
-PARCNETV2_TARGETS = ('classifier', 'backbone')
+PARCNETV2_TARGETS = TARGETS
 
 # How a tensor's layout changes between the release and lkmm.
 _SAME = 'same'
@@ -191,7 +196,7 @@ def detect_parcnetv2_format(state_dict: Mapping) -> str:
 
     Args:
         state_dict (Mapping): A state dict or a whole checkpoint (see
-            :func:`lkmm.models.converters.extract_state_dict`).
+            :func:`lkmm.utils.state_dict.extract_state_dict`).
 
     Returns:
         str: ``'classification'`` (the ImageNet model, bare block keys
@@ -225,17 +230,13 @@ def convert_parcnetv2_state_dict(
         state_dict: Mapping,
         src_format: Optional[str] = None,
         target: str = 'classifier',
-        model: Optional[nn.Module] = None,
         use_ema: bool = False,
-        check: bool = True
+        model: Optional[nn.Module] = None
 ) -> Tuple[Dict[str, torch.Tensor], ConversionReport]:
     """Map every key of a released ParCNetV2 checkpoint to lkmm's names.
 
     Tensors are renamed and, where the layouts differ, reshaped (views, no
-    copies); nothing else changes. The result is checked against ``model``,
-    or else (``check=True``) against the lkmm model inferred from it
-    (:func:`check_against_model`): its missing and unexpected keys go to
-    the report, shape mismatches are errors.
+    copies); nothing else changes.
 
     Args:
         state_dict (Mapping): A state dict or a whole checkpoint (wrapped as
@@ -246,145 +247,54 @@ def convert_parcnetv2_state_dict(
         target (str): ``'classifier'`` for mmpretrain ``ImageClassifier``
             keys (``backbone.*``, ``head.fc.*``) or ``'backbone'`` for bare
             ``lkmm.ParCNetV2`` keys. Defaults to ``'classifier'``.
-        model (nn.Module, optional): A model whose ``state_dict()`` has the
-            target layout; None: the one :func:`infer_parcnetv2_kwargs` and
-            :func:`build_parcnetv2_model` give.
         use_ema (bool): Take timm's ``state_dict_ema`` instead of
             ``state_dict``. Defaults to False.
-        check (bool): Without ``model``, build the inferred model (on the
-            CPU, randomly initialized) to check against; False skips the
-            check (the report then lacks the model's missing keys).
-            Defaults to True.
 
+        model (nn.Module, optional): A model whose ``state_dict()`` has the
+            target layout, to check against (nothing is built here): its
+            missing and unexpected keys go to the report, shapes that
+            differ are errors.
     Returns:
         tuple[OrderedDict, ConversionReport]: The converted state dict and
         the report (source keys not used are left out and listed as
-        ``unknown``; lkmm keys not filled as ``missing``).
+        ``unknown``).
 
     Raises:
         ValueError: For an unknown ``src_format`` / ``target``, a
             non-ParCNetV2 input, a tensor whose shape does not fit its
-            layout or the model (naming the key and both shapes), two
-            source keys mapping to one target key, or when no key could be
-            converted.
+            layout (naming the key and its shape), two source keys mapping
+            to one target key, or when no key could be converted.
     """
-    if target not in PARCNETV2_TARGETS:
-        raise ValueError(f'target must be one of {PARCNETV2_TARGETS}, got '
-                         f'{target!r}')
-    if use_ema:
-        if not isinstance(state_dict, Mapping) or not isinstance(
-                state_dict.get('state_dict_ema'), Mapping):
-            keys = list(state_dict)[:10] if isinstance(
-                state_dict, Mapping) else type(state_dict).__name__
-            raise ValueError("use_ema: the checkpoint has no "
-                             f"'state_dict_ema' (top-level keys: {keys})")
-        state_dict = extract_state_dict(state_dict, ('state_dict_ema', ))
-    else:
-        state_dict = extract_state_dict(state_dict)
+    check_choice(target, PARCNETV2_TARGETS, 'target')
+    state_dict = extract_state_dict(
+        state_dict, ('state_dict_ema', ) if use_ema else
+        ('state_dict', 'model'), required=use_ema)
     if src_format in (None, 'auto'):
         src_format = detect_parcnetv2_format(state_dict)
-    elif src_format not in PARCNETV2_FORMATS:
-        raise ValueError(f'src_format must be "auto" or one of '
-                         f'{PARCNETV2_FORMATS}, got {src_format!r}')
+    check_choice(src_format, PARCNETV2_FORMATS, 'src_format')
     report = ConversionReport(src_format=src_format, target=target)
     stages = [s for s in map(_stage_of, state_dict) if s is not None]
-    last = max(stages) if stages else 0
-    prefix = 'backbone.' if target == 'classifier' else ''
-    # The dense layout keeps the backbone under 'backbone.' in segmentor /
-    # detector checkpoints (bare when saved from the backbone alone).
-    src_prefix = ''
-    if src_format == 'dense' and any(
-            k.startswith('backbone.') for k in state_dict):
-        src_prefix = 'backbone.'
-    out, source_of = OrderedDict(), {}
-    extra_biases, has_head = [], False
-
-    def put(dst, src, value, layout=_SAME):
-        if dst in out:
-            raise ValueError(f'source keys {source_of[dst]!r} and {src!r} '
-                             f'both map to {dst!r}')
-        new = _relayout(value, layout, src, to_lkmm=True)
-        out[dst], source_of[dst] = new, src
-        report.matched.append(f'{src} -> {dst}')
-        if layout != _SAME:
-            report.reshaped.append(f'{src} -> {dst}: '
-                                   f'{tuple(value.shape)} -> '
-                                   f'{tuple(new.shape)}')
-
-    for src, value in state_dict.items():
-        if not src.startswith(src_prefix):
-            report.unknown.append(src)
-            continue
-        name = src[len(src_prefix):]
-        head = re.fullmatch(r'head\.(weight|bias)', name)
-        final_norm = re.fullmatch(r'norm\.(weight|bias)', name)
-        mapped = _map_key(name, to_lkmm=True)
-        if src_format == 'classification' and head:
-            has_head = True
-            if target == 'backbone':
-                report.dropped.append(src)
-            else:
-                put(f'head.fc.{head.group(1)}', src, value)
-        elif src_format == 'classification' and final_norm:
-            # nn.LayerNorm on the pooled features: lkmm's norm of the last
-            # stage with gap_before_final_norm=True.
-            put(f'{prefix}norm{last}.{final_norm.group(1)}', src, value)
-        elif src_format == 'dense' and _DENSE_NORM.fullmatch(name):
-            # The release's L2 output norm (weight only), as lkmm's
-            # release archs build norm{i} for dense prediction.
-            put(prefix + name, src, value)
-        elif mapped is not None:
-            put(prefix + mapped[0], src, value, mapped[1])
-        else:
-            report.unknown.append(src)
-            if name.startswith('stages.') and name.endswith('.bias'):
-                extra_biases.append(src)
-    if not out:
-        raise ValueError(
-            f'no ParCNetV2 weights could be converted from this '
-            f'{src_format}-format state dict; unknown keys: '
-            f'{report.unknown[:10]}')
+    out = map_released_keys(state_dict, report,
+                            max(stages) if stages else 0, _map_released,
+                            _DENSE_NORM, 'ParCNetV2')
+    src_prefix = released_source_prefix(state_dict, src_format)
+    extra_biases = [k for k in report.unknown if k.startswith(src_prefix)
+                    and k[len(src_prefix):].startswith('stages.')
+                    and k.endswith('.bias')]
     if extra_biases:
         report.notes.append(_BIAS_NOTE.format(keys=extra_biases[:10]))
-    if target == 'classifier' and not has_head:
-        report.missing += ['head.fc.weight', 'head.fc.bias']
     report.num_tensors = len(out)
-
-    if model is None and check:
-        model = build_parcnetv2_model(
-            infer_parcnetv2_kwargs(
-                out, dense=src_format == 'dense' and target == 'backbone'),
-            target, head_num_classes(out))
     if model is not None:
         check_against_model(out, report, model)
     return out, report
 
 
-def check_against_model(state_dict: Mapping, report: ConversionReport,
-                        model: nn.Module) -> None:
-    """Add the model's missing / unexpected keys to a report; raise on
-    shape mismatches.
-
-    Args:
-        state_dict (Mapping): Converted state dict.
-        report (ConversionReport): Its report; ``missing``, ``unexpected``
-            and ``mismatched`` are updated.
-        model (nn.Module): A model with the target layout.
-
-    Raises:
-        ValueError: Naming each converted key whose shape differs from the
-            model's, both shapes and the source key.
-    """
-    missing, report.unexpected, report.mismatched = \
-        compare_state_dict_with_model(state_dict, model)
-    report.missing = list(dict.fromkeys(report.missing + missing))
-    if report.mismatched:
-        source_of = dict(m.split(' -> ')[::-1] for m in report.matched)
-        raise ValueError(
-            'shapes differ from the lkmm model (converted key: checkpoint '
-            'shape vs model shape [source key]): ' + '; '.join(
-                f'{m} [{source_of.get(m.split(":")[0], "?")}]'
-                for m in report.mismatched))
+def _map_released(src: str, name: str, value: torch.Tensor):
+    mapped = _map_key(name, to_lkmm=True)
+    if mapped is None:
+        return None
+    return (mapped[0], _relayout(value, mapped[1], src, to_lkmm=True),
+            mapped[1] != _SAME)
 
 
 def lkmm_to_parcnetv2_state_dict(
@@ -406,10 +316,7 @@ def lkmm_to_parcnetv2_state_dict(
             (e.g. an output norm of an earlier stage, a paper-form block).
     """
     state_dict = extract_state_dict(state_dict)
-    if any(k.startswith('backbone.') for k in state_dict):
-        state_dict = OrderedDict(
-            (k[len('backbone.'):] if k.startswith('backbone.') else k, v)
-            for k, v in state_dict.items())
+    state_dict = strip_prefix(state_dict, 'backbone.')
     stages = [s for s in map(_stage_of, state_dict) if s is not None]
     last = max(stages) if stages else 0
     # Output norms without a bias are the L2 norms of a dense-prediction
@@ -464,6 +371,50 @@ def _infer_train_size(lengths: List[int], axis: str) -> int:
         'input has 2 * (S // (4 * 2**i)) - 1 taps)')
 
 
+def _read_stage(state_dict: Mapping, i: int, found: Dict[str, list]
+                ) -> None:
+    """Record stage ``i``'s depth, width, expansion, kernel lengths and
+    scales in ``found``.
+
+    Raises:
+        ValueError: a key is missing, or blocks of the stage disagree.
+    """
+    blocks = _indices(state_dict, re.compile(rf'stages\.{i}\.(\d+)\.'))
+    if blocks != list(range(len(blocks))):
+        raise ValueError(f'cannot infer the ParCNetV2 arch: stage {i} '
+                         f'has blocks {blocks}, expected 0..N-1')
+    first = f'stages.{i}.0.'
+    c = _require(state_dict, first + 'norm1.weight').shape[0]
+    hidden = _require(state_dict, first + 'channel.fc2.weight').shape[1]
+    found['expansion'].append(int(hidden / c) if hidden % c == 0
+                              else hidden / c)
+    found['depths'].append(len(blocks))
+    found['channels'].append(c)
+    found['lengths_h'].append(_require(
+        state_dict, first + 'spatial.global_conv.weight_h').shape[-2])
+    found['lengths_w'].append(_require(
+        state_dict, first + 'spatial.global_conv.weight_w').shape[-1])
+    scaled = {f'stages.{i}.{b}.res_scale1' in state_dict for b in blocks}
+    if len(scaled) > 1:
+        raise ValueError(
+            f'cannot infer the ParCNetV2 arch: only some blocks of '
+            f'stage {i} have res_scale; lkmm sets it per stage')
+    found['res_scale'].append(scaled.pop())
+    found['layer_scale'] += [f'stages.{i}.{b}.gamma1' in state_dict
+                             for b in blocks]
+
+
+def _release_arch(settings: dict):
+    """The ``'release-*'`` zoo name whose settings all match, else the
+    settings themselves."""
+    for name in ParCNetV2.arch_zoo:
+        if name.startswith('release-') and all(
+                ParCNetV2.parse_arch(name)[k] == v
+                for k, v in settings.items()):
+            return name
+    return settings
+
+
 def infer_parcnetv2_kwargs(state_dict: Mapping, dense: bool = False) -> dict:
     """Infer the ``lkmm.ParCNetV2`` arguments that fit an lkmm state dict of
     a release arch.
@@ -485,104 +436,57 @@ def infer_parcnetv2_kwargs(state_dict: Mapping, dense: bool = False) -> dict:
     Raises:
         ValueError: Naming the missing key or the inconsistency.
     """
-    from ..backbones.parcnetv2 import ParCNetV2
     if any(k.startswith('backbone.') for k in state_dict):
-        state_dict = {k[len('backbone.'):]: v for k, v in state_dict.items()
-                      if k.startswith('backbone.')}
+        state_dict = strip_prefix(state_dict, 'backbone.', drop_others=True)
     stages = _indices(state_dict, re.compile(r'stages\.(\d+)\.'))
     if not stages or stages != list(range(len(stages))):
         raise ValueError('cannot infer the ParCNetV2 arch: stage indices '
                          f'{stages} are not 0..N-1')
-    depths, channels, expansion, res_scale = [], [], [], []
-    lengths_h, lengths_w, layer_scale = [], [], set()
+    found = {k: [] for k in ('depths', 'channels', 'expansion', 'res_scale',
+                             'lengths_h', 'lengths_w', 'layer_scale')}
     for i in stages:
-        blocks = _indices(state_dict, re.compile(rf'stages\.{i}\.(\d+)\.'))
-        if blocks != list(range(len(blocks))):
-            raise ValueError(f'cannot infer the ParCNetV2 arch: stage {i} '
-                             f'has blocks {blocks}, expected 0..N-1')
-        first = f'stages.{i}.0.'
-        c = _require(state_dict, first + 'norm1.weight').shape[0]
-        hidden = _require(state_dict,
-                          first + 'channel.fc2.weight').shape[1]
-        expansion.append(int(hidden / c) if hidden % c == 0 else hidden / c)
-        depths.append(len(blocks))
-        channels.append(c)
-        lengths_h.append(_require(
-            state_dict, first + 'spatial.global_conv.weight_h').shape[-2])
-        lengths_w.append(_require(
-            state_dict, first + 'spatial.global_conv.weight_w').shape[-1])
-        scaled = {f'stages.{i}.{b}.res_scale1' in state_dict
-                  for b in blocks}
-        if len(scaled) > 1:
-            raise ValueError(
-                f'cannot infer the ParCNetV2 arch: only some blocks of '
-                f'stage {i} have res_scale; lkmm sets it per stage')
-        res_scale.append(scaled.pop())
-        layer_scale |= {f'stages.{i}.{b}.gamma1' in state_dict
-                        for b in blocks}
-    if len(layer_scale) > 1:
+        _read_stage(state_dict, i, found)
+    if len(set(found['layer_scale'])) > 1:
         raise ValueError('cannot infer the ParCNetV2 arch: only some blocks '
                          'have layer scale; lkmm has one switch for all')
     stem = _require(state_dict, 'downsample_layers.0.0.weight')
     local = _require(state_dict, 'stages.0.0.spatial.local_conv.weight')
     settings = dict(
-        depths=depths, channels=channels, expansion=expansion,
+        depths=found['depths'], channels=found['channels'],
+        expansion=found['expansion'],
         local_kernel_size=int(local.shape[-1]),
         stem_kernel=int(stem.shape[-1]),
         down_kernel=int(_require(state_dict, 'downsample_layers.1.1.weight')
                         .shape[-1]) if len(stages) > 1 else 3,
-        norm='L2LN', block='release', res_scale=res_scale,
-        layer_scale=layer_scale.pop(), resize_kernels=False)
+        norm='L2LN', block='release', res_scale=found['res_scale'],
+        layer_scale=found['layer_scale'][0], resize_kernels=False)
     if len(stages) != 4:
         # Unused by the release block, but parse_arch wants one per stage.
         settings['global_ratios'] = [1.0] * len(stages)
-    arch = settings
-    for name in ParCNetV2.arch_zoo:
-        if not name.startswith('release-'):
-            continue
-        zoo = ParCNetV2.parse_arch(name)
-        if all(zoo[k] == v for k, v in settings.items()):
-            arch = name
-            break
-    size_h = _infer_train_size(lengths_h, 'H')
-    size_w = _infer_train_size(lengths_w, 'W')
-    last = len(stages) - 1
+    size_h = _infer_train_size(found['lengths_h'], 'H')
+    size_w = _infer_train_size(found['lengths_w'], 'W')
     return dict(
-        arch=arch,
+        arch=_release_arch(settings),
         train_size=size_h if size_h == size_w else (size_h, size_w),
         in_channels=int(stem.shape[1]),
-        out_indices=tuple(stages) if dense else (last, ),
+        out_indices=tuple(stages) if dense else (len(stages) - 1, ),
         gap_before_final_norm=not dense)
 
 
-def build_parcnetv2_model(backbone_kwargs: dict,
-                          target: str = 'classifier',
-                          num_classes: Optional[int] = None
-                          ) -> nn.Module:
-    """Build the lkmm model whose state dict layout is ``target``.
+def _infer_for_report(state_dict: Mapping, report: ConversionReport) -> dict:
+    return infer_parcnetv2_kwargs(
+        state_dict,
+        dense=report.src_format == 'dense' and report.target == 'backbone')
 
-    Args:
-        backbone_kwargs (dict): ``lkmm.ParCNetV2`` arguments, e.g. from
-            :func:`infer_parcnetv2_kwargs`.
-        target (str): ``'backbone'`` for a bare ``lkmm.ParCNetV2``;
-            ``'classifier'`` for an mmpretrain ``ImageClassifier`` without
-            neck (the backbone pools) and with a ``LinearClsHead``.
-            Defaults to ``'classifier'``.
-        num_classes (int, optional): Classes of the ``LinearClsHead``; no
-            head is built when None (classifier target only).
 
-    Returns:
-        nn.Module: The model (weights not initialized from any checkpoint).
-    """
-    if target not in PARCNETV2_TARGETS:
-        raise ValueError(f'target must be one of {PARCNETV2_TARGETS}, got '
-                         f'{target!r}')
-    from lkmm.registry import MODELS as LKMM_MODELS
-    if target == 'backbone':
-        return LKMM_MODELS.build(
-            dict(type='lkmm.ParCNetV2', **backbone_kwargs))
-    from ..backbones.parcnetv2 import ParCNetV2
-    return build_lkmm_classifier(
-        dict(type='lkmm.ParCNetV2', **backbone_kwargs),
-        ParCNetV2.parse_arch(backbone_kwargs['arch'])['channels'][-1],
-        num_classes)  # no neck: the backbone pools
+#: ParCNetV2's registered checkpoint mapping (into ``arch='release-*'``).
+PARCNETV2_CHECKPOINTS = register_checkpoint_mapping(CheckpointMapping(
+    name='parcnetv2',
+    model='ParCNetV2',
+    source='a released ParCNetV2 checkpoint (XuRuihan/ParCNetV2)',
+    formats=PARCNETV2_FORMATS,
+    foreign_formats=PARCNETV2_FORMATS,
+    detect=detect_parcnetv2_format,
+    convert=convert_parcnetv2_state_dict,
+    infer_kwargs=_infer_for_report,
+    ema_key='state_dict_ema'))

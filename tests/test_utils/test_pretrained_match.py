@@ -1,18 +1,18 @@
 """Pretrained loading that cannot silently do nothing
-(lkmm/models/pretrained.py): a foreign layout stops with the converter that
-fits it, expected partial loads keep working, unreadable files get one clear
-message each."""
+(lkmm/utils/pretrained_match.py): a foreign layout stops with the converter
+that fits it, expected partial loads keep working, unreadable files get one
+clear message each."""
 import pytest
 import torch
 from mmengine.config import Config
 
 from lkmm.engine.runner import build_model_from_cfg
-from lkmm.models.pretrained import (
+from lkmm.registry import MODELS
+from lkmm.utils.pretrained_match import (
     PretrainedMismatchError,
     check_pretrained_match,
     suggest_converter,
 )
-from lkmm.registry import MODELS
 
 ARCH = dict(channels=[8, 16, 24, 32], layers=[1, 1, 2, 1],
             kernel_sizes=[7, 7, 5, 5], small_kernel=3)
@@ -45,11 +45,11 @@ def _slak(state_dict):
     return out
 
 
-@pytest.mark.parametrize('layout, converter', [
-    ('replknet-official', 'replknet_to_lkmm.py'),
-    ('slak', 'slak_to_lkmm.py'),
+@pytest.mark.parametrize('layout, family', [
+    ('replknet-official', 'replknet'),
+    ('slak', 'slak'),
 ])
-def test_foreign_layout_stops_and_names_the_converter(layout, converter,
+def test_foreign_layout_stops_and_names_the_converter(layout, family,
                                                       tmp_path):
     if layout == 'slak':
         source = _slak(_backbone(type_='LargeKernelConvNeXt',
@@ -66,13 +66,14 @@ def test_foreign_layout_stops_and_names_the_converter(layout, converter,
     message = str(info.value)
     total = len(model.state_dict())
     assert 'fills only' in message and f'of the {total} tensors' in message
-    assert f'tools/model_converters/{converter}' in message
+    assert 'tools/model_converters/convert.py SRC DST --family ' \
+        f'{family} ' in message
     assert 'Source keys not in the model' in message
 
 
 def test_parcnetv2_release_is_recognised():
     keys = {'stages.0.0.token_mixer.dwconv.weight': torch.zeros(1)}
-    assert 'parcnetv2_to_lkmm.py' in suggest_converter(keys)
+    assert '--family parcnetv2 ' in suggest_converter(keys)
     assert suggest_converter({'foo.weight': torch.zeros(1)}) is None
 
 
@@ -142,5 +143,6 @@ def test_train_tool_refuses_a_foreign_load_from(tools, tmp_path):
                    '--work-dir', str(tmp_path / 'work'), '--cfg-options',
                    f'load_from={path}', 'train_cfg.max_iters=1',
                    *tools.data_options()])
-    assert 'tools/model_converters/replknet_to_lkmm.py' in str(info.value)
+    assert 'tools/model_converters/convert.py SRC DST --family replknet' \
+        in str(info.value)
     assert 'fills only 0 of the' in str(info.value)

@@ -20,8 +20,9 @@ import torch
 import torch.nn.functional as F
 from mmengine.runner import load_checkpoint
 
-from lkmm.models.converters import (
-    build_parcnetv2_model,
+from lkmm.cli.convert import build_converted_model, convert_checkpoint
+from lkmm.models.backbones.parcnetv2_checkpoint import (
+    PARCNETV2_CHECKPOINTS,
     convert_parcnetv2_state_dict,
     detect_parcnetv2_format,
     infer_parcnetv2_kwargs,
@@ -261,7 +262,7 @@ def lkmm_backbone(**kwargs):
 
 def lkmm_classifier():
     """ImageClassifier config with the lkmm backbone (built independently
-    of the converter's build_parcnetv2_model)."""
+    of lkmm.cli.convert.build_converted_model)."""
     from mmpretrain.registry import MODELS
     return MODELS.build(
         dict(type='ImageClassifier', _scope_='mmpretrain',
@@ -308,7 +309,8 @@ def test_released_xt_keys_map_to_existing_lkmm_keys():
         assert generated[key] == shape, key
     # Zero-stride tensors: the real shapes without the memory.
     source = {k: torch.zeros(()).expand(s) for k, s in generated.items()}
-    model = build_parcnetv2_model(dict(arch='release-xt'), 'classifier',
+    model = build_converted_model(PARCNETV2_CHECKPOINTS,
+                                  dict(arch='release-xt'), 'classifier',
                                   1000)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     converted, report = convert_parcnetv2_state_dict(source, model=model)
@@ -434,7 +436,8 @@ def test_report_names_unexpected_and_missing_keys():
     sd['stages.0.0.token_mixer.dwconv2.bias'] = torch.zeros(8)
     sd['stages.1.0.extra.weight'] = torch.zeros(1)
     del sd['stages.1.0.mlp.fc1.bias']
-    converted, report = convert_parcnetv2_state_dict(sd)
+    # The tool's check against the inferred model adds the missing keys.
+    report = convert_checkpoint(sd, 'parcnetv2').report
     assert sorted(report.unknown) == [
         'stages.0.0.token_mixer.dwconv2.bias', 'stages.1.0.extra.weight']
     assert report.missing == ['backbone.stages.1.0.channel.fc1.bias']
@@ -461,12 +464,12 @@ def test_shape_mismatches_are_errors_naming_key_and_shapes():
         convert_parcnetv2_state_dict(sd, model=lkmm_classifier())
     assert 'backbone.stages.1.0.channel.fc2.weight: (16, 41, 1, 1) vs ' \
         '(16, 40, 1, 1) [stages.1.0.mlp.fc2.weight]' in str(err.value)
-    # Without a model, against the inferred one: its expansion comes from
-    # fc2, so here fc1 is the tensor that does not fit.
+    # Without a model, the tool's check against the inferred one: its
+    # expansion comes from fc2, so here fc1 is the tensor that does not fit.
     with pytest.raises(ValueError, match=r'shapes differ .*\(80, 16, 1, 1\) '
                        r'vs \(82, 16, 1, 1\) '
                        r'\[stages\.1\.0\.mlp\.fc1\.weight\]'):
-        convert_parcnetv2_state_dict(sd)
+        convert_checkpoint(sd, 'parcnetv2')
     sd = released_tiny()
     sd['stages.0.0.mlp.fc1.weight'] = torch.zeros(40, 8, 1, 1)
     with pytest.raises(ValueError, match=r"stages\.0\.0\.mlp\.fc1\.weight: "
