@@ -13,14 +13,24 @@ mmseg segmentors, single-stage mmdet detectors), which are called with
 """
 import copy
 import statistics
-import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from functools import partial
+from typing import (
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import torch
 import torch.nn as nn
 
+from lkmm.ops import depthwise_conv_impl
 from lkmm.utils.device import DeviceType, resolve_device
 from lkmm.utils.model_outputs import (
     as_tensor_module,
@@ -30,6 +40,7 @@ from lkmm.utils.model_outputs import (
 )
 
 from .complexity import to_inference_form
+from .timing import time_callable, time_interleaved
 
 __all__ = [
     'BenchmarkResult', 'TrainDeployComparison', 'benchmark_model',
@@ -141,20 +152,6 @@ def _inference_context(device: torch.device) -> Iterator[None]:
         torch.backends.cudnn.benchmark = old
 
 
-def _timed_forward(module: nn.Module, inputs: torch.Tensor,
-                   device: torch.device) -> float:
-    """Wall time of one forward pass in ms (GPU work included)."""
-    cuda = device.type == 'cuda'
-    if cuda:
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    module(inputs)
-    if cuda:
-        # Kernels run asynchronously: wait for them before stopping the clock.
-        torch.cuda.synchronize(device)
-    return (time.perf_counter() - start) * 1000.
-
-
 def _check_counts(batch_size: int, warmup: int, iters: int) -> None:
     if batch_size < 1 or iters < 1 or warmup < 0:
         raise ValueError('batch_size and iters must be >= 1 and warmup >= 0, '
@@ -194,8 +191,8 @@ def _time_interleaved(modules: Dict[str, nn.Module],
         for r, n in enumerate(counts):
             order = names if r % 2 == 0 else names[::-1]
             for name in order:
-                times = [_timed_forward(modules[name], inputs, device)
-                         for _ in range(n)]
+                times = time_callable(partial(modules[name], inputs),
+                                      repeats=n, device=device)
                 if phase == 'timed':
                     results[name].times_ms += times
             if verbose and phase == 'timed' and n:
@@ -250,11 +247,9 @@ def benchmark_model(model: nn.Module,
     try:
         with _inference_context(device):
             first_forward(module, model, inputs)
-            for _ in range(warmup):
-                _timed_forward(module, inputs, device)
-            result.times_ms = [
-                _timed_forward(module, inputs, device) for _ in range(iters)
-            ]
+            result.times_ms = time_callable(
+                partial(module, inputs), warmup=warmup, repeats=iters,
+                device=device)
     finally:
         model.train(was_training)
     return result
@@ -556,6 +551,76 @@ class DWConvComparison:
 
 
 DWCONV_MODES = ('train', 'deploy')
+#: The two sides of :func:`compare_dwconv_impls`: label -> the
+#: :func:`lkmm.ops.depthwise_conv_impl` it runs with.
+_DWCONV_SIDES = {'nn.Conv2d': 'torch', 'lkmm': 'auto'}
+
+
+def _dwconv_step(form: nn.Module, module: nn.Module, inputs: torch.Tensor,
+                 mode: str, device: torch.device) -> List[torch.Tensor]:
+    """One step of :func:`compare_dwconv_impls`, the thing both sides time.
+
+    Args:
+        form (nn.Module): The model (training structure or deployed form).
+        module (nn.Module): ``form`` as a module taking the batch
+            (:func:`lkmm.utils.model_outputs.as_tensor_module`).
+        inputs (Tensor): The batch.
+        mode (str): ``'train'``: forward+backward of the mean of squared
+            outputs (gradients set anew); ``'deploy'``: inference forward.
+        device (torch.device): Where ``form`` runs.
+
+    Returns:
+        list[Tensor]: The outputs, and in train mode every parameter
+        gradient after them: what the two sides must agree on.
+    """
+    if mode == 'deploy':
+        with _inference_context(device):
+            return flatten_tensors(module(inputs))
+    form.zero_grad(set_to_none=True)
+    outs = flatten_tensors(module(inputs))
+    sum(o.float().square().mean() for o in outs).backward()
+    grads = [p.grad for p in form.parameters() if p.grad is not None]
+    return [o.detach() for o in outs] + grads
+
+
+def _with_dwconv_impl(impl: str, fn: Callable[[], List[torch.Tensor]]
+                      ) -> List[torch.Tensor]:
+    """``fn()`` with ``impl`` running the depth-wise convolutions.
+
+    Args:
+        impl (str): One of :data:`lkmm.ops.DWCONV_IMPLS`.
+        fn (callable): The work, e.g. a :func:`_dwconv_step`.
+
+    Returns:
+        list[Tensor]: What ``fn`` returns.
+    """
+    with depthwise_conv_impl(impl):
+        return fn()
+
+
+def _max_rel_diff(first: Sequence[torch.Tensor],
+                  second: Sequence[torch.Tensor]) -> float:
+    """Largest difference of paired tensors, relative to the second's scale.
+
+    Tensors that are zero up to rounding (e.g. gradients of a conv that
+    feeds a train-mode BN through a constant) are measured against a floor,
+    1e-3 of the largest magnitude of all of ``second``, not against their
+    own noise.
+
+    Args:
+        first (Sequence[Tensor]): One side's outputs (and gradients).
+        second (Sequence[Tensor]): The reference side's, same shapes.
+
+    Returns:
+        float: ``max |a - b| / max(max |b|, floor)`` over the pairs; 0. for
+        none.
+    """
+    pairs = [(a.float(), b.float()) for a, b in zip(first, second)]
+    floor = 1e-3 * max((b.abs().max().item() for _, b in pairs),
+                       default=1.)
+    return max(((a - b).abs().max().item() /
+                max(b.abs().max().item(), floor, 1e-12)
+                for a, b in pairs), default=0.)
 
 
 def compare_dwconv_impls(model: nn.Module,
@@ -585,8 +650,10 @@ def compare_dwconv_impls(model: nn.Module,
 
     Returns:
         DWConvComparison: Both results and the speed ratio lkmm/torch.
+
+    Raises:
+        ValueError: an unknown ``mode`` or a bad count.
     """
-    from lkmm.ops import depthwise_conv_impl
     if mode not in DWCONV_MODES:
         raise ValueError(f'mode must be one of {DWCONV_MODES}, got {mode!r}')
     _check_counts(batch_size, warmup, iters)
@@ -595,61 +662,28 @@ def compare_dwconv_impls(model: nn.Module,
         form = copy.deepcopy(model).to(device).train()
     else:
         form = to_inference_form(model).to(device)
-    module = as_tensor_module(form)
-    inputs = random_batch(input_shape, batch_size, device, seed)
-
-    def step():
-        if mode == 'deploy':
-            with _inference_context(device):
-                return flatten_tensors(module(inputs))
-        form.zero_grad(set_to_none=True)
-        outs = flatten_tensors(module(inputs))
-        sum(o.float().square().mean() for o in outs).backward()
-        grads = [p.grad for p in form.parameters() if p.grad is not None]
-        return [o.detach() for o in outs] + grads
-
-    def timed(impl):
-        with depthwise_conv_impl(impl):
-            if device.type == 'cuda':
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
-            step()
-            if device.type == 'cuda':
-                torch.cuda.synchronize(device)
-        return (time.perf_counter() - start) * 1000.
-
-    impls = {'nn.Conv2d': 'torch', 'lkmm': 'auto'}
+    step = partial(_dwconv_step, form, as_tensor_module(form),
+                   random_batch(input_shape, batch_size, device, seed), mode,
+                   device)
     firsts = {}
-    for name, impl in impls.items():
+    for name, impl in _DWCONV_SIDES.items():
         torch.manual_seed(seed)  # same drop-path draws for both
-        with depthwise_conv_impl(impl):
-            firsts[name] = [t.clone() for t in step()]
-    pairs = [(a.float(), b.float()) for a, b in zip(*firsts.values())]
-    # Tensors that are zero up to rounding (e.g. gradients of a conv that
-    # feeds a train-mode BN through a constant) are measured against a
-    # floor, not against their own noise.
-    floor = 1e-3 * max((b.abs().max().item() for _, b in pairs),
-                       default=1.)
-    max_rel_diff = max(((a - b).abs().max().item() /
-                        max(b.abs().max().item(), floor, 1e-12)
-                        for a, b in pairs), default=0.)
+        firsts[name] = [t.clone() for t in _with_dwconv_impl(impl, step)]
+    max_rel_diff = _max_rel_diff(*firsts.values())
     del firsts
+    # Alternate who goes first from one step to the next.
+    times = time_interleaved(
+        {name: partial(_with_dwconv_impl, impl, step)
+         for name, impl in _DWCONV_SIDES.items()},
+        repeats=iters, warmup=warmup, device=device, alternate=True)
     results = {
         name: BenchmarkResult(
             name=name, device=str(device), batch_size=batch_size,
             input_shape=tuple(input_shape), warmup=warmup,
+            times_ms=times[name],
             params=sum(p.numel() for p in form.parameters()))
-        for name in impls
+        for name in _DWCONV_SIDES
     }
-    for phase, count in (('warmup', warmup), ('timed', iters)):
-        for i in range(count):
-            order = list(impls.items())
-            if i % 2:
-                order.reverse()  # alternate who goes first
-            for name, impl in order:
-                ms = timed(impl)
-                if phase == 'timed':
-                    results[name].times_ms.append(ms)
     return DWConvComparison(mode=mode, torch=results['nn.Conv2d'],
                             lkmm=results['lkmm'], max_rel_diff=max_rel_diff)
 

@@ -10,13 +10,14 @@ count a multiply-add as 2 FLOPs of the direct convolution, the same for
 both implementations (forward+backward is three convolutions' worth).
 """
 import statistics
-import time
 from dataclasses import asdict, dataclass
 from typing import Dict, List, Sequence
 
 import torch
 
 from lkmm.ops import depthwise_conv2d, depthwise_conv_impl, plan_depthwise_conv
+
+from .timing import time_interleaved
 
 __all__ = [
     'PAPER_KERNELS', 'PAPER_RESOLUTIONS', 'DWConvCell', 'time_dwconv_stack',
@@ -76,11 +77,6 @@ class DWConvCell:
         out.update(speedup=self.speedup, torch_gflops=self.gflops('torch'),
                    lkmm_gflops=self.gflops('lkmm'))
         return out
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
 
 
 def _stack_fn(impl: str, x, weights, grad_out, mode: str):
@@ -165,15 +161,7 @@ def time_dwconv_stack(batch: int = 8,
     for impl in IMPLS:
         for _ in range(max(warmup, 1)):
             outs[impl] = runs[impl]().detach()
-    _sync(device)
-    times: Dict[str, List[float]] = {impl: [] for impl in IMPLS}
-    for _ in range(reps):
-        for impl in IMPLS:  # interleaved rounds
-            _sync(device)
-            start = time.perf_counter()
-            runs[impl]()
-            _sync(device)
-            times[impl].append((time.perf_counter() - start) * 1e3)
+    times = time_interleaved(runs, repeats=reps, device=device)
     diff = (outs['torch'].float() - outs['lkmm'].float()).abs().max().item()
     gflop = 2 * batch * channels * resolution**2 * kernel**2 * layers / 1e9
     if mode == 'forward_backward':

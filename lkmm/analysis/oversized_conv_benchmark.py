@@ -12,13 +12,15 @@ gradients, relative to the largest magnitude) is reported with the timing,
 and the implementation ``'auto'`` picks.
 """
 import statistics
-import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Dict, List, Optional, Sequence
 
 import torch
 
 from lkmm.ops import oversized_conv1d, plan_oversized_conv
+
+from .timing import time_interleaved
 
 __all__ = [
     'OversizedConvCell', 'time_oversized_conv', 'benchmark_oversized_conv',
@@ -69,11 +71,6 @@ def _run(impl, x, kh, kw, mode):
     return [out.detach(), x.grad, kh.grad, kw.grad]
 
 
-def _sync(device):
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
 def time_oversized_conv(batch: int, channels: int, size: int,
                         mode: str = 'forward_backward', reps: int = 5,
                         device: str = 'cpu', seed: int = 0):
@@ -99,14 +96,9 @@ def time_oversized_conv(batch: int, channels: int, size: int,
         errors[impl] = max(
             ((a - b).abs().max() / b.abs().max().clamp_min(1e-30)).item()
             for a, b in zip(res, reference))
-    times = {impl: [] for impl in IMPLS}
-    for _ in range(reps):
-        for impl in IMPLS:
-            _sync(device)
-            start = time.perf_counter()
-            _run(impl, x, kh, kw, mode)
-            _sync(device)
-            times[impl].append((time.perf_counter() - start) * 1e3)
+    times = time_interleaved(
+        {impl: partial(_run, impl, x, kh, kw, mode) for impl in IMPLS},
+        repeats=reps, device=device)
     return {k: statistics.median(v) for k, v in times.items()}, errors
 
 

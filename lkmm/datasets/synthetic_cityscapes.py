@@ -10,6 +10,7 @@ bottom of some images is labelled ignore (255), as in Cityscapes.
 import os
 import os.path as osp
 import shutil
+from functools import partial
 from typing import List, Tuple, Union
 
 import numpy as np
@@ -68,44 +69,144 @@ class _Scene:
         self.paint(train_id, np.asarray(canvas, dtype=bool), thing)
 
 
-def _draw_street(hw: Tuple[int, int], rng: np.random.Generator):
-    """Returns image (H, W, 3) uint8, label ids, train ids, instance ids."""
-    h, w = hw
-    scene = _Scene(hw)
-    horizon = int(rng.uniform(0.38, 0.5) * h)
-    rows = np.arange(h)[:, None] * np.ones((1, w), bool)
-    scene.paint(10, rows < horizon)
-    # Buildings along the horizon, with gaps (sky) between some.
+def _fill_rectangle(draw: ImageDraw.ImageDraw, box: list) -> None:
+    """Fill ``box`` (``[x0, y0, x1, y1]``) on a :meth:`_Scene.shape` mask."""
+    draw.rectangle(box, fill=1)
+
+
+def _fill_ellipse(draw: ImageDraw.ImageDraw, box: list) -> None:
+    """Fill the ellipse inside ``box`` on a :meth:`_Scene.shape` mask."""
+    draw.ellipse(box, fill=1)
+
+
+def _fill_polygon(draw: ImageDraw.ImageDraw, points: list) -> None:
+    """Fill the polygon through ``points`` on a :meth:`_Scene.shape` mask."""
+    draw.polygon(points, fill=1)
+
+
+def _draw_buildings(scene: _Scene, horizon: int, w: int,
+                    rng: np.random.Generator) -> None:
+    """A row of buildings standing on the horizon, with gaps of sky.
+
+    Args:
+        scene (_Scene): Painted on.
+        horizon (int): Row of the horizon.
+        w (int): Image width.
+        rng (np.random.Generator): Draws the buildings.
+    """
     x = -int(rng.uniform(0, 0.1) * w)
     while x < w:
         width = int(rng.uniform(0.12, 0.3) * w) + 2
         if rng.random() < 0.8:
             top = int(rng.uniform(0.05, 0.7) * horizon)
             box = [x, top, x + width - 1, horizon]
-            scene.shape(2, lambda d, box=box: d.rectangle(box, fill=1))
+            scene.shape(2, partial(_fill_rectangle, box=box))
         x += width
-    # Trees: crowns on the horizon, in front of the buildings.
+
+
+def _draw_trees(scene: _Scene, horizon: int, hw: Tuple[int, int],
+                rng: np.random.Generator) -> None:
+    """Zero to three tree crowns on the horizon, in front of the buildings.
+
+    Args:
+        scene (_Scene): Painted on.
+        horizon (int): Row of the horizon.
+        hw (tuple[int, int]): Image ``(h, w)``.
+        rng (np.random.Generator): Draws the trees.
+    """
+    h, w = hw
     for _ in range(int(rng.integers(0, 4))):
         radius = rng.uniform(0.06, 0.14) * h
         cx, cy = rng.uniform(0, w), horizon - rng.uniform(0.3, 1.0) * radius
         box = [cx - radius * 1.3, cy - radius, cx + radius * 1.3, cy + radius]
-        scene.shape(8, lambda d, box=box: d.ellipse(box, fill=1))
-    # Ground: sidewalks, and the road narrowing to a vanishing point.
+        scene.shape(8, partial(_fill_ellipse, box=box))
+
+
+class _Road:
+    """A road narrowing from the image's bottom edge to a vanishing point
+    on the horizon.
+
+    Args:
+        hw (tuple[int, int]): Image ``(h, w)``.
+        horizon (int): Row of the horizon.
+        vx (float): Column of the vanishing point.
+        left (float): Column of the road's left edge at the bottom row.
+        right (float): Column of its right edge there.
+    """
+
+    def __init__(self, hw: Tuple[int, int], horizon: int, vx: float,
+                 left: float, right: float):
+        self.h, self.w = hw
+        self.horizon, self.vx, self.left, self.right = horizon, vx, left, right
+
+    def polygon(self) -> List[Tuple[float, float]]:
+        """The road's corners: top left, top right, bottom right, left."""
+        vx, w = self.vx, self.w
+        return [(vx - 0.03 * w, self.horizon), (vx + 0.03 * w, self.horizon),
+                (self.right, self.h), (self.left, self.h)]
+
+    def x_at(self, y: float, t: float) -> float:
+        """Column of the point a share ``t`` across the road at row ``y``
+        (0: left edge, 1: right edge; outside for the sidewalks)."""
+        vx, w = self.vx, self.w
+        s = (y - self.horizon) / (self.h - self.horizon)
+        x0 = vx - 0.03 * w + s * (self.left - vx + 0.03 * w)
+        x1 = vx + 0.03 * w + s * (self.right - vx - 0.03 * w)
+        return x0 + t * (x1 - x0)
+
+
+def _draw_ground(scene: _Scene, rows: np.ndarray, horizon: int,
+                 hw: Tuple[int, int], rng: np.random.Generator) -> _Road:
+    """Sidewalk below the horizon, the road on top of it.
+
+    Args:
+        scene (_Scene): Painted on.
+        rows (np.ndarray): (H, W) row index of every pixel.
+        horizon (int): Row of the horizon.
+        hw (tuple[int, int]): Image ``(h, w)``.
+        rng (np.random.Generator): Draws the road's shape.
+
+    Returns:
+        _Road: The road, where the things are placed.
+    """
+    w = hw[1]
     scene.paint(1, rows >= horizon)
     vx = rng.uniform(0.35, 0.65) * w
     left, right = rng.uniform(-0.35, 0.15) * w, rng.uniform(0.85, 1.35) * w
-    road = [(vx - 0.03 * w, horizon), (vx + 0.03 * w, horizon), (right, h),
-            (left, h)]
-    scene.shape(0, lambda d: d.polygon(road, fill=1))
+    road = _Road(hw, horizon, vx, left, right)
+    scene.shape(0, partial(_fill_polygon, points=road.polygon()))
+    return road
 
-    def road_x(y, t):
-        """x of the point a share t across the road at row y."""
-        s = (y - horizon) / (h - horizon)
-        x0 = vx - 0.03 * w + s * (left - vx + 0.03 * w)
-        x1 = vx + 0.03 * w + s * (right - vx - 0.03 * w)
-        return x0 + t * (x1 - x0)
 
-    # Things, far ones first: cars on the road, persons on the sidewalks.
+def _car_shape(draw: ImageDraw.ImageDraw, x0: float, x1: float, base: float,
+               height: float) -> None:
+    """A car's body and cabin, standing on row ``base``."""
+    draw.rectangle([x0, base - 0.6 * height, x1, base], fill=1)
+    inset = 0.2 * (x1 - x0)
+    draw.rectangle([x0 + inset, base - height, x1 - inset,
+                    base - 0.55 * height], fill=1)
+
+
+def _person_shape(draw: ImageDraw.ImageDraw, cx: float, base: float,
+                  height: float, half: float) -> None:
+    """A person's body and head, standing on row ``base``."""
+    draw.ellipse([cx - half, base - 0.8 * height, cx + half, base], fill=1)
+    head = 0.11 * height
+    draw.ellipse([cx - head, base - height, cx + head,
+                  base - height + 2 * head], fill=1)
+
+
+def _draw_things(scene: _Scene, road: _Road, rng: np.random.Generator
+                 ) -> None:
+    """Cars on the road and persons on the sidewalks, far ones first, each
+    scaled with its distance from the horizon.
+
+    Args:
+        scene (_Scene): Painted on.
+        road (_Road): The road.
+        rng (np.random.Generator): Draws the things.
+    """
+    h, w, horizon = road.h, road.w, road.horizon
     things = []
     for _ in range(int(rng.integers(1, 4))):
         things.append(('car', rng.uniform(horizon + 0.12 * h, h)))
@@ -116,38 +217,36 @@ def _draw_street(hw: Tuple[int, int], rng: np.random.Generator):
         if kind == 'car':
             width = scale * rng.uniform(0.22, 0.32) * w + 4
             height = width * rng.uniform(0.45, 0.6)
-            cx = road_x(base, rng.uniform(0.15, 0.85))
-            x0, x1 = cx - width / 2, cx + width / 2
-
-            def car(d, x0=x0, x1=x1, base=base, height=height):
-                d.rectangle([x0, base - 0.6 * height, x1, base], fill=1)
-                inset = 0.2 * (x1 - x0)
-                d.rectangle([x0 + inset, base - height, x1 - inset,
-                             base - 0.55 * height], fill=1)
-
-            scene.shape(13, car, thing=True)
+            cx = road.x_at(base, rng.uniform(0.15, 0.85))
+            scene.shape(13, partial(_car_shape, x0=cx - width / 2,
+                                    x1=cx + width / 2, base=base,
+                                    height=height), thing=True)
         else:
             height = scale * rng.uniform(0.3, 0.45) * h + 5
             side = rng.random() < 0.5
-            cx = road_x(base, -0.08 if side else 1.08) + rng.uniform(-3, 3)
-            half = 0.16 * height
+            cx = road.x_at(base, -0.08 if side else 1.08) + \
+                rng.uniform(-3, 3)
+            scene.shape(11, partial(_person_shape, cx=cx, base=base,
+                                    height=height, half=0.16 * height),
+                        thing=True)
 
-            def person(d, cx=cx, base=base, height=height, half=half):
-                d.ellipse([cx - half, base - 0.8 * height, cx + half, base],
-                          fill=1)
-                head = 0.11 * height
-                d.ellipse([cx - head, base - height, cx + head,
-                           base - height + 2 * head], fill=1)
 
-            scene.shape(11, person, thing=True)
-    if rng.random() < 0.5:  # ego vehicle: ignored, as in Cityscapes
-        scene.paint(_IGNORE, rows >= h - max(2, int(0.07 * h)))
+def _label_maps(scene: _Scene
+                ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The three Cityscapes label images of a drawn scene.
 
+    Args:
+        scene (_Scene): The scene.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray, np.ndarray]: Label ids and train ids
+        (uint8), and instance ids (uint16: the label id for stuff, label id
+        * 1000 + index for things).
+    """
     train_lut = np.asarray(scene.train_ids, np.uint8)
     train = train_lut[scene.region]
     label_ids = np.asarray([_LABEL_IDS[t] for t in scene.train_ids],
                            np.uint8)[scene.region]
-    # instanceIds: label id for stuff, label id * 1000 + index for things.
     instance_lut = np.asarray(
         [_LABEL_IDS[t] for t in scene.train_ids], np.int64)
     counters = {}
@@ -156,7 +255,21 @@ def _draw_street(hw: Tuple[int, int], rng: np.random.Generator):
             instance_lut[i] = _LABEL_IDS[t] * 1000 + counters.get(t, 0)
             counters[t] = counters.get(t, 0) + 1
     instances = instance_lut[scene.region].astype(np.uint16)
+    return label_ids, train, instances
 
+
+def _render(scene: _Scene, rng: np.random.Generator) -> np.ndarray:
+    """The image of a scene: each visible region in its class's textured
+    colour, plus pixel noise.
+
+    Args:
+        scene (_Scene): The scene.
+        rng (np.random.Generator): Draws colours, textures and noise.
+
+    Returns:
+        np.ndarray: (H, W, 3) uint8.
+    """
+    h, w = scene.hw
     image = np.zeros((h, w, 3), np.float32)
     side = max(h, w)
     for i, t in enumerate(scene.train_ids):
@@ -172,8 +285,37 @@ def _draw_street(hw: Tuple[int, int], rng: np.random.Generator):
                                                                 None] / h)
         image[where] = layer[where]
     image += rng.normal(0, 5, image.shape)
-    image = np.clip(image, 0, 255).astype(np.uint8)
-    return image, label_ids, train, instances
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def _draw_street(hw: Tuple[int, int], rng: np.random.Generator):
+    """One street scene and its labels.
+
+    Sky, buildings, trees, sidewalk, road, then cars and persons are drawn
+    in that order (later ones hide earlier ones), and some images get an
+    ego-vehicle band, ignored as in Cityscapes.
+
+    Args:
+        hw (tuple[int, int]): Image ``(h, w)``.
+        rng (np.random.Generator): Every random draw of the scene.
+
+    Returns:
+        tuple[np.ndarray, ...]: Image (H, W, 3) uint8, label ids, train ids,
+        instance ids (see :func:`_label_maps`).
+    """
+    h, w = hw
+    scene = _Scene(hw)
+    horizon = int(rng.uniform(0.38, 0.5) * h)
+    rows = np.arange(h)[:, None] * np.ones((1, w), bool)
+    scene.paint(10, rows < horizon)
+    _draw_buildings(scene, horizon, w, rng)
+    _draw_trees(scene, horizon, hw, rng)
+    road = _draw_ground(scene, rows, horizon, hw, rng)
+    _draw_things(scene, road, rng)
+    if rng.random() < 0.5:  # ego vehicle: ignored, as in Cityscapes
+        scene.paint(_IGNORE, rows >= h - max(2, int(0.07 * h)))
+    label_ids, train, instances = _label_maps(scene)
+    return _render(scene, rng), label_ids, train, instances
 
 
 def make_shapes_cityscapes(root: str,

@@ -11,6 +11,7 @@ it with pycocotools gives back that region pixel for pixel, and ``bbox`` and
 import json
 import os
 import os.path as osp
+from functools import partial
 from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
@@ -183,6 +184,101 @@ def _draw_coco_sample(hw: Tuple[int, int], rng: np.random.Generator):
     return image, list(zip(cats, _visible(masks), polygons))
 
 
+def _object_annotation(ann_id: int, image_id: int, cat: int,
+                       mask: np.ndarray, polygon: List[float]) -> dict:
+    """The COCO annotation of one object's visible region.
+
+    Args:
+        ann_id (int): Annotation id.
+        image_id (int): Id of its image.
+        cat (int): Category index (COCO ids start at 1).
+        mask (np.ndarray): (H, W) bool visible region.
+        polygon (list[float]): Its outline (:func:`mask_to_polygon`).
+
+    Returns:
+        dict: ``id``, ``image_id``, ``category_id``, ``bbox`` (``[x, y, w,
+        h]`` of the region), ``area`` (its pixels), ``iscrowd=0`` and
+        ``segmentation``.
+    """
+    rows, cols = np.nonzero(mask)
+    x0, y0 = int(cols.min()), int(rows.min())
+    return dict(id=ann_id, image_id=image_id, category_id=cat + 1,
+                bbox=[float(x0), float(y0), float(cols.max() + 1 - x0),
+                      float(rows.max() + 1 - y0)],
+                area=float(mask.sum()), iscrowd=0, segmentation=[polygon])
+
+
+def _write_coco_split(root: str, split: str, count: int,
+                      hw: Tuple[int, int], rng: np.random.Generator,
+                      next_image: int, next_ann: int
+                      ) -> Tuple[List[dict], List[dict], int, int]:
+    """Draw and save the images of one split.
+
+    Args:
+        root (str): Dataset folder; images go to ``root/split``.
+        split (str): ``'train2017'`` or ``'val2017'``.
+        count (int): Images to draw.
+        hw (tuple[int, int]): Image ``(h, w)``.
+        rng (np.random.Generator): Shared by all splits, in order.
+        next_image (int): Id of the split's first image (ids go on across
+            splits).
+        next_ann (int): Id of its first annotation.
+
+    Returns:
+        tuple[list[dict], list[dict], int, int]: The split's ``images`` and
+        ``annotations`` entries, and the next free image and annotation
+        ids.
+    """
+    os.makedirs(osp.join(root, split), exist_ok=True)
+    images, annotations = [], []
+    for _ in range(count):
+        image, objects = _draw_coco_sample(hw, rng)
+        file_name = f'{next_image:012d}.jpg'
+        Image.fromarray(image).save(
+            osp.join(root, split, file_name), quality=95)
+        images.append(
+            dict(id=next_image, file_name=file_name, height=hw[0],
+                 width=hw[1]))
+        for cat, mask, polygon in objects:
+            annotations.append(_object_annotation(next_ann, next_image, cat,
+                                                  mask, polygon))
+            next_ann += 1
+        next_image += 1
+    return images, annotations, next_image, next_ann
+
+
+def _write_shapes_coco(root: str, num_train: int, num_val: int,
+                       hw: Tuple[int, int], seed: int) -> None:
+    """Write both splits and their annotation files (see
+    :func:`make_shapes_coco`), all drawn from one generator.
+
+    Args:
+        root (str): Dataset folder.
+        num_train (int): Training images.
+        num_val (int): Validation images.
+        hw (tuple[int, int]): Image ``(h, w)``.
+        seed (int): Seed of the generator.
+    """
+    rng = np.random.default_rng(seed)
+    categories = [
+        dict(id=i + 1, name=name, supercategory='shape')
+        for i, name in enumerate(SHAPES_COCO_METAINFO['classes'])
+    ]
+    os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
+    next_image, next_ann = 1, 1
+    for split, count in (('train2017', num_train), ('val2017', num_val)):
+        images, annotations, next_image, next_ann = _write_coco_split(
+            root, split, count, hw, rng, next_image, next_ann)
+        with open(
+                osp.join(root, 'annotations',
+                         f'instances_{split}.json'), 'w') as f:
+            json.dump(
+                dict(info=dict(description='lkmm generated shapes',
+                               version='1.0'),
+                     licenses=[], images=images, annotations=annotations,
+                     categories=categories), f)
+
+
 def make_shapes_coco(root: str,
                      num_train: int = 64,
                      num_val: int = 16,
@@ -222,49 +318,8 @@ def make_shapes_coco(root: str,
     _check_count('num_val', num_val)
     hw = _check_size(size, 32)
     _check_seed(seed)
-
-    def write():
-        rng = np.random.default_rng(seed)
-        categories = [
-            dict(id=i + 1, name=name, supercategory='shape')
-            for i, name in enumerate(SHAPES_COCO_METAINFO['classes'])
-        ]
-        os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
-        next_image, next_ann = 1, 1
-        for split, count in (('train2017', num_train), ('val2017', num_val)):
-            os.makedirs(osp.join(root, split), exist_ok=True)
-            images, annotations = [], []
-            for _ in range(count):
-                image, objects = _draw_coco_sample(hw, rng)
-                file_name = f'{next_image:012d}.jpg'
-                Image.fromarray(image).save(
-                    osp.join(root, split, file_name), quality=95)
-                images.append(
-                    dict(id=next_image, file_name=file_name, height=hw[0],
-                         width=hw[1]))
-                for cat, mask, polygon in objects:
-                    rows, cols = np.nonzero(mask)
-                    x0, y0 = int(cols.min()), int(rows.min())
-                    annotations.append(
-                        dict(id=next_ann, image_id=next_image,
-                             category_id=cat + 1,
-                             bbox=[float(x0), float(y0),
-                                   float(cols.max() + 1 - x0),
-                                   float(rows.max() + 1 - y0)],
-                             area=float(mask.sum()), iscrowd=0,
-                             segmentation=[polygon]))
-                    next_ann += 1
-                next_image += 1
-            with open(
-                    osp.join(root, 'annotations',
-                             f'instances_{split}.json'), 'w') as f:
-                json.dump(
-                    dict(info=dict(description='lkmm generated shapes',
-                                   version='1.0'),
-                         licenses=[], images=images, annotations=annotations,
-                         categories=categories), f)
-
     return _write_once(
         root, 'lkmm_shapes_coco.txt',
         dict(num_train=num_train, num_val=num_val, size=f'{hw[0]}x{hw[1]}',
-             seed=seed), write)
+             seed=seed),
+        partial(_write_shapes_coco, root, num_train, num_val, hw, seed))

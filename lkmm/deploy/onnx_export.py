@@ -55,9 +55,10 @@ import copy
 import os
 import os.path as osp
 import statistics
-import time
 import warnings
-from typing import Dict, List, Optional, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -65,6 +66,7 @@ import torch.nn as nn
 from mmengine.logging import print_log
 
 from lkmm.analysis.complexity import input_shape_from_cfg
+from lkmm.analysis.timing import time_callable
 from lkmm.engine.runner import build_model_from_cfg, load_config
 from lkmm.models.folding import fold_model
 from lkmm.ops.depthwise_conv_plan import depthwise_conv_impl
@@ -222,22 +224,336 @@ def _session(path: str, threads: int):
                                 providers=['CPUExecutionProvider'])
 
 
-def _median_ms(fn, warmup: int, iters: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
-
-
 def _verify(session, inputs: torch.Tensor, reference: List[torch.Tensor],
             tolerance: float, what: str) -> dict:
     """Compare onnxruntime's outputs on ``inputs`` with ``reference``."""
     return _compare(reference, _run_onnxruntime(session, inputs), tolerance,
                     what)
+
+
+@dataclass
+class _ExportJob:
+    """What every export attempt of one model shares.
+
+    Attributes:
+        model (nn.Module): The unfolded model, eval mode: the reference.
+        module (nn.Module): Its folded copy with flat tuple outputs: what
+            is exported.
+        inputs (Tensor): The example batch (CPU).
+        reference (list[Tensor]): ``model``'s outputs on ``inputs``.
+        device (torch.device): Where ``model`` and ``module`` run.
+        gen (torch.Generator): Drew ``inputs``; the check batches of other
+            sizes continue its draws, attempt after attempt.
+        input_shape (tuple[int, int, int]): ``(C, H, W)`` of ``inputs``.
+        batch_size (int): Images in ``inputs``.
+        opset (int): ONNX opset.
+        tolerance (float): Relative tolerance of every check.
+        threads (int): Intra-op threads of the onnxruntime sessions.
+        detector (bool): Whether ``model`` is an mmdet detector.
+    """
+    model: nn.Module
+    module: nn.Module
+    inputs: torch.Tensor
+    reference: List[torch.Tensor]
+    device: torch.device
+    gen: torch.Generator
+    input_shape: Tuple[int, int, int]
+    batch_size: int
+    opset: int
+    tolerance: float
+    threads: int
+    detector: bool
+
+
+def _unsupported_detector(model: nn.Module,
+                          err: Exception) -> UnsupportedModelError:
+    """The error that refuses a detector torch.onnx could not handle.
+
+    Args:
+        model (nn.Module): The detector.
+        err (Exception): What torch (or the detector) raised.
+
+    Returns:
+        UnsupportedModelError: Naming the cause and mmdeploy, the tool for
+        detectors (raise it ``from err``).
+    """
+    return UnsupportedModelError(
+        f'detectors are not supported by this tool: torch.onnx cannot '
+        f'export the mode="tensor" forward of {type(model).__name__} '
+        f'({type(err).__name__}: {str(err)[:300]}). mmdet\'s tensor '
+        'mode of two-stage detectors decodes proposals with NMS, whose '
+        'ONNX export path in mmcv 2.x imports mmdet 2.x (mmdet.core); '
+        'export detectors with mmdeploy. Classifiers, segmentors and '
+        'bare backbones are supported')
+
+
+def _check_export_args(opset: int,
+                       input_shape: Sequence[int]) -> Tuple[int, int, int]:
+    """Validate the opset and the image shape before any work.
+
+    Args:
+        opset (int): The requested ONNX opset.
+        input_shape (Sequence[int]): The requested ``(C, H, W)``.
+
+    Returns:
+        tuple[int, int, int]: ``input_shape`` as ints.
+
+    Raises:
+        ValueError: an opset below 17 (no DFT to refuse below it) or a
+            shape that is not ``(C, H, W)``.
+    """
+    if opset < 17:
+        raise ValueError(f'opset must be >= 17, got {opset}')
+    input_shape = tuple(int(s) for s in input_shape)
+    if len(input_shape) != 3:
+        raise ValueError(f'input_shape must be (C, H, W), got {input_shape}')
+    return input_shape
+
+
+def _reference_outputs(model: nn.Module, batch: torch.Tensor,
+                       device: torch.device) -> List[torch.Tensor]:
+    """The unfolded model's outputs on ``batch``, TF32 off.
+
+    Args:
+        model (nn.Module): The model in eval mode.
+        batch (Tensor): Images, on any device (moved to ``device``).
+        device (torch.device): Where ``model`` runs.
+
+    Returns:
+        list[Tensor]: Its flat outputs as CPU float tensors, what the ONNX
+        file must reproduce.
+    """
+    with _exact_fp32(device):
+        return _torch_outputs(as_tensor_module(model), model,
+                              batch.to(device))
+
+
+def _first_reference(model: nn.Module, inputs: torch.Tensor,
+                     device: torch.device,
+                     detector: bool) -> List[torch.Tensor]:
+    """:func:`_reference_outputs` on the example batch, refusing detectors
+    whose tensor mode is not implemented.
+
+    Args:
+        model (nn.Module): The model in eval mode.
+        inputs (Tensor): The example batch.
+        device (torch.device): Where ``model`` runs.
+        detector (bool): Whether ``model`` is an mmdet detector.
+
+    Returns:
+        list[Tensor]: The reference outputs.
+
+    Raises:
+        UnsupportedModelError: a detector without a tensor-mode forward.
+    """
+    try:
+        return _reference_outputs(model, inputs, device)
+    except NotImplementedError as err:
+        if detector:
+            raise _unsupported_detector(model, err) from err
+        raise
+
+
+def _dynamic_kind(spatial: Optional[bool]) -> str:
+    """How the file's shapes vary, for the log (see :func:`_export`)."""
+    if spatial is None:
+        return 'static shapes'
+    return 'dynamic batch, height and width' if spatial else 'dynamic batch'
+
+
+def _export_job(job: _ExportJob, path: str,
+                spatial: Optional[bool]) -> None:
+    """Export ``job.module`` to ``path`` with the dynamic axes of
+    ``spatial`` (see :func:`_export`).
+
+    Args:
+        job (_ExportJob): The model and its settings.
+        path (str): The file to write.
+        spatial (bool, optional): None: static; False: dynamic batch;
+            True: dynamic batch, height and width.
+
+    Raises:
+        UnsupportedModelError: the export of a detector failed.
+        OnnxExportError: the export of any other model failed.
+    """
+    _log(f'exporting ({_dynamic_kind(spatial)}, opset {job.opset}, '
+         f'TorchScript exporter) on a {tuple(job.inputs.shape)} batch')
+    try:
+        _export(job.module, job.inputs.to(job.device), path,
+                len(job.reference), [t.dim() for t in job.reference],
+                job.opset, spatial)
+    except Exception as err:
+        if job.detector:
+            raise _unsupported_detector(job.model, err) from err
+        raise OnnxExportError(
+            f'torch.onnx.export failed for {type(job.model).__name__}: '
+            f'{type(err).__name__}: {err}') from err
+
+
+def _check_graph(path: str) -> None:
+    """Refuse an invalid graph or one that computes an FFT.
+
+    Args:
+        path (str): The exported file.
+
+    Raises:
+        onnx.checker.ValidationError: an invalid graph.
+        OnnxExportError: FFT nodes, which lkmm's op switches exist to
+            keep out of the file.
+    """
+    onnx, _ = _import_onnx()
+    proto = onnx.load(path)
+    onnx.checker.check_model(proto)
+    fft = find_fft_nodes(proto)
+    if fft:
+        raise OnnxExportError(
+            f'the exported graph has {len(fft)} FFT node(s) '
+            f'({", ".join(fft[:5])}): lkmm\'s op switches should have '
+            'put every large-kernel convolution on the plain Conv path; '
+            'a module computes an FFT outside lkmm.ops')
+
+
+def _check_other_sizes(job: _ExportJob, session,
+                       spatial: Optional[bool]) -> None:
+    """Check the file's dynamic axes on new batches drawn from ``job.gen``:
+    one more image (dynamic batch) and, with ``spatial``, 32 more pixels
+    of height and width.
+
+    Args:
+        job (_ExportJob): The model and its settings.
+        session (onnxruntime.InferenceSession): The exported file.
+        spatial (bool, optional): As for :func:`_export_job`; None checks
+            nothing.
+
+    Raises:
+        DeployVerificationError: onnxruntime differs from PyTorch.
+    """
+    if spatial is not None:
+        other = torch.randn(job.batch_size + 1, *job.input_shape,
+                            generator=job.gen)
+        _verify(session, other,
+                _reference_outputs(job.model, other, job.device),
+                job.tolerance,
+                f'onnxruntime vs PyTorch, batch {job.batch_size + 1}')
+    if spatial:
+        c, h, w = job.input_shape
+        other = torch.randn(job.batch_size, c, h + 32, w + 32,
+                            generator=job.gen)
+        _verify(session, other,
+                _reference_outputs(job.model, other, job.device),
+                job.tolerance, f'onnxruntime vs PyTorch, {h + 32}x{w + 32}')
+
+
+def _attempt(job: _ExportJob, path: str, spatial: Optional[bool]) -> dict:
+    """One export to ``path``, its graph checked and its outputs compared.
+
+    Args:
+        job (_ExportJob): The model and its settings.
+        path (str): The (temporary) file to write.
+        spatial (bool, optional): As for :func:`_export_job`.
+
+    Returns:
+        dict: ``max_abs_diff``, ``output_scale`` and ``relative_diff`` on
+        the example batch.
+
+    Raises:
+        UnsupportedModelError, OnnxExportError: see :func:`_export_job`
+            and :func:`_check_graph`.
+        DeployVerificationError: onnxruntime differs from PyTorch.
+    """
+    _export_job(job, path, spatial)
+    _check_graph(path)
+    session = _session(path, job.threads)
+    stats = _verify(session, job.inputs, job.reference, job.tolerance,
+                    'onnxruntime vs PyTorch')
+    _check_other_sizes(job, session, spatial)
+    return stats
+
+
+def _attempt_dynamic(job: _ExportJob, path: str) -> Tuple[dict, List[str]]:
+    """Export with dynamic batch, height and width; where that file fails
+    in any way, with a dynamic batch alone.
+
+    Args:
+        job (_ExportJob): The model and its settings.
+        path (str): The (temporary) file to write.
+
+    Returns:
+        tuple[dict, list[str]]: :func:`_attempt`'s stats and the dynamic
+        axes of the file kept.
+
+    Raises:
+        UnsupportedModelError: a detector (no second try).
+        OnnxExportError, DeployVerificationError: the dynamic-batch export
+            failed too.
+    """
+    try:
+        return _attempt(job, path, True), ['batch', 'height', 'width']
+    except UnsupportedModelError:
+        raise
+    except Exception as err:
+        _log(f'height and width stay fixed: with them dynamic the file '
+             f'fails ({type(err).__name__}: {str(err)[:300]}); exporting '
+             'again with a dynamic batch only')
+    return _attempt(job, path, False), ['batch']
+
+
+def _write_checked_file(job: _ExportJob, out: str,
+                        dynamic: bool) -> Tuple[dict, List[str]]:
+    """Export to a temporary file beside ``out``; move it to ``out`` only
+    when every check passed (the temporary file is removed otherwise).
+
+    Args:
+        job (_ExportJob): The model and its settings.
+        out (str): The ``.onnx`` file to write.
+        dynamic (bool): Try dynamic axes (see :func:`_attempt_dynamic`).
+
+    Returns:
+        tuple[dict, list[str]]: The output comparison's stats and the
+        file's dynamic axes.
+
+    Raises:
+        UnsupportedModelError, OnnxExportError, DeployVerificationError:
+            see :func:`_attempt`.
+    """
+    tmp = _temp_path(out, '.partial.onnx')
+    try:
+        if dynamic:
+            stats, axes = _attempt_dynamic(job, tmp)
+        else:
+            stats, axes = _attempt(job, tmp, None), []
+        _publish(tmp, out)
+        tmp = None
+    finally:
+        if tmp is not None and osp.exists(tmp):
+            os.unlink(tmp)
+    return stats, axes
+
+
+def _written_file_summary(out: str, reference: List[torch.Tensor],
+                          axes: List[str], folded: int, stats: dict) -> dict:
+    """Log the written file and describe it, latency not yet measured.
+
+    Args:
+        out (str): The written file.
+        reference (list[Tensor]): PyTorch's outputs (their shapes).
+        axes (list[str]): The file's dynamic axes.
+        folded (int): Modules folded before the export.
+        stats (dict): The output comparison's stats.
+
+    Returns:
+        dict: What :func:`export_model_to_onnx` returns, with ``torch_ms``,
+        ``onnxruntime_ms`` and ``latency_ratio`` None.
+    """
+    size = osp.getsize(out)
+    _log(f'wrote {out}: {size / 2**20:.2f} MiB, outputs '
+         f'{[tuple(t.shape) for t in reference]}, dynamic axes '
+         f'{axes or "none"}, max relative difference '
+         f'{stats["relative_diff"]:.3g}')
+    return dict(out=out, file_size=size, dynamic_axes=axes, folded=folded,
+                output_shapes=[tuple(t.shape) for t in reference],
+                torch_ms=None, onnxruntime_ms=None, latency_ratio=None,
+                **stats)
 
 
 def export_model_to_onnx(model: nn.Module,
@@ -282,145 +598,72 @@ def export_model_to_onnx(model: nn.Module,
         (onnxruntime / PyTorch; None when not timed).
 
     Raises:
+        ImportError: onnx or onnxruntime is not installed.
+        ValueError: an opset below 17 or a shape that is not (C, H, W).
         UnsupportedModelError: a detector torch.onnx cannot export.
         OnnxExportError: the export failed or the graph has FFT nodes.
         DeployVerificationError: onnxruntime's outputs differ; nothing
             written.
     """
-    onnx, _ = _import_onnx()
-    if opset < 17:
-        raise ValueError(f'opset must be >= 17, got {opset}')
-    input_shape = tuple(int(s) for s in input_shape)
-    if len(input_shape) != 3:
-        raise ValueError(f'input_shape must be (C, H, W), got {input_shape}')
+    _import_onnx()  # fail before any work
+    input_shape = _check_export_args(opset, input_shape)
     model.eval()
     device = next(iter(model.parameters()), torch.empty(0)).device
     detector = is_mmdet_detector(model)
     gen = torch.Generator().manual_seed(seed)
     inputs = torch.randn(batch_size, *input_shape, generator=gen)
-
-    def unsupported(err):
-        return UnsupportedModelError(
-            f'detectors are not supported by this tool: torch.onnx cannot '
-            f'export the mode="tensor" forward of {type(model).__name__} '
-            f'({type(err).__name__}: {str(err)[:300]}). mmdet\'s tensor '
-            'mode of two-stage detectors decodes proposals with NMS, whose '
-            'ONNX export path in mmcv 2.x imports mmdet 2.x (mmdet.core); '
-            'export detectors with mmdeploy. Classifiers, segmentors and '
-            'bare backbones are supported')
-
-    with _exact_fp32(device):
-        try:
-            reference = _torch_outputs(as_tensor_module(model), model,
-                                       inputs.to(device))
-        except NotImplementedError as err:
-            if detector:
-                raise unsupported(err) from err
-            raise
+    reference = _first_reference(model, inputs, device, detector)
     folded = copy.deepcopy(model)
     count = fold_model(folded)
     _log(f'folded {count} modules (switch_to_deploy)')
-    module = _OutputsAsTuple(as_tensor_module(folded)).eval()
-    ranks = [t.dim() for t in reference]
-
-    threads = torch.get_num_threads()
-
-    def reference_on(batch):
-        with _exact_fp32(device):
-            return _torch_outputs(as_tensor_module(model), model,
-                                  batch.to(device))
-
-    def attempt(path, spatial):
-        """Export, check the graph, compare; the stats of the first
-        batch."""
-        kind = ('static shapes' if spatial is None else
-                'dynamic batch, height and width' if spatial else
-                'dynamic batch')
-        _log(f'exporting ({kind}, opset {opset}, TorchScript exporter) '
-             f'on a {tuple(inputs.shape)} batch')
-        try:
-            _export(module, inputs.to(device), path, len(reference), ranks,
-                    opset, spatial)
-        except Exception as err:
-            if detector:
-                raise unsupported(err) from err
-            raise OnnxExportError(
-                f'torch.onnx.export failed for {type(model).__name__}: '
-                f'{type(err).__name__}: {err}') from err
-        proto = onnx.load(path)
-        onnx.checker.check_model(proto)
-        fft = find_fft_nodes(proto)
-        if fft:
-            raise OnnxExportError(
-                f'the exported graph has {len(fft)} FFT node(s) '
-                f'({", ".join(fft[:5])}): lkmm\'s op switches should have '
-                'put every large-kernel convolution on the plain Conv path; '
-                'a module computes an FFT outside lkmm.ops')
-        session = _session(path, threads)
-        stats = _verify(session, inputs, reference, tolerance,
-                        'onnxruntime vs PyTorch')
-        if spatial is not None:
-            other = torch.randn(batch_size + 1, *input_shape, generator=gen)
-            _verify(session, other, reference_on(other), tolerance,
-                    f'onnxruntime vs PyTorch, batch {batch_size + 1}')
-        if spatial:
-            c, h, w = input_shape
-            other = torch.randn(batch_size, c, h + 32, w + 32,
-                                generator=gen)
-            _verify(session, other, reference_on(other), tolerance,
-                    f'onnxruntime vs PyTorch, {h + 32}x{w + 32}')
-        return stats
-
-    tmp = _temp_path(out, '.partial.onnx')
-    try:
-        if not dynamic:
-            stats, axes = attempt(tmp, None), []
-        else:
-            try:
-                stats = attempt(tmp, True)
-                axes = ['batch', 'height', 'width']
-            except UnsupportedModelError:
-                raise
-            except Exception as err:
-                _log(f'height and width stay fixed: with them dynamic the '
-                     f'file fails ({type(err).__name__}: {str(err)[:300]}); '
-                     'exporting again with a dynamic batch only')
-                stats, axes = attempt(tmp, False), ['batch']
-        _publish(tmp, out)
-        tmp = None
-    finally:
-        if tmp is not None and osp.exists(tmp):
-            os.unlink(tmp)
-
-    size = osp.getsize(out)
-    _log(f'wrote {out}: {size / 2**20:.2f} MiB, outputs '
-         f'{[tuple(t.shape) for t in reference]}, dynamic axes '
-         f'{axes or "none"}, max relative difference '
-         f'{stats["relative_diff"]:.3g}')
-    result = dict(out=out, file_size=size, dynamic_axes=axes, folded=count,
-                  output_shapes=[tuple(t.shape) for t in reference],
-                  torch_ms=None, onnxruntime_ms=None, latency_ratio=None,
-                  **stats)
+    job = _ExportJob(
+        model=model, module=_OutputsAsTuple(as_tensor_module(folded)).eval(),
+        inputs=inputs, reference=reference, device=device, gen=gen,
+        input_shape=input_shape, batch_size=batch_size, opset=opset,
+        tolerance=tolerance, threads=torch.get_num_threads(),
+        detector=detector)
+    stats, axes = _write_checked_file(job, out, dynamic)
+    result = _written_file_summary(out, reference, axes, count, stats)
     if bench_iters > 0:
-        result.update(_latency(module, out, inputs, threads, bench_warmup,
-                               bench_iters))
+        result.update(_latency(job.module, out, inputs, job.threads,
+                               bench_warmup, bench_iters))
     return result
+
+
+def _forward_no_grad(module: nn.Module, inputs: torch.Tensor) -> None:
+    """One forward of ``module`` on ``inputs`` without autograd (timed)."""
+    with torch.no_grad():
+        module(inputs)
 
 
 def _latency(module: nn.Module, path: str, inputs: torch.Tensor,
              threads: int, warmup: int, iters: int) -> Dict[str, float]:
-    """Median latency of onnxruntime and of the folded PyTorch model, both
-    on the CPU with the same thread count (lkmm's default op plan)."""
+    """Median latency of onnxruntime and of the folded PyTorch model.
+
+    Both run on the CPU with the same thread count (lkmm's default op
+    plan), so the ratio compares the runtimes, not the machines.
+
+    Args:
+        module (nn.Module): The folded model (copied to the CPU).
+        path (str): The exported file.
+        inputs (Tensor): The example batch.
+        threads (int): Intra-op threads of the onnxruntime session.
+        warmup (int): Untimed runs of each first (none when < 1).
+        iters (int): Timed runs of each, >= 1.
+
+    Returns:
+        dict: ``torch_ms``, ``onnxruntime_ms`` (medians) and
+        ``latency_ratio`` (onnxruntime / PyTorch).
+    """
     cpu_module = copy.deepcopy(module).cpu().eval()
     session = _session(path, threads)
-
-    def run_torch():
-        with torch.no_grad():
-            cpu_module(inputs)
-
-    torch_ms = _median_ms(run_torch, warmup, iters)
-    ort_ms = _median_ms(lambda: _run_onnxruntime(session, inputs), warmup,
-                        iters)
+    warmup = max(warmup, 0)
+    torch_ms = statistics.median(time_callable(
+        partial(_forward_no_grad, cpu_module, inputs), warmup=warmup,
+        repeats=iters))
+    ort_ms = statistics.median(time_callable(
+        partial(_run_onnxruntime, session, inputs), warmup=warmup,
+        repeats=iters))
     ratio = ort_ms / torch_ms
     print(f'latency, batch {tuple(inputs.shape)}, CPU, {threads} '
           f'thread(s), median of {iters}: PyTorch {torch_ms:.2f} ms, '

@@ -22,7 +22,6 @@ into a model built from the written config.
 import copy
 import os
 import os.path as osp
-import re
 import time
 from contextlib import contextmanager
 from typing import Iterator, List, Optional, Sequence, Tuple
@@ -33,6 +32,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 
 from lkmm.analysis.benchmark import (
+    TrainDeployComparison,
     compare_train_vs_deploy,
     format_benchmark_table,
 )
@@ -47,6 +47,7 @@ from lkmm.utils.model_outputs import (
     first_forward,
     flatten_tensors,
 )
+from lkmm.utils.state_dict import strip_prefix
 
 __all__ = [
     'CheckpointMismatchError', 'DeployVerificationError',
@@ -190,8 +191,7 @@ def load_state_dict_strictly(model: nn.Module, checkpoint: str) -> dict:
             f'{checkpoint} holds a {type(ckpt).__name__}, not a state dict')
     state_dict = ckpt.get('state_dict', ckpt)
     # Saved from a DDP-wrapped model: strip "module." like mmengine does.
-    state_dict = {re.sub(r'^module\.', '', k): v
-                  for k, v in state_dict.items()}
+    state_dict = strip_prefix(state_dict, 'module.')
     own = model.state_dict()
     missing = set(own) - set(state_dict)
     unexpected = set(state_dict) - set(own)
@@ -297,6 +297,281 @@ def _deployed_meta(source_meta: dict, config: str, checkpoint: str,
     return meta
 
 
+def _resolve_output_paths(config: str, checkpoint: str, out: str,
+                          out_config: Optional[str]) -> str:
+    """Check the four files before any work; returns the output config.
+
+    Args:
+        config (str): Training config.
+        checkpoint (str): Trained checkpoint (path or URL).
+        out (str): Deployed checkpoint to write.
+        out_config (str, optional): Deployed config to write; ``out`` with a
+            ``.py`` suffix when None.
+
+    Returns:
+        str: The deployed config's path.
+
+    Raises:
+        FileNotFoundError: a local ``checkpoint`` that does not exist.
+        ValueError: an output config without ``.py`` (mmengine reads the
+            suffix), or two of the four paths naming the same file.
+    """
+    if '://' not in checkpoint and not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+    if out_config is None:
+        out_config = osp.splitext(out)[0] + '.py'
+    if not out_config.endswith('.py'):
+        raise ValueError(f'the deployed config must end with .py, got '
+                         f'{out_config}')
+    paths = {osp.abspath(p) for p in (config, checkpoint, out, out_config)}
+    if len(paths) != 4:
+        raise ValueError('config, checkpoint, OUT and the output config must '
+                         'be four different files')
+    return out_config
+
+
+def _load_training_config(config: str, cfg_options: Optional[dict],
+                          input_shape: Optional[Sequence[int]]
+                          ) -> Tuple[Config, Tuple[int, ...]]:
+    """The training config and the check batch's image shape.
+
+    Args:
+        config (str): Training config.
+        cfg_options (dict, optional): Config overrides.
+        input_shape (Sequence[int], optional): ``(C, H, W)``, ``(H, W)`` or
+            None (see :func:`reparameterize_checkpoint`).
+
+    Returns:
+        tuple[Config, tuple[int, ...]]: The config, without the
+        ``work_dir`` :func:`lkmm.engine.runner.load_config` derived from
+        its file name (so the deployed config gets its own), and
+        ``(C, H, W)``.
+    """
+    cfg = load_config(config, cfg_options)
+    name = osp.splitext(osp.basename(config))[0]
+    if cfg.get('work_dir') == osp.join('work_dirs', name):
+        cfg.pop('work_dir')
+    if input_shape is None or len(input_shape) == 2:
+        input_shape = input_shape_from_cfg(cfg, input_shape)
+    return cfg, tuple(int(s) for s in input_shape)
+
+
+def _build_trained_model(cfg: Config, config: str, checkpoint: str,
+                         device: torch.device) -> Tuple[nn.Module, dict]:
+    """The trained model, checkpoint loaded strictly, eval mode.
+
+    Args:
+        cfg (Config): The training config.
+        config (str): Its path (logged).
+        checkpoint (str): Trained checkpoint (path or URL).
+        device (torch.device): Where the model goes.
+
+    Returns:
+        tuple[nn.Module, dict]: The model and the checkpoint's ``meta``.
+
+    Raises:
+        CheckpointMismatchError: ``checkpoint`` does not fit the model.
+    """
+    _log(f'building the model from {config}')
+    model = build_model_from_cfg(cfg)
+    _log(f'loading {checkpoint} (strict)')
+    source_meta = load_state_dict_strictly(model, checkpoint)
+    model.eval().to(device)
+    return model, source_meta
+
+
+def _fold_and_compare(model: nn.Module, inputs: torch.Tensor,
+                      device: torch.device, tolerance: float
+                      ) -> Tuple[List[torch.Tensor], nn.Module, dict]:
+    """Fold a copy of ``model`` and check that it reproduces ``model``.
+
+    Args:
+        model (nn.Module): The trained model, eval mode, on ``device``.
+        inputs (Tensor): The check batch, on ``device``.
+        device (torch.device): Where both run (TF32 off on CUDA).
+        tolerance (float): Relative tolerance (see :func:`_compare`).
+
+    Returns:
+        tuple[list[Tensor], nn.Module, dict]: ``model``'s outputs (the
+        reference of every later check), the folded copy and the
+        comparison's stats.
+
+    Raises:
+        DeployVerificationError: the folded copy's outputs differ.
+    """
+    _log(f'reference outputs on a random batch {tuple(inputs.shape)} '
+         f'on {device}')
+    with _exact_fp32(device):
+        reference = _outputs(model, inputs)
+        deployed = copy.deepcopy(model)
+        count = switch_model_to_deploy(deployed)
+        if count == 0:
+            _log('warning: no module has switch_to_deploy; the deployed '
+                 'model equals the trained one')
+        _log(f'switch_to_deploy called on {count} modules')
+        stats = _compare(reference, _outputs(deployed, inputs), tolerance,
+                         'deployed vs trained')
+    return reference, deployed, stats
+
+
+def _deployed_config_text(cfg: Config, config: str,
+                          out: str) -> Tuple[str, List[str]]:
+    """The deployed config's file text, headed by where it comes from.
+
+    Args:
+        cfg (Config): The training config.
+        config (str): Its path (named in the header).
+        out (str): The deployed checkpoint (named in the header).
+
+    Returns:
+        tuple[str, list[str]]: The text and the changes of
+        :func:`deploy_config` (each also logged).
+    """
+    deploy_cfg, changes = deploy_config(cfg)
+    for change in changes:
+        _log(f'config: {change}')
+    cfg_text = (f'# Deployed (re-parameterized) form of {config}, written '
+                'by tools/deploy/reparameterize.py\n'
+                f'# with weights {osp.basename(out)}; build it as usual and '
+                'load that checkpoint.\n' + deploy_cfg.pretty_text)
+    return cfg_text, changes
+
+
+def _write_deployed_files(deployed: nn.Module, meta: dict, cfg_text: str,
+                          ckpt_path: str, cfg_path: str) -> None:
+    """Write the folded weights (mmengine checkpoint format) and config.
+
+    Args:
+        deployed (nn.Module): The folded model (weights saved on the CPU).
+        meta (dict): The checkpoint's ``meta``.
+        cfg_text (str): The deployed config.
+        ckpt_path (str): Where the checkpoint goes.
+        cfg_path (str): Where the config goes.
+    """
+    state_dict = {k: v.detach().cpu()
+                  for k, v in deployed.state_dict().items()}
+    torch.save(dict(meta=meta, state_dict=state_dict), ckpt_path)
+    with open(cfg_path, 'w', encoding='utf-8') as f:
+        f.write(cfg_text)
+
+
+def _load_written_model(cfg_path: str, ckpt_path: str,
+                        deployed: nn.Module) -> nn.Module:
+    """Build the model the written config describes, load the written
+    checkpoint into it strictly: what a user of the files will do.
+
+    Args:
+        cfg_path (str): The written config.
+        ckpt_path (str): The written checkpoint.
+        deployed (nn.Module): The folded model (named in the error).
+
+    Returns:
+        nn.Module: The model, weights loaded (on the CPU, train mode).
+
+    Raises:
+        DeployVerificationError: the config does not build the folded
+            structure, naming each foldable type's folded-form argument.
+    """
+    _log('verifying: building from the written config, loading the '
+         'written checkpoint (strict)')
+    written = build_model_from_cfg(Config.fromfile(cfg_path))
+    try:
+        load_state_dict_strictly(written, ckpt_path)
+    except CheckpointMismatchError as err:
+        kinds = sorted({f'{type(m).__name__} '
+                        f'({folded_form_argument(type(m))})'
+                        for m in deployed.modules()
+                        if hasattr(m, 'switch_to_deploy')})
+        raise DeployVerificationError(
+            'the written config does not build the deployed structure '
+            f'({err}); the foldable types and the folded-form argument '
+            f'each declares (folded_form_arg) are {kinds}: is the '
+            'argument missing or not set by the config?') from err
+    return written
+
+
+def _publish_checked_files(deployed: nn.Module, meta: dict, cfg_text: str,
+                           out: str, out_config: str, *,
+                           reference: List[torch.Tensor],
+                           inputs: torch.Tensor, device: torch.device,
+                           tolerance: float) -> Tuple[nn.Module, dict]:
+    """Write the deployed files beside their targets, check that they
+    reproduce the trained model, then move them into place.
+
+    The temporary files are removed whatever fails, so ``out`` and
+    ``out_config`` are either both new and checked or untouched.
+
+    Args:
+        deployed (nn.Module): The folded model.
+        meta (dict): The checkpoint's ``meta``.
+        cfg_text (str): The deployed config.
+        out (str): Deployed checkpoint to write.
+        out_config (str): Deployed config to write.
+        reference (list[Tensor]): The trained model's outputs on
+            ``inputs``.
+        inputs (Tensor): The check batch, on ``device``.
+        device (torch.device): Where the rebuilt model runs.
+        tolerance (float): Relative tolerance (see :func:`_compare`).
+
+    Returns:
+        tuple[nn.Module, dict]: The model built from the written files
+        (eval mode, on ``device``) and the comparison's stats.
+
+    Raises:
+        DeployVerificationError: the files do not rebuild the folded model
+            or its outputs differ.
+    """
+    tmp_ckpt = tmp_cfg = None
+    try:
+        tmp_ckpt = _temp_path(out, '.partial')
+        tmp_cfg = _temp_path(out_config, '.partial.py')
+        _write_deployed_files(deployed, meta, cfg_text, tmp_ckpt, tmp_cfg)
+        written = _load_written_model(tmp_cfg, tmp_ckpt, deployed)
+        written.eval().to(device)
+        with _exact_fp32(device):
+            verify = _compare(reference, _outputs(written, inputs),
+                              tolerance, 'written files vs trained')
+        # Config first: once OUT exists, its config does too.
+        _publish(tmp_cfg, out_config)
+        tmp_cfg = None
+        _publish(tmp_ckpt, out)
+        tmp_ckpt = None
+    finally:
+        for tmp in (tmp_ckpt, tmp_cfg):
+            if tmp is not None and osp.exists(tmp):
+                os.unlink(tmp)
+    _log(f'wrote {out} and {out_config}')
+    return written, verify
+
+
+def _time_train_vs_deploy(model: nn.Module, written: nn.Module,
+                          input_shape: Sequence[int], batch_size: int,
+                          warmup: int, iters: int, device: torch.device
+                          ) -> TrainDeployComparison:
+    """Time the trained model against the one built from the written files
+    and print the table.
+
+    Args:
+        model (nn.Module): The trained model.
+        written (nn.Module): The model built from the written files.
+        input_shape (Sequence[int]): ``(C, H, W)``.
+        batch_size (int): Images per forward.
+        warmup (int): Untimed forwards per form.
+        iters (int): Timed forwards per form.
+        device (torch.device): Where both run.
+
+    Returns:
+        TrainDeployComparison: Both timings.
+    """
+    _log(f'timing train form vs deployed form ({warmup} warm-up + '
+         f'{iters} timed iterations each)')
+    speed = compare_train_vs_deploy(
+        model, input_shape=input_shape, batch_size=batch_size,
+        warmup=warmup, iters=iters, device=device, deployed_model=written)
+    print(format_benchmark_table(speed), flush=True)
+    return speed
+
+
 def reparameterize_checkpoint(config: str,
                               checkpoint: str,
                               out: str,
@@ -347,114 +622,31 @@ def reparameterize_checkpoint(config: str,
         (:class:`~lkmm.analysis.TrainDeployComparison` or None).
 
     Raises:
+        FileNotFoundError, ValueError: see :func:`_resolve_output_paths`.
         CheckpointMismatchError: ``checkpoint`` does not fit the config.
         DeployVerificationError: an output check failed; nothing written.
     """
     device = resolve_device(device)
-    if '://' not in checkpoint and not osp.isfile(checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-    if out_config is None:
-        out_config = osp.splitext(out)[0] + '.py'
-    if not out_config.endswith('.py'):
-        raise ValueError(f'the deployed config must end with .py, got '
-                         f'{out_config}')
-    paths = {osp.abspath(p) for p in (config, checkpoint, out, out_config)}
-    if len(paths) != 4:
-        raise ValueError('config, checkpoint, OUT and the output config must '
-                         'be four different files')
-
-    cfg = load_config(config, cfg_options)
-    name = osp.splitext(osp.basename(config))[0]
-    if cfg.get('work_dir') == osp.join('work_dirs', name):
-        # Set by load_config, not by the config: let the deployed config get
-        # its own default work dir.
-        cfg.pop('work_dir')
-    if input_shape is None or len(input_shape) == 2:
-        input_shape = input_shape_from_cfg(cfg, input_shape)
-    input_shape = tuple(int(s) for s in input_shape)
-
-    _log(f'building the model from {config}')
-    model = build_model_from_cfg(cfg)
-    _log(f'loading {checkpoint} (strict)')
-    source_meta = load_state_dict_strictly(model, checkpoint)
-    model.eval().to(device)
-
+    out_config = _resolve_output_paths(config, checkpoint, out, out_config)
+    cfg, input_shape = _load_training_config(config, cfg_options,
+                                             input_shape)
+    model, source_meta = _build_trained_model(cfg, config, checkpoint,
+                                              device)
     gen = torch.Generator().manual_seed(seed)
     inputs = torch.randn(batch_size, *input_shape, generator=gen).to(device)
-    _log(f'reference outputs on a random batch {tuple(inputs.shape)} '
-         f'on {device}')
-    with _exact_fp32(device):
-        reference = _outputs(model, inputs)
-        deployed = copy.deepcopy(model)
-        count = switch_model_to_deploy(deployed)
-        if count == 0:
-            _log('warning: no module has switch_to_deploy; the deployed '
-                 'model equals the trained one')
-        _log(f'switch_to_deploy called on {count} modules')
-        stats = _compare(reference, _outputs(deployed, inputs), tolerance,
-                         'deployed vs trained')
-
-    deploy_cfg, changes = deploy_config(cfg)
-    for change in changes:
-        _log(f'config: {change}')
-    cfg_text = (f'# Deployed (re-parameterized) form of {config}, written '
-                'by tools/deploy/reparameterize.py\n'
-                f'# with weights {osp.basename(out)}; build it as usual and '
-                'load that checkpoint.\n' + deploy_cfg.pretty_text)
-
-    tmp_ckpt = tmp_cfg = None
-    try:
-        tmp_ckpt = _temp_path(out, '.partial')
-        tmp_cfg = _temp_path(out_config, '.partial.py')
-        state_dict = {k: v.detach().cpu()
-                      for k, v in deployed.state_dict().items()}
-        torch.save(
-            dict(meta=_deployed_meta(source_meta, config, checkpoint,
-                                     cfg_text, stats),
-                 state_dict=state_dict), tmp_ckpt)
-        with open(tmp_cfg, 'w', encoding='utf-8') as f:
-            f.write(cfg_text)
-        del state_dict
-
-        _log('verifying: building from the written config, loading the '
-             'written checkpoint (strict)')
-        written = build_model_from_cfg(Config.fromfile(tmp_cfg))
-        try:
-            load_state_dict_strictly(written, tmp_ckpt)
-        except CheckpointMismatchError as err:
-            kinds = sorted({f'{type(m).__name__} '
-                            f'({folded_form_argument(type(m))})'
-                            for m in deployed.modules()
-                            if hasattr(m, 'switch_to_deploy')})
-            raise DeployVerificationError(
-                'the written config does not build the deployed structure '
-                f'({err}); the foldable types and the folded-form argument '
-                f'each declares (folded_form_arg) are {kinds}: is the '
-                'argument missing or not set by the config?') from err
-        written.eval().to(device)
-        with _exact_fp32(device):
-            verify = _compare(reference, _outputs(written, inputs),
-                              tolerance, 'written files vs trained')
-        # Config first: once OUT exists, its config does too.
-        _publish(tmp_cfg, out_config)
-        tmp_cfg = None
-        _publish(tmp_ckpt, out)
-        tmp_ckpt = None
-    finally:
-        for tmp in (tmp_ckpt, tmp_cfg):
-            if tmp is not None and osp.exists(tmp):
-                os.unlink(tmp)
-    _log(f'wrote {out} and {out_config}')
+    reference, deployed, stats = _fold_and_compare(model, inputs, device,
+                                                   tolerance)
+    cfg_text, changes = _deployed_config_text(cfg, config, out)
+    meta = _deployed_meta(source_meta, config, checkpoint, cfg_text, stats)
+    written, verify = _publish_checked_files(
+        deployed, meta, cfg_text, out, out_config, reference=reference,
+        inputs=inputs, device=device, tolerance=tolerance)
 
     speed = None
     if bench_iters > 0:
-        _log(f'timing train form vs deployed form ({bench_warmup} warm-up + '
-             f'{bench_iters} timed iterations each)')
-        speed = compare_train_vs_deploy(
-            model, input_shape=input_shape, batch_size=batch_size,
-            warmup=bench_warmup, iters=bench_iters, device=device,
-            deployed_model=written)
-        print(format_benchmark_table(speed), flush=True)
+        speed = _time_train_vs_deploy(model, written, input_shape,
+                                      batch_size, bench_warmup, bench_iters,
+                                      device)
     return dict(out=out, out_config=out_config, changes=changes,
                 verify_max_abs_diff=verify['max_abs_diff'], speed=speed,
                 **stats)

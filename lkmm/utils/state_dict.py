@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 __all__ = [
-    'WRAPPER_KEYS', 'strip_prefix', 'extract_state_dict',
+    'WRAPPER_KEYS', 'remove_prefix', 'strip_prefix', 'extract_state_dict',
     'compare_state_dict_with_model'
 ]
 
@@ -16,12 +16,20 @@ __all__ = [
 WRAPPER_KEYS = ('state_dict', 'model')
 
 
+def remove_prefix(key: str, prefix: str) -> str:
+    """``key`` without ``prefix``, removed as often as it repeats
+    (DataParallel inside DistributedDataParallel names ``module.module.``).
+    """
+    while key.startswith(prefix):
+        key = key[len(prefix):]
+    return key
+
+
 def strip_prefix(state_dict: Mapping, prefix: str,
                  drop_others: bool = False) -> Dict[str, torch.Tensor]:
     """``state_dict`` with ``prefix`` removed from the keys that have it.
 
-    The prefix is removed as often as it repeats (DataParallel inside
-    DistributedDataParallel saves ``module.module.``).
+    The prefix is removed as :func:`remove_prefix` does.
 
     Args:
         state_dict (Mapping): Keys to values.
@@ -37,9 +45,7 @@ def strip_prefix(state_dict: Mapping, prefix: str,
     """
     out = OrderedDict()
     for key, value in state_dict.items():
-        new_key = key
-        while new_key.startswith(prefix):
-            new_key = new_key[len(prefix):]
+        new_key = remove_prefix(key, prefix)
         if new_key == key and drop_others:
             continue
         if new_key in out:

@@ -602,6 +602,7 @@ def test_inspection_does_not_import_the_hook():
 import importlib, os, sys, types
 root = {root!r}
 for name, sub in [('lkmm', ''), ('lkmm.engine', 'engine'),
+                  ('lkmm.utils', 'utils'),
                   ('lkmm.engine.sparsity', os.path.join('engine',
                                                         'sparsity'))]:
     package = types.ModuleType(name)

@@ -146,3 +146,27 @@ def test_train_tool_refuses_a_foreign_load_from(tools, tmp_path):
     assert 'tools/model_converters/convert.py SRC DST --family replknet' \
         in str(info.value)
     assert 'fills only 0 of the' in str(info.value)
+
+
+def test_checked_pretrained_initializer_on_any_module(tmp_path):
+    """``lkmm.CheckedPretrained`` is a registered weight initializer: an
+    mmengine module outside lkmm gets the same check through its init_cfg."""
+    from mmengine.model import BaseModule
+
+    class Net(BaseModule):
+
+        def __init__(self, init_cfg):
+            super().__init__(init_cfg=init_cfg)
+            self.conv = torch.nn.Conv2d(3, 4, 3)
+
+    good, foreign = tmp_path / 'good.pth', tmp_path / 'foreign.pth'
+    torch.manual_seed(0)
+    source = Net(None)
+    torch.save(source.state_dict(), good)
+    torch.save({'other.weight': torch.zeros(4, 3, 3, 3)}, foreign)
+    net = Net(dict(type='lkmm.CheckedPretrained', checkpoint=str(good)))
+    net.init_weights()
+    assert torch.equal(net.conv.weight, source.conv.weight)
+    net = Net(dict(type='lkmm.CheckedPretrained', checkpoint=str(foreign)))
+    with pytest.raises(PretrainedMismatchError, match='fills only 0 of'):
+        net.init_weights()

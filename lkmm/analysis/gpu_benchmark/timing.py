@@ -6,6 +6,9 @@ from typing import Callable, Iterator, List, Optional
 
 import torch
 
+from lkmm.analysis.timing import synchronize as sync
+from lkmm.analysis.timing import time_call
+
 __all__ = ['Deadline', 'time_fn', 'sync', 'fp32_gemm_tflops', 'quick_timing']
 
 # Inside quick_timing (a smoke run of the script) every measurement is one
@@ -36,11 +39,6 @@ class Deadline:
         return time.monotonic() - self.start
 
 
-def sync(device: torch.device) -> None:
-    if torch.device(device).type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
 def time_fn(fn: Callable[[], object], device: torch.device,
             min_reps: int = 3, min_seconds: float = 0.15,
             max_reps: int = 20, slow_ms: float = 1500.) -> List[float]:
@@ -48,8 +46,9 @@ def time_fn(fn: Callable[[], object], device: torch.device,
 
     At least ``min_reps`` calls and ``min_seconds`` in all (at most
     ``max_reps``); a call slower than ``slow_ms`` is timed once only, and
-    every call inside :func:`quick_timing` too. CUDA calls are timed with
-    events, CPU calls with the wall clock.
+    every call inside :func:`quick_timing` too. Each call is timed by
+    :func:`lkmm.analysis.timing.time_call`: with CUDA events on CUDA, with
+    the wall clock on the CPU.
 
     Args:
         fn (callable): The work.
@@ -58,30 +57,15 @@ def time_fn(fn: Callable[[], object], device: torch.device,
     if _POLICY['quick']:
         min_reps, min_seconds = 1, 0.
     device = torch.device(device)
-    cuda = device.type == 'cuda'
-
-    def once() -> float:
-        if cuda:
-            start, stop = (torch.cuda.Event(enable_timing=True)
-                           for _ in range(2))
-            start.record()
-            fn()
-            stop.record()
-            stop.synchronize()
-            return start.elapsed_time(stop)
-        begin = time.perf_counter()
-        fn()
-        return (time.perf_counter() - begin) * 1e3
-
     sync(device)
-    first = once()
+    first = time_call(fn, device, cuda_events=True)
     if first > slow_ms:
         # The warm-up already took long (compiles, autotuning): one more.
-        return [once()]
+        return [time_call(fn, device, cuda_events=True)]
     times: List[float] = []
     while len(times) < max_reps and (len(times) < min_reps or
                                      sum(times) < min_seconds * 1e3):
-        times.append(once())
+        times.append(time_call(fn, device, cuda_events=True))
     return times
 
 

@@ -15,6 +15,8 @@ import torch.nn as nn
 from mmengine.dist import broadcast, broadcast_object_list, get_world_size
 from mmengine.model import is_model_wrapper
 
+from lkmm.utils.state_dict import remove_prefix
+
 from .allocation import (
     INIT_MODES,
     SNIP_POSITIONS,
@@ -441,7 +443,7 @@ class SparseMasks:
         if not isinstance(masks, dict):
             raise ValueError('not a SparseMasks state dict (no "masks" '
                              'entry)')
-        masks = {_strip_module(n): m for n, m in masks.items()}
+        masks = {remove_prefix(n, 'module.'): m for n, m in masks.items()}
         _check_mask_names(masks, self._params)
         # Copies: the masks change in place during training.
         self.masks = OrderedDict(
@@ -449,11 +451,6 @@ class SparseMasks:
                             dtype=torch.bool).clone().contiguous())
             for n in self._params if n in masks)
         self.apply()
-
-
-def _strip_module(name: str) -> str:
-    # Saved from a DDP-wrapped model.
-    return name[len('module.'):] if name.startswith('module.') else name
 
 
 def _check_mask_names(masks: Dict[str, torch.Tensor],
@@ -510,7 +507,7 @@ def masks_from(masks: MasksLike) -> Dict[str, torch.Tensor]:
             'no sparsity masks found: expected a checkpoint with a '
             f'"{CHECKPOINT_KEY}" entry (written by DynamicSparsityHook), a '
             'SparseMasks state dict or a dict of masks')
-    return {_strip_module(n): m.bool() for n, m in masks.items()}
+    return {remove_prefix(n, 'module.'): m.bool() for n, m in masks.items()}
 
 
 @torch.no_grad()

@@ -71,7 +71,11 @@ from lkmm.utils.checkpoint_mapping import (
     released_layout,
     released_source_prefix,
 )
-from lkmm.utils.state_dict import extract_state_dict, strip_prefix
+from lkmm.utils.state_dict import (
+    extract_state_dict,
+    remove_prefix,
+    strip_prefix,
+)
 
 from .large_kernel_convnext import LargeKernelConvNeXt
 
@@ -145,8 +149,7 @@ def is_slak_state_dict(state_dict: Mapping) -> bool:
             state_dict = state_dict[wrapper]
             break
     return any(isinstance(k, str) and _SLAK_MARK.fullmatch(
-        k[len('module.'):] if k.startswith('module.') else k)
-        for k in state_dict)
+        remove_prefix(k, 'module.')) for k in state_dict)
 
 
 def detect_slak_format(state_dict: Mapping) -> str:
