@@ -2,7 +2,7 @@
 import torch
 import torch.nn as nn
 
-from lkmm.ops import depthwise_conv2d
+from lkmm.ops import check_depthwise_conv_impl, depthwise_conv2d
 
 
 class DepthwiseConv2d(nn.Conv2d):
@@ -24,16 +24,29 @@ class DepthwiseConv2d(nn.Conv2d):
         bias (bool): Whether to learn a bias. Defaults to False.
         dilation (int): Spacing of the kernel taps (a dilated kernel runs
             ``nn.Conv2d.forward``). Defaults to 1.
+        impl (str): ``'auto'`` (the plan: switch, ``LKMM_DWCONV_IMPL``,
+            measured rules; :func:`lkmm.ops.select_depthwise_conv_plan`),
+            ``'torch'``, ``'fft'`` or ``'triton'``: this module's choice,
+            above the thread switch and the environment. Defaults to
+            ``'auto'``.
+
+    Raises:
+        ValueError: ``impl`` is not one of :data:`lkmm.ops.DWCONV_IMPLS`.
     """
 
+    # Class default: modules pickled before ``impl`` existed plan as before.
+    impl: str = 'auto'
+
     def __init__(self, channels: int, kernel_size, stride=1, padding=None,
-                 bias: bool = False, dilation: int = 1):
+                 bias: bool = False, dilation: int = 1, impl: str = 'auto'):
+        impl = check_depthwise_conv_impl(impl)
         ks = nn.modules.utils._pair(kernel_size)
         if padding is None:
             padding = (dilation * (ks[0] // 2), dilation * (ks[1] // 2))
         super().__init__(channels, channels, ks, stride=stride,
                          padding=padding, dilation=dilation,
                          groups=channels, bias=bias)
+        self.impl = impl
 
     @property
     def uses_fast_op(self) -> bool:
@@ -45,5 +58,11 @@ class DepthwiseConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.uses_fast_op and x.dim() == 4:
-            return depthwise_conv2d(x, self.weight, self.bias)
+            return depthwise_conv2d(
+                x, self.weight, self.bias,
+                impl=None if self.impl == 'auto' else self.impl)
         return super().forward(x)
+
+    def extra_repr(self) -> str:
+        s = super().extra_repr()
+        return s if self.impl == 'auto' else f'{s}, impl={self.impl!r}'

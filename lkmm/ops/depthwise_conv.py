@@ -1,53 +1,45 @@
 """Fast depth-wise KxK convolution for large kernels, no build step.
 
 RepLKNet's first guideline (paper Sec. 3, Table 1) is that large depth-wise
-kernels are cheap only if the convolution is implemented well. On CPU,
-PyTorch's (oneDNN) depth-wise kernel is fast while the kernel is at most 13
-wide, then drops to ~10 GFLOP/s, and its weight gradient is slow for every
-kernel size. :func:`depthwise_conv2d` computes the stride-1 'same'
-depth-wise convolution in three parts -- forward, input gradient, weight
-gradient -- each with the implementation :func:`plan_depthwise_conv`
-(:mod:`lkmm.ops.depthwise_conv_plan`) picks for the shape, device and
-dtype: torch's kernel (``F.conv2d``), torch's kernel on channels-last
-tensors (cuDNN on CUDA), FFTs (:mod:`lkmm.ops.fft_depthwise_conv`) or
-lkmm's Triton kernels (:mod:`lkmm.ops.triton_depthwise_conv`).
-``'torch'`` everywhere is the reference. The choice can be forced with
-:func:`set_depthwise_conv_impl`, the context manager
-:func:`depthwise_conv_impl` or the environment variable ``LKMM_DWCONV_IMPL``
-(``auto`` | ``torch`` | ``fft`` | ``triton``).
+kernels are cheap only if the convolution is implemented well; PyTorch's
+CPU kernel is slow beyond 13 taps wide and its weight gradient is slow at
+every size (figures in docs/depthwise_conv.md). :func:`depthwise_conv2d`
+computes the stride-1 'same' depth-wise convolution in three parts --
+forward, input gradient, weight gradient -- each by the implementation
+(:mod:`lkmm.ops.dwconv_impls`) its plan names
+(:func:`~lkmm.ops.depthwise_conv_plan.select_depthwise_conv_plan`, whose
+docstring lists the precedence of the sources: ``impl=``, the switch
+:func:`set_depthwise_conv_impl` / :func:`depthwise_conv_impl`,
+``LKMM_DWCONV_IMPL``, CUDA rules, CPU heuristics). ``'torch'`` everywhere
+is the reference.
 """
-from typing import Optional
+from typing import Mapping, Optional
 
 import torch
-import torch.nn.functional as F
 
 from .depthwise_conv_plan import (
     DWCONV_IMPLS,
     DWCONV_PART_IMPLS,
+    DWCONV_PARTS,
     depthwise_conv_impl,
     get_depthwise_conv_impl,
     plan_depthwise_conv,
     set_depthwise_conv_impl,
 )
-from .fft_depthwise_conv import (
-    fft_forward,
-    fft_grad_input,
-    fft_grad_weight,
-    fft_size,
-    kernel_reach,
-)
-from .triton_depthwise_conv import (
-    triton_forward,
-    triton_grad_input,
-    triton_grad_weight,
-)
+from .dwconv_impls import get_impl, is_channels_last
+from .dwconv_impls.torch_impl import conv2d_same
+from .fft_depthwise_conv import fft_size, kernel_reach
 
 __all__ = [
-    'DWCONV_IMPLS', 'depthwise_conv2d', 'depthwise_conv_part',
-    'plan_depthwise_conv',
+    'DWCONV_IMPLS', 'DWCONV_PART_IMPLS', 'depthwise_conv2d',
+    'depthwise_conv_part', 'plan_depthwise_conv',
     'set_depthwise_conv_impl', 'get_depthwise_conv_impl',
     'depthwise_conv_impl', 'fft_size'
 ]
+
+# The implementation every plan falls back to; the op calls it directly
+# (F.conv2d, autocast included) where the whole plan is its.
+_REFERENCE = 'torch'
 
 
 def _crop_to_reach(weight: torch.Tensor, shape) -> torch.Tensor:
@@ -59,87 +51,31 @@ def _crop_to_reach(weight: torch.Tensor, shape) -> torch.Tensor:
                   kw // 2 - rw:kw // 2 + rw + 1]
 
 
-def _torch_forward(x, weight, bias):
-    kh, kw = weight.shape[-2:]
-    return F.conv2d(x, weight, bias, padding=(kh // 2, kw // 2),
-                    groups=x.shape[1])
-
-
-def _direct_grad_input(grad_out, weight):
-    # The input gradient of a correlation is a convolution with the same
-    # kernel: torch's fast forward kernel with the kernel flipped.
-    return _torch_forward(grad_out, weight.flip(-2, -1), None)
-
-
-def _direct_grad_weight(grad_out, x, weight):
-    kh, kw = weight.shape[-2:]
-    _, grad_w, _ = torch.ops.aten.convolution_backward(
-        grad_out, x, weight, None, [1, 1], [kh // 2, kw // 2], [1, 1],
-        False, [0, 0], x.shape[1], [False, True, False])
-    return grad_w
-
-
-def _is_channels_last(x: torch.Tensor) -> bool:
-    return x.dim() == 4 and not x.is_contiguous() and \
-        x.is_contiguous(memory_format=torch.channels_last)
-
-
-def _channels_last(t: torch.Tensor) -> torch.Tensor:
-    return t.contiguous(memory_format=torch.channels_last)
-
-
-def _like_input(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``out`` in ``x``'s dtype and memory format (as F.conv2d returns)."""
-    out = out.to(x.dtype)
-    if _is_channels_last(x):
-        return _channels_last(out)
-    return out.contiguous()
-
-
-def _forward_part(impl, x, weight, bias):
+def _forward_part(impl: str, x, weight, bias) -> torch.Tensor:
     """The forward by ``impl``, in ``x``'s dtype and memory format."""
-    cropped = _crop_to_reach(weight, x.shape)
-    if impl == 'torch':
-        return _torch_forward(x, cropped, bias)
-    if impl == 'channels_last':
-        return _like_input(_torch_forward(_channels_last(x), cropped, bias),
-                           x)
-    if impl == 'triton':
-        return triton_forward(x, cropped, bias)
-    out = fft_forward(x, weight)
-    if bias is not None:
-        out += bias.to(out.dtype).view(1, -1, 1, 1)
-    return _like_input(out, x)
+    return get_impl(impl).forward(x, _crop_to_reach(weight, x.shape), bias)
 
 
-def _grad_input_part(impl, grad_out, x, weight):
-    cropped = _crop_to_reach(weight, x.shape)
-    if impl == 'torch':
-        return _direct_grad_input(grad_out, cropped)
-    if impl == 'channels_last':
-        return _like_input(
-            _direct_grad_input(_channels_last(grad_out), cropped), x)
-    if impl == 'triton':
-        return _like_input(triton_grad_input(grad_out, cropped), x)
-    return _like_input(fft_grad_input(grad_out, weight), x)
+def _grad_input_part(impl: str, grad_out, x, weight) -> torch.Tensor:
+    """The input gradient by ``impl``."""
+    return get_impl(impl).grad_input(grad_out, x,
+                                     _crop_to_reach(weight, x.shape))
 
 
-def _grad_weight_part(impl, grad_out, x, weight):
-    if impl == 'fft':
-        return fft_grad_weight(x, grad_out, weight).to(weight.dtype)
-    cropped = _crop_to_reach(weight, x.shape)
-    if impl == 'triton':
-        part = triton_grad_weight(x, grad_out, cropped.shape[-2:])
-    elif impl == 'channels_last':
-        part = _direct_grad_weight(_channels_last(grad_out),
-                                   _channels_last(x), cropped)
-    else:
-        part = _direct_grad_weight(grad_out, x, cropped)
+def _grad_weight_part(impl: str, grad_out, x, weight) -> torch.Tensor:
+    """The weight gradient by ``impl``: computed for the cropped kernel,
+    zero for the taps that never meet the input, in ``weight``'s dtype."""
+    part = get_impl(impl).grad_weight(grad_out, x,
+                                      _crop_to_reach(weight, x.shape))
     if part.shape == weight.shape:
         return part.to(weight.dtype)
     grad_w = torch.zeros_like(weight)
     _crop_to_reach(grad_w, x.shape).copy_(part)
     return grad_w
+
+
+_PARTS = dict(forward=_forward_part, grad_input=_grad_input_part,
+              grad_weight=_grad_weight_part)
 
 
 def depthwise_conv_part(part: str, impl: str, x: torch.Tensor,
@@ -158,33 +94,34 @@ def depthwise_conv_part(part: str, impl: str, x: torch.Tensor,
 
     Returns:
         Tensor: The output, the input gradient or the weight gradient.
+
+    Raises:
+        ValueError: Unknown ``impl`` or ``part``, or a gradient part
+            without ``grad_out``.
     """
-    if impl not in DWCONV_PART_IMPLS:
-        raise ValueError(f'impl must be one of {DWCONV_PART_IMPLS}, got '
-                         f'{impl!r}')
+    get_impl(impl)  # a ValueError naming DWCONV_PART_IMPLS if unknown
     if part == 'forward':
         return _forward_part(impl, x, weight, None)
-    if part not in ('grad_input', 'grad_weight'):
+    if part not in _PARTS:
         raise ValueError(f"part must be 'forward', 'grad_input' or "
                          f"'grad_weight', got {part!r}")
     if grad_out is None:
         raise ValueError(f'{part} needs grad_out')
-    if part == 'grad_input':
-        return _grad_input_part(impl, grad_out, x, weight)
-    return _grad_weight_part(impl, grad_out, x, weight)
+    return _PARTS[part](impl, grad_out, x, weight)
 
 
 class _DepthwiseConv2dFunction(torch.autograd.Function):
     """Forward and gradients, each part by its planned implementation.
 
-    The direct parts ('torch', 'channels_last', 'triton') run on the kernel
-    cropped to the taps that meet the input (:func:`_crop_to_reach`): same
-    result, less work, and on CPU a kernel larger than the map then often
-    fits oneDNN's fast path.
+    ``plan`` maps each part to an implementation name (the dict of
+    :func:`plan_depthwise_conv` or a :class:`DepthwiseConvPlan`). Every
+    implementation runs on the kernel cropped to the taps that meet the
+    input (:func:`_crop_to_reach`): same result, less work, and on CPU a
+    kernel larger than the map then often fits oneDNN's fast path.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, plan):
+    def forward(ctx, x, weight, bias, plan: Mapping[str, str]):
         out = _forward_part(plan['forward'], x, weight, bias)
         ctx.save_for_backward(x, weight)
         ctx.plan = plan
@@ -244,9 +181,17 @@ def _check_args(x: torch.Tensor, weight: torch.Tensor,
                          f'{tuple(bias.shape)}')
 
 
+def _reference_suffices(plan: Mapping[str, str], needs_grad: bool) -> bool:
+    """Whether every part that runs is the reference's: then ``F.conv2d``
+    itself runs (its own autograd and autocast, no custom Function)."""
+    parts = DWCONV_PARTS if needs_grad else ('forward', )
+    return all(plan[part] == _REFERENCE for part in parts)
+
+
 def depthwise_conv2d(x: torch.Tensor,
                      weight: torch.Tensor,
-                     bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+                     bias: Optional[torch.Tensor] = None,
+                     impl: Optional[str] = None) -> torch.Tensor:
     """Depth-wise convolution, stride 1, zero 'same' padding.
 
     Equals ``F.conv2d(x, weight, bias, padding=(KH // 2, KW // 2),
@@ -259,25 +204,31 @@ def depthwise_conv2d(x: torch.Tensor,
             ``F.conv2d`` would be.
         weight (Tensor): ``(C, 1, KH, KW)`` kernel, KH and KW odd.
         bias (Tensor, optional): ``(C,)`` bias.
+        impl (str, optional): One of :data:`DWCONV_IMPLS`, above the switch
+            and ``LKMM_DWCONV_IMPL`` (a module passes its ``impl=`` here
+            unless it is ``'auto'``); the switch in effect when None.
 
     Returns:
         Tensor: ``(N, C, H, W)``, in the input's dtype and memory format.
+
+    Raises:
+        ValueError: Bad shapes, or ``impl`` not one of :data:`DWCONV_IMPLS`.
+        RuntimeError: A forced implementation cannot run here.
     """
     if torch.jit.is_tracing() or torch.jit.is_scripting() or \
             torch.onnx.is_in_onnx_export():
         # Traced graphs (FLOP counters, ONNX) must see a real convolution.
-        return _torch_forward(x, weight, bias)
+        return conv2d_same(x, weight, bias)
     _check_args(x, weight, bias)
     cast = _autocast_dtype(x.device.type) if x.is_floating_point() else None
     dtype = cast or x.dtype
     plan = plan_depthwise_conv(x.shape, weight.shape[-2:], x.device, dtype,
-                               channels_last=_is_channels_last(x))
+                               impl=impl, channels_last=is_channels_last(x))
     needs_grad = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (x, weight, bias))
-    if plan['forward'] == 'torch' and (
-            not needs_grad or all(v == 'torch' for v in plan.values())):
+    if _reference_suffices(plan, needs_grad):
         # F.conv2d applies autocast itself.
-        return _torch_forward(x, weight, bias)
+        return conv2d_same(x, weight, bias)
     if cast is not None:
         # What autocast does for F.conv2d: compute in the autocast dtype
         # (gradients flow back through the casts to the fp32 parameters).

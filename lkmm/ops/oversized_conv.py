@@ -12,72 +12,53 @@ Exact implementations, chosen per axis by :func:`plan_oversized_conv`:
   ``O(H^2)``; gradients by autograd through ``torch.fft``;
 * ``'torch'`` -- plain ``F.conv2d`` (the reference).
 
-Measured (fp32, quiet 2-core AVX-512 CPU, torch 2.14, batch 2, global
-channels of ParCNetV2-26M; median ms of
-``tools/analysis/benchmark_oversized_conv.py --reps 5`` (1024: 3))::
-
-    train step (forward + backward)         forward only
-    input  map   C   torch spatial   fft     torch spatial   fft
-    224    56   16    11.8    5.4    4.2      3.9    1.4    1.0
-    224    28   64     7.3    5.1    4.2      1.6    1.1    0.8
-    224    14  240     3.5    4.6    3.9      1.0    1.0    0.7
-    224     7  512     1.5    2.5    2.2      0.2    0.2    0.7
-    512   128   16   121     21.6   18.0     35.7    9.3   12.0
-    512    64   64    63     20.1   16.9     16.6    5.3    3.2
-    512    32  240    42     20.4   18.5      8.7    4.2    3.5
-    512    16  512    11.5   14.9   10.5      3.0    2.2    1.8
-    1024  256   16  1177    121     87      257     39     31
-    1024  128   64   507    130    101      133     24     29
-    1024   64  240   267     86     64       63     17     15
-    1024   32  512    90     42     33       18      7.6    8.1
-
-In a train step the 1-D FFT is the fastest from 16 pixels on (3-13x
-faster than torch at 64-256 px); at 14 px and below torch's direct kernel
-wins. In a forward pass the FFT wins from 14 px on (oneDNN's direct
-kernel is fast only up to 13 taps wide) and loses at 7 px (0.65 against
-0.2 ms). The generic op (``'spatial'``) is within 30% of the FFT where it
-wins (forward at 128 px maps) and slower elsewhere in a train step: for
-the ``1 x K`` kernel's weight gradient it takes a 2-D FFT that also
-transforms the other axis. So ``'auto'`` runs ``'fft'`` from 16 px (train)
-/ 8 px (inference) on and ``'torch'`` below; ``'spatial'`` stays
-available as a forced choice. The same script re-measures them.
+Implementations are a table (:data:`OVERSIZED_REGISTRY`) and the choice
+follows the precedence every lkmm op shares
+(:func:`select_oversized_conv_plan`). ``'auto'`` runs ``'fft'`` on CPU from
+16 px (train) / 8 px (inference) on and ``'torch'`` below, from the
+timings in docs/depthwise_conv.md ("Oversized convolutions");
+``'spatial'`` stays available as a forced choice.
 """
 from contextlib import contextmanager
-from typing import Iterator, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Callable, Iterator, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 
 from .depthwise_conv import depthwise_conv2d
 from .fft_depthwise_conv import fft_size
-from .impl_switch import ImplSwitch
+from .impl_switch import ImplRegistry, ImplSwitch
 
 __all__ = [
-    'OVERSIZED_CONV_IMPLS', 'oversized_conv1d', 'oversized_conv1d_fft',
-    'plan_oversized_conv', 'oversized_conv_impl', 'check_oversized_conv_impl'
+    'OVERSIZED_CONV_IMPLS', 'OVERSIZED_REGISTRY', 'OversizedConvImpl',
+    'OversizedConvPlan', 'oversized_conv1d', 'oversized_conv1d_fft',
+    'select_oversized_conv_plan', 'plan_oversized_conv',
+    'oversized_conv_impl', 'check_oversized_conv_impl'
 ]
 
-#: Allowed values of the implementation switch.
-OVERSIZED_CONV_IMPLS = ('auto', 'torch', 'spatial', 'fft')
 
-_switch = ImplSwitch(OVERSIZED_CONV_IMPLS)
+@dataclass(frozen=True)
+class OversizedConvImpl:
+    """One implementation of the oversized 1-D convolution.
 
-
-def check_oversized_conv_impl(impl: str) -> str:
-    """``impl`` if it is one of :data:`OVERSIZED_CONV_IMPLS`, else a
-    ValueError naming the allowed values."""
-    return _switch.check(impl)
-
-
-@contextmanager
-def oversized_conv_impl(impl: str) -> Iterator[None]:
-    """Force the oversized-convolution implementation in this thread.
+    Why: the same table-and-lookup dispatch as the depth-wise op
+    (:mod:`lkmm.ops.dwconv_impls`); gradients come from autograd.
 
     Args:
-        impl (str): ``'auto'``, ``'torch'``, ``'spatial'`` or ``'fft'``.
+        name (str): The name plans and the switch use.
+        conv1d (Callable): ``(x, kernel, dim) -> out`` with ``x``
+            ``(N, C, H, W)``, ``kernel`` ``(C, K)`` (K odd) and ``dim``
+            ``-2`` or ``-1``.
     """
-    with _switch.use(impl):
-        yield
+    name: str
+    conv1d: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor]
+
+
+#: The oversized implementations, in the order of
+#: :data:`OVERSIZED_CONV_IMPLS` (registered at the end of this module).
+OVERSIZED_REGISTRY: ImplRegistry[OversizedConvImpl] = ImplRegistry(
+    'oversized conv')
 
 
 def _place_kernel_1d(kernel: torch.Tensor, fft_len: int) -> torch.Tensor:
@@ -129,6 +110,27 @@ def oversized_conv1d_fft(x: torch.Tensor, kernel: torch.Tensor,
     return out.contiguous().to(x.dtype)
 
 
+def _kernel_2d(kernel: torch.Tensor, dim: int) -> torch.Tensor:
+    """``(C, K)`` -> the ``(C, 1, K, 1)`` or ``(C, 1, 1, K)`` kernel."""
+    c, k = kernel.shape
+    return kernel.reshape((c, 1, k, 1) if dim == -2 else (c, 1, 1, k))
+
+
+def _spatial_conv1d(x: torch.Tensor, kernel: torch.Tensor,
+                    dim: int) -> torch.Tensor:
+    """The planned depth-wise op with the 2-D form of the kernel."""
+    return depthwise_conv2d(x, _kernel_2d(kernel, dim))
+
+
+def _torch_conv1d(x: torch.Tensor, kernel: torch.Tensor,
+                  dim: int) -> torch.Tensor:
+    """Plain ``F.conv2d`` (the reference)."""
+    k = kernel.shape[-1]
+    padding = (k // 2, 0) if dim == -2 else (0, k // 2)
+    return F.conv2d(x, _kernel_2d(kernel, dim), padding=padding,
+                    groups=kernel.shape[0])
+
+
 def oversized_conv1d(x: torch.Tensor, kernel: torch.Tensor, dim: int,
                      impl: str = 'spatial') -> torch.Tensor:
     """One oversized (or any odd-length) depth-wise 1-D convolution.
@@ -137,34 +139,136 @@ def oversized_conv1d(x: torch.Tensor, kernel: torch.Tensor, dim: int,
         x (Tensor): ``(N, C, H, W)``.
         kernel (Tensor): ``(C, K)``.
         dim (int): ``-2`` (ParC-O-H) or ``-1`` (ParC-O-W).
-        impl (str): ``'torch'``, ``'spatial'`` or ``'fft'``.
+        impl (str): A registered implementation: ``'torch'``,
+            ``'spatial'`` or ``'fft'``.
+
+    Returns:
+        Tensor: ``(N, C, H, W)``.
+
+    Raises:
+        ValueError: ``impl`` is not registered (the message names them).
     """
-    if impl == 'fft':
-        return oversized_conv1d_fft(x, kernel, dim)
-    c, k = kernel.shape
-    shape = (c, 1, k, 1) if dim == -2 else (c, 1, 1, k)
-    if impl == 'spatial':
-        return depthwise_conv2d(x, kernel.reshape(shape))
-    if impl != 'torch':
-        raise ValueError(f'impl must be "torch", "spatial" or "fft", got '
-                         f'{impl!r}')
-    padding = (k // 2, 0) if dim == -2 else (0, k // 2)
-    return F.conv2d(x, kernel.reshape(shape), padding=padding, groups=c)
+    return OVERSIZED_REGISTRY.get(impl).conv1d(x, kernel, dim)
+
+
+# The table, in order: one registration per implementation.
+OVERSIZED_REGISTRY.register(OversizedConvImpl('torch', _torch_conv1d))
+OVERSIZED_REGISTRY.register(OversizedConvImpl('spatial', _spatial_conv1d))
+OVERSIZED_REGISTRY.register(OversizedConvImpl('fft', oversized_conv1d_fft))
+
+#: Allowed values of the implementation switch.
+OVERSIZED_CONV_IMPLS = ('auto', ) + OVERSIZED_REGISTRY.names()
+
+# No environment variable: levels 1, 2 and 4 of the shared precedence.
+_switch = ImplSwitch(OVERSIZED_CONV_IMPLS)
+
+
+def check_oversized_conv_impl(impl: str) -> str:
+    """``impl`` if it is one of :data:`OVERSIZED_CONV_IMPLS`.
+
+    Args:
+        impl (str): The value to check.
+
+    Returns:
+        str: ``impl``.
+
+    Raises:
+        ValueError: Naming the allowed values.
+    """
+    return _switch.check(impl)
+
+
+@contextmanager
+def oversized_conv_impl(impl: str) -> Iterator[None]:
+    """Force the oversized-convolution implementation in this thread.
+
+    Args:
+        impl (str): ``'auto'``, ``'torch'``, ``'spatial'`` or ``'fft'``.
+
+    Raises:
+        ValueError: ``impl`` is not one of :data:`OVERSIZED_CONV_IMPLS`.
+    """
+    with _switch.use(impl):
+        yield
 
 
 # Axis lengths from which the 1-D FFT beats torch's direct kernel on CPU
-# (measurements in the module docstring). Forward only: from 8 pixels, as
-# the kernel (2n-1 taps) is then wider than oneDNN's fast 13. With the
-# backward pass: from 16 (torch's kernels are faster on 8-14 there).
+# (docs/depthwise_conv.md, "Oversized convolutions"). Forward only: from 8
+# pixels, as the kernel (2n-1 taps) is then wider than oneDNN's fast 13.
+# With the backward pass: from 16 (torch's kernels are faster on 8-14).
 _FFT_MIN_LENGTH_TRAIN = 16
 _FFT_MIN_LENGTH_INFER = 8
+
+
+@dataclass(frozen=True)
+class OversizedConvPlan:
+    """The implementation of each axis and the precedence level that chose
+    it (the oversized op's counterpart of
+    :class:`~lkmm.ops.DepthwiseConvPlan`).
+
+    Args:
+        h (str): Implementation of ParC-O-H.
+        w (str): Implementation of ParC-O-W.
+        source (str): ``'argument'``, ``'switch'`` (levels 1-2 of
+            :meth:`~lkmm.ops.ImplSwitch.resolve`), ``'cpu_heuristics'`` or
+            ``'off_cpu'`` (the planned depth-wise op decides per part).
+    """
+    h: str
+    w: str
+    source: str
+
+    def as_tuple(self) -> Tuple[str, str]:
+        """``(h, w)``, what :func:`plan_oversized_conv` returns."""
+        return self.h, self.w
+
+
+def select_oversized_conv_plan(map_size: Sequence[int],
+                               device: torch.device = torch.device('cpu'),
+                               impl: Optional[str] = None,
+                               needs_grad: bool = True
+                               ) -> OversizedConvPlan:
+    """Implementation of ParC-O-H and ParC-O-W for an ``H x W`` map, by the
+    precedence every lkmm op shares: ``impl`` (a module's own when not
+    ``'auto'``), then the thread's switch, then the measured ``'auto'``.
+
+    Why: the same selection mechanism as the depth-wise op
+    (:func:`~lkmm.ops.select_depthwise_conv_plan`).
+
+    Args:
+        map_size (Sequence[int]): ``(H, W)``.
+        device (torch.device): Device of the input.
+        impl (str, optional): One of :data:`OVERSIZED_CONV_IMPLS`; the
+            thread's switch (:func:`oversized_conv_impl`, default
+            ``'auto'``) when None.
+        needs_grad (bool): Whether a backward pass follows (training).
+            Defaults to True.
+
+    Returns:
+        OversizedConvPlan: Each axis's implementation and the deciding level.
+
+    Raises:
+        ValueError: ``impl`` is not one of :data:`OVERSIZED_CONV_IMPLS`.
+    """
+    choice, source = _switch.resolve(impl)
+    if choice != 'auto':
+        return OversizedConvPlan(choice, choice, source)
+    if torch.device(device).type != 'cpu':
+        # Off the CPU both axes go through the planned depth-wise op, whose
+        # measured rules pick per part (torch's kernel until a GPU has
+        # measured a better one: the same as 'torch').
+        return OversizedConvPlan('spatial', 'spatial', 'off_cpu')
+    min_length = _FFT_MIN_LENGTH_TRAIN if needs_grad else \
+        _FFT_MIN_LENGTH_INFER
+    h, w = ('fft' if n >= min_length else 'torch' for n in map_size)
+    return OversizedConvPlan(h, w, 'cpu_heuristics')
 
 
 def plan_oversized_conv(map_size: Sequence[int],
                         device: torch.device = torch.device('cpu'),
                         impl: Optional[str] = None,
                         needs_grad: bool = True) -> Tuple[str, str]:
-    """Implementation of ParC-O-H and ParC-O-W for an ``H x W`` map.
+    """Implementation of ParC-O-H and ParC-O-W for an ``H x W`` map
+    (:func:`select_oversized_conv_plan` as a tuple).
 
     Args:
         map_size (Sequence[int]): ``(H, W)``.
@@ -178,15 +282,9 @@ def plan_oversized_conv(map_size: Sequence[int],
     Returns:
         tuple[str, str]: The implementation (``'torch'``, ``'spatial'`` or
         ``'fft'``) of the H and of the W convolution.
+
+    Raises:
+        ValueError: ``impl`` is not one of :data:`OVERSIZED_CONV_IMPLS`.
     """
-    impl = _switch.get() if impl is None else _switch.check(impl)
-    if impl != 'auto':
-        return impl, impl
-    if torch.device(device).type != 'cpu':
-        # Off the CPU both axes go through the planned depth-wise op, whose
-        # measured rules pick per part (torch's kernel until a GPU has
-        # measured a better one: the same as 'torch').
-        return 'spatial', 'spatial'
-    min_length = _FFT_MIN_LENGTH_TRAIN if needs_grad else \
-        _FFT_MIN_LENGTH_INFER
-    return tuple('fft' if n >= min_length else 'torch' for n in map_size)
+    return select_oversized_conv_plan(map_size, device, impl,
+                                      needs_grad).as_tuple()

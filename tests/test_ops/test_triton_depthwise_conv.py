@@ -207,7 +207,7 @@ def test_peripheral_and_oversized_convs_run_on_the_triton_kernels(
         module.bias_h.data.normal_()
     module.to(DEVICE)
     x = x.to(DEVICE)
-    from lkmm.ops import depthwise_conv as op
+    from lkmm.ops.dwconv_impls import triton_impl as op
     calls = []
     for name in ('triton_forward', 'triton_grad_input',
                  'triton_grad_weight'):
