@@ -22,7 +22,8 @@ __all__ = [
     'register_checkpoint_mapping', 'checkpoint_mappings',
     'get_checkpoint_mapping', 'find_checkpoint_mapping', 'check_choice',
     'head_num_classes', 'fill_bn_counters', 'released_layout',
-    'map_released_keys', 'released_source_prefix', 'check_against_model'
+    'map_released_keys', 'released_source_prefix', 'check_against_model',
+    'require_key', 'key_indices'
 ]
 
 #: What a conversion produces: an mmpretrain ``ImageClassifier``'s keys
@@ -387,3 +388,21 @@ def check_against_model(state_dict: Mapping, report: ConversionReport,
             'shape vs model shape [source key]): ' + '; '.join(
                 f'{m} [{source_of.get(m.split(":")[0], "?")}]'
                 for m in report.mismatched))
+
+
+def require_key(state_dict: Mapping, key: str, family: str) -> torch.Tensor:
+    """``state_dict[key]``, which inferring ``family``'s arch needs.
+
+    Raises:
+        ValueError: naming the missing key.
+    """
+    if key not in state_dict:
+        raise ValueError(
+            f'cannot infer the {family} arch: key {key!r} is missing')
+    return state_dict[key]
+
+
+def key_indices(keys, pattern: re.Pattern) -> List[int]:
+    """Sorted distinct ints captured by ``pattern`` (one group, matched at
+    the start) in ``keys``: e.g. the stage indices of a state dict."""
+    return sorted({int(m.group(1)) for m in map(pattern.match, keys) if m})

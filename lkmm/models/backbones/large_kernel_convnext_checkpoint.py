@@ -54,6 +54,7 @@ lkb_reparam`` -- are reported as *unknown* with a note, not guessed.
 .. _VITA-Group/SLaK: https://github.com/VITA-Group/SLaK
 """
 import re
+from functools import partial
 from typing import Dict, Mapping, Optional, Tuple
 
 import torch
@@ -66,10 +67,12 @@ from lkmm.utils.checkpoint_mapping import (
     check_against_model,
     check_choice,
     fill_bn_counters,
+    key_indices,
     map_released_keys,
     register_checkpoint_mapping,
     released_layout,
     released_source_prefix,
+    require_key,
 )
 from lkmm.utils.state_dict import (
     extract_state_dict,
@@ -280,15 +283,7 @@ def _add_notes(report: ConversionReport, src_prefix: str) -> None:
         report.notes.append(_HEADS_NOTE.format(keys=outside[:10]))
 
 
-def _require(state_dict, key):
-    if key not in state_dict:
-        raise ValueError(
-            f'cannot infer the SLaK arch: key {key!r} is missing')
-    return state_dict[key]
-
-
-def _indices(keys, pattern):
-    return sorted({int(m.group(1)) for m in map(pattern.match, keys) if m})
+_require = partial(require_key, family='SLaK')
 
 
 def _one(values, what):
@@ -332,7 +327,7 @@ def _infer_arch(state_dict: Mapping, stages) -> Tuple[object, bool]:
     found = {k: [] for k in ('widths', 'smalls', 'ratios', 'scaled')}
     depths, channels, kernels = [], [], []
     for i in stages:
-        blocks = _indices(state_dict,
+        blocks = key_indices(state_dict,
                           re.compile(rf'stages\.{i}\.blocks\.(\d+)\.'))
         if not blocks or blocks != list(range(len(blocks))):
             raise ValueError(f'cannot infer the SLaK arch: stage {i} has '
@@ -384,12 +379,12 @@ def infer_slak_kwargs(state_dict: Mapping,
     """
     if any(k.startswith('backbone.') for k in state_dict):
         state_dict = strip_prefix(state_dict, 'backbone.', drop_others=True)
-    stages = _indices(state_dict, re.compile(r'stages\.(\d+)\.'))
+    stages = key_indices(state_dict, re.compile(r'stages\.(\d+)\.'))
     if not stages or stages != list(range(len(stages))):
         raise ValueError('cannot infer the SLaK arch: stage indices '
                          f'{stages} are not 0..N-1')
     arch, layer_scale = _infer_arch(state_dict, stages)
-    norms = _indices(state_dict, re.compile(r'norm(\d+)\.weight'))
+    norms = key_indices(state_dict, re.compile(r'norm(\d+)\.weight'))
     last = len(stages) - 1
     if dense is None:
         # A pooled classification norm is the last stage's only norm.
@@ -403,11 +398,6 @@ def infer_slak_kwargs(state_dict: Mapping,
         layer_scale_init_value=1e-6 if layer_scale else 0.)
 
 
-def _infer_for_report(state_dict: Mapping, report: ConversionReport) -> dict:
-    return infer_slak_kwargs(state_dict,
-                             dense=report.src_format == 'dense')
-
-
 #: SLaK's registered checkpoint mapping (into LargeKernelConvNeXt).
 SLAK_CHECKPOINTS = register_checkpoint_mapping(CheckpointMapping(
     name='slak',
@@ -417,5 +407,6 @@ SLAK_CHECKPOINTS = register_checkpoint_mapping(CheckpointMapping(
     foreign_formats=SLAK_FORMATS,
     detect=detect_slak_format,
     convert=convert_slak_state_dict,
-    infer_kwargs=_infer_for_report,
+    infer_kwargs=lambda state_dict, report: infer_slak_kwargs(
+        state_dict, dense=report.src_format == 'dense'),
     ema_key='model_ema'))

@@ -37,6 +37,7 @@ Targets (the convention of ``tools/model_converters/replknet_to_lkmm.py``):
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
 from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
@@ -50,7 +51,9 @@ from lkmm.utils.checkpoint_mapping import (
     check_against_model,
     check_choice,
     fill_bn_counters,
+    key_indices,
     register_checkpoint_mapping,
+    require_key,
 )
 from lkmm.utils.state_dict import (
     extract_state_dict,
@@ -319,17 +322,7 @@ def _map_keys(state_dict: Mapping, report: ConversionReport
     return mapper.out
 
 
-def _require(state_dict, key):
-    if key not in state_dict:
-        raise ValueError(
-            f'cannot infer the RepLKNet arch: key {key!r} is missing')
-    return state_dict[key]
-
-
-def _indices(state_dict, pattern):
-    """Sorted distinct ints captured by ``pattern`` (one group) in keys."""
-    found = {int(m.group(1)) for m in map(pattern.match, state_dict) if m}
-    return sorted(found)
+_require = partial(require_key, family='RepLKNet')
 
 
 def _infer_ratio(name, widths, channels):
@@ -352,7 +345,7 @@ def _infer_stage(state_dict: Mapping, i: int) -> dict:
         ValueError: blocks are not RepLK Block / ConvFFN pairs, or the
             stage mixes large kernel sizes.
     """
-    blocks = _indices(state_dict, re.compile(rf'stages\.{i}\.(\d+)\.'))
+    blocks = key_indices(state_dict, re.compile(rf'stages\.{i}\.(\d+)\.'))
     if blocks != list(range(len(blocks))) or len(blocks) % 2:
         raise ValueError(
             f'cannot infer the RepLKNet arch: stage {i} has blocks '
@@ -432,13 +425,13 @@ def infer_replknet_kwargs(state_dict: Mapping) -> dict:
     """
     if any(k.startswith('backbone.') for k in state_dict):
         state_dict = strip_prefix(state_dict, 'backbone.', drop_others=True)
-    stages = _indices(state_dict, re.compile(r'stages\.(\d+)\.'))
+    stages = key_indices(state_dict, re.compile(r'stages\.(\d+)\.'))
     if not stages or stages != list(range(len(stages))):
         raise ValueError('cannot infer the RepLKNet arch: stage indices '
                          f'{stages} are not 0..N-1')
     arch, is_deployed = _infer_arch(state_dict, stages)
     last = len(stages) - 1
-    norms = _indices(state_dict, re.compile(r'(?:out_)?norm(\d+)\.'))
+    norms = key_indices(state_dict, re.compile(r'(?:out_)?norm(\d+)\.'))
     if any(i > last for i in norms):
         raise ValueError(f'cannot infer the RepLKNet arch: norm indices '
                          f'{norms} exceed the last stage {last}')
@@ -459,10 +452,6 @@ def infer_replknet_kwargs(state_dict: Mapping) -> dict:
     return kwargs
 
 
-def _infer_for_report(state_dict: Mapping, report: ConversionReport) -> dict:
-    return infer_replknet_kwargs(state_dict)
-
-
 #: RepLKNet's registered checkpoint mapping.
 REPLKNET_CHECKPOINTS = register_checkpoint_mapping(CheckpointMapping(
     name='replknet',
@@ -473,5 +462,6 @@ REPLKNET_CHECKPOINTS = register_checkpoint_mapping(CheckpointMapping(
     foreign_formats=('official', 'mmpretrain'),
     detect=detect_replknet_format,
     convert=convert_replknet_state_dict,
-    infer_kwargs=_infer_for_report,
+    infer_kwargs=lambda state_dict, report: infer_replknet_kwargs(
+        state_dict),
     classifier_neck=dict(type='GlobalAveragePooling')))
