@@ -72,13 +72,18 @@ def module_category(module: nn.Module) -> Optional[str]:
         module (nn.Module): Any module.
 
     Returns:
-        str | None: Its ``breakdown_category`` if it declares one; else from
-        its type (convolutions by weight shape, ``nn.Linear`` pointwise,
-        norms, ``torch.nn`` activations); None for containers and others.
+        str | None: Its ``breakdown_category`` if it declares one; a
+        depth-wise category by its ``depthwise_kernel_size`` if it has one
+        (lkmm's large-kernel layers); else from its type (convolutions by
+        weight shape, ``nn.Linear`` pointwise, norms, ``torch.nn``
+        activations); None for containers and others.
     """
     declared = getattr(module, 'breakdown_category', None)
     if declared is not None:
         return declared
+    kernel = getattr(module, 'depthwise_kernel_size', None)
+    if isinstance(kernel, int):  # lkmm's large-kernel layers say so
+        return DW_LARGE if kernel > LARGE_KERNEL else DW_SMALL
     if isinstance(module, nn.Conv2d):
         return _conv_category(module.weight.shape, module.groups,
                               module.in_channels)

@@ -126,6 +126,12 @@ class OversizedConv2d(nn.Module):
         self.bias_w = nn.Parameter(torch.zeros(channels)) if bias else None
         self.reset_parameters()
 
+    @property
+    def depthwise_kernel_size(self) -> int:
+        """The widest per-channel kernel this layer applies (how a time
+        breakdown, :mod:`lkmm.analysis.breakdown`, sorts it)."""
+        return max(self.weight_h.shape[-2], self.weight_w.shape[-1])
+
     def reset_parameters(self) -> None:
         # nn.Conv2d's default (kaiming uniform, a=sqrt(5)) for a depth-wise
         # kernel: bound 1/sqrt(fan_in) with fan_in = K.

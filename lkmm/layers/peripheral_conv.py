@@ -306,6 +306,12 @@ class PeripheralConv2d(nn.Module):
         # mmengine's Conv2d initializers do not see this module.
         nn.init.trunc_normal_(self.weight, std=.02)
 
+    @property
+    def depthwise_kernel_size(self) -> int:
+        """The per-channel kernel this layer applies (how a time
+        breakdown, :mod:`lkmm.analysis.breakdown`, sorts it)."""
+        return self.kernel_size
+
     def get_kernel(self) -> torch.Tensor:
         """The dense ``(C, 1, K, K)`` kernel (differentiable)."""
         return materialize_shared_kernel(self.weight, self.index)
@@ -399,6 +405,12 @@ class ReparamPeripheralConv(nn.Module):
                              torch.zeros(self.channels, 1, k, k))
         self.register_buffer('index', sharing_grid_index(self.sharing_grid),
                              persistent=False)
+
+    @property
+    def depthwise_kernel_size(self) -> int:
+        """The per-channel kernel this layer applies (how a time
+        breakdown, :mod:`lkmm.analysis.breakdown`, sorts it)."""
+        return self.kernel_size
 
     @property
     def deployed(self) -> bool:

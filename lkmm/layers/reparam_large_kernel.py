@@ -72,6 +72,12 @@ class FoldableDepthwiseConv(nn.Module):
     branch_names: Tuple[str, ...] = ()
 
     @property
+    def depthwise_kernel_size(self) -> int:
+        """The widest per-channel kernel this layer applies (how a time
+        breakdown, :mod:`lkmm.analysis.breakdown`, sorts it)."""
+        return max(nn.modules.utils._pair(self.kernel_size))
+
+    @property
     def deployed(self) -> bool:
         """Whether the branches have been folded into ``fused_conv``."""
         return hasattr(self, 'fused_conv')

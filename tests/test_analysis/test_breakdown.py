@@ -20,7 +20,13 @@ from lkmm.analysis.breakdown import (
     module_category,
     op_category,
 )
-from lkmm.layers import L2LayerNorm2d, LayerNorm2d
+from lkmm.layers import (
+    L2LayerNorm2d,
+    LayerNorm2d,
+    OversizedConv2d,
+    PeripheralConv2d,
+    ReparamLargeKernelConv,
+)
 
 
 class FFTConv(nn.Module):
@@ -56,6 +62,11 @@ def test_module_categories():
         assert module_category(act) == ACTIVATION, act
     assert module_category(nn.Sequential()) is None
     assert module_category(FFTConv()) == DW_LARGE
+    # lkmm's large-kernel layers by the kernel they apply.
+    assert module_category(ReparamLargeKernelConv(8, 31, 5)) == DW_LARGE
+    assert module_category(ReparamLargeKernelConv(8, 7, 3)) == DW_SMALL
+    assert module_category(OversizedConv2d(8, 14)) == DW_LARGE
+    assert module_category(PeripheralConv2d(8, 51)) == DW_LARGE
 
 
 def test_operator_categories():
