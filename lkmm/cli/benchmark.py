@@ -1,7 +1,18 @@
 """``tools/analysis/benchmark.py``: training structure vs deployed form,
 nn.Conv2d vs lkmm depth-wise convolutions (``--compare dwconv``), or two
 models side by side (``--against OTHER``, a config or ``timm:NAME``); the
-measurements are :mod:`lkmm.analysis.benchmark`'s."""
+measurements are :mod:`lkmm.analysis.benchmark`'s.
+
+Usage::
+
+    python tools/analysis/benchmark.py CONFIG [--checkpoint PTH]
+        [--compare deploy|dwconv | --against OTHER [--train-form]]
+        [--shape H W] [--batch-size N] [--warmup N] [--iters N]
+        [--device DEV] [--threads N] [--cfg-options ...]
+
+Exit status: 0; 1 with a ``benchmark: ...`` message for conflicting
+options, a missing config / checkpoint or an unusable ``--against``.
+"""
 import argparse
 import math
 import os.path as osp
@@ -30,10 +41,24 @@ from .options import (
     add_device_option,
     add_shape_option,
     device_or_exit,
+    exit_status,
 )
 
 
-def parse_benchmark_args(argv: Optional[List[str]] = None):
+def parse_benchmark_args(argv: Optional[List[str]] = None
+                         ) -> argparse.Namespace:
+    """Arguments of ``tools/analysis/benchmark.py``.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        argparse.Namespace: ``config``, ``checkpoint``, ``shape``,
+        ``batch_size``, ``warmup``, ``iters``, ``device``, ``threads``,
+        ``compare``, ``against``, ``train_form``, ``dwconv_mode``,
+        ``cfg_options``.
+    """
     parser = argparse.ArgumentParser(
         description='Inference speed of a model from a config: training '
         'structure vs deployed (re-parameterized) form, nn.Conv2d vs lkmm '
@@ -110,21 +135,23 @@ def _build_against(spec: str):
     return build_model_from_cfg(cfg), _config_name(spec), cfg
 
 
-def benchmark_main(argv: Optional[List[str]] = None
-                   ) -> Union[TrainDeployComparison, DWConvComparison,
-                              ModelComparison]:
-    """``tools/analysis/benchmark.py``: build, time, print a table.
+def run_benchmark(args: argparse.Namespace
+                  ) -> Union[TrainDeployComparison, DWConvComparison,
+                             ModelComparison]:
+    """Build, time, print a table.
 
     Args:
-        argv (list[str], optional): Command-line arguments; ``sys.argv``
-            when None.
+        args (argparse.Namespace): From :func:`parse_benchmark_args`.
 
     Returns:
         TrainDeployComparison | DWConvComparison | ModelComparison: The
         measurements (``--compare deploy``, ``--compare dwconv`` or
         ``--against``).
+
+    Raises:
+        SystemExit: conflicting options, a bad device or ``--threads``, a
+            missing config / checkpoint or an unusable ``--against``.
     """
-    args = parse_benchmark_args(argv)
     if args.train_form and args.against is None:
         raise SystemExit('benchmark: --train-form applies to --against '
                          '(the deploy comparison times both forms anyway)')
@@ -182,6 +209,19 @@ def benchmark_main(argv: Optional[List[str]] = None
     if not math.isfinite(result.max_abs_diff):
         print('warning: the outputs contain NaN/Inf', file=sys.stderr)
     return result
+
+
+def benchmark_main(argv: Optional[List[str]] = None) -> int:
+    """``tools/analysis/benchmark.py``; user errors exit with a message.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        int: The exit status, 0.
+    """
+    return exit_status(parse_benchmark_args, run_benchmark, argv)
 
 
 def _compare_two(args, model, other, other_name: str, other_cfg,

@@ -1,16 +1,41 @@
 """``tools/analysis/benchmark_gpu.py``: lkmm on a GPU, one report
-(:mod:`lkmm.analysis.gpu_benchmark`). Needs torch alone."""
+(:mod:`lkmm.analysis.gpu_benchmark`). Needs torch alone.
+
+Usage::
+
+    python tools/analysis/benchmark_gpu.py [--out DIR] [--device cuda]
+        [--budget S] [--dtypes fp32,bf16] [--sections checks,grid,...]
+        [--smoke] [grid and model shape options]
+
+(``tools/analysis/benchmark_gpu.sh`` installs the carried wheels first.)
+Exit status: 0; 2 with one ``error:`` line for bad options or a device
+that cannot run; the watchdog's own status when the budget runs out.
+"""
 import argparse
-import sys
 from typing import Optional, Sequence
 
 from lkmm.analysis.gpu_benchmark.grid import GRID_KERNELS, GRID_RESOLUTIONS
 from lkmm.analysis.gpu_benchmark.run import SECTIONS, run_gpu_benchmark
 
-from .options import int_list, name_list
+from .options import exit_status, int_list, name_list
+
+__all__ = ['parse_benchmark_gpu_args', 'run_benchmark_gpu',
+           'benchmark_gpu_main']
 
 
-def parse_args(argv=None):
+def parse_benchmark_gpu_args(argv: Optional[Sequence[str]] = None
+                             ) -> argparse.Namespace:
+    """Arguments of ``tools/analysis/benchmark_gpu.py``.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        argparse.Namespace: ``out``, ``device``, ``budget``, ``dtypes``,
+        ``resolutions``, ``kernels``, ``batch``, ``channels``, ``layers``,
+        ``model_batch``, ``model_size``, ``sections``, ``smoke``.
+    """
     parser = argparse.ArgumentParser(
         description='lkmm on a GPU: kernel checks, RepLKNet Table 1 grid '
         '(torch NCHW / channels-last / FFT / Triton), proposed CUDA plan, '
@@ -39,18 +64,38 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def gpu_benchmark_main(argv: Optional[Sequence[str]] = None) -> int:
-    """Command-line entry of ``tools/analysis/benchmark_gpu.py``."""
-    args = parse_args(argv)
-    try:
-        run_gpu_benchmark(
-            args.out, device=args.device, budget_s=args.budget,
-            dtypes=args.dtypes, resolutions=args.resolutions,
-            kernels=args.kernels, batch=args.batch, channels=args.channels,
-            layers=args.layers, model_batch=args.model_batch,
-            model_size=args.model_size, sections=args.sections,
-            smoke=args.smoke, log=lambda m: print(m, flush=True))
-    except (ValueError, RuntimeError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        return 2
-    return 0
+def run_benchmark_gpu(args: argparse.Namespace) -> dict:
+    """Run the benchmark, printing progress, and write its report.
+
+    Args:
+        args (argparse.Namespace): From :func:`parse_benchmark_gpu_args`.
+
+    Returns:
+        dict: The report (also written as JSON under ``args.out``).
+
+    Raises:
+        ValueError: options outside the allowed values.
+        RuntimeError: a device the benchmark cannot run on.
+    """
+    return run_gpu_benchmark(
+        args.out, device=args.device, budget_s=args.budget,
+        dtypes=args.dtypes, resolutions=args.resolutions,
+        kernels=args.kernels, batch=args.batch, channels=args.channels,
+        layers=args.layers, model_batch=args.model_batch,
+        model_size=args.model_size, sections=args.sections,
+        smoke=args.smoke, log=lambda m: print(m, flush=True))
+
+
+def benchmark_gpu_main(argv: Optional[Sequence[str]] = None) -> int:
+    """``tools/analysis/benchmark_gpu.py``: bad options and unusable
+    devices get one ``error:`` line, not a traceback.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        int: The exit status: 0, or 2 for a ValueError / RuntimeError.
+    """
+    return exit_status(parse_benchmark_gpu_args, run_benchmark_gpu, argv,
+                       errors=(ValueError, RuntimeError), status=2)

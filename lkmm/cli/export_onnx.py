@@ -1,5 +1,16 @@
 """``tools/deploy/export_onnx.py``: a folded model as a checked ONNX file
-(:mod:`lkmm.deploy.onnx_export`)."""
+(:mod:`lkmm.deploy.onnx_export`).
+
+Usage::
+
+    python tools/deploy/export_onnx.py CONFIG CHECKPOINT OUT.onnx
+        [--shape H W] [--batch-size N] [--dynamic] [--device DEV]
+        [--opset 17] [--tolerance T] [--cfg-options ...]
+
+Exit status: 0; 1 with an ``export_onnx: ...`` message for bad options, a
+checkpoint that does not fit, a failed export or check, or a missing
+package.
+"""
 import argparse
 from typing import List, Optional
 
@@ -9,11 +20,26 @@ from .options import (
     add_device_option,
     add_shape_option,
     device_or_exit,
+    exit_status,
     shape_or_exit,
 )
 
+__all__ = ['parse_export_onnx_args', 'run_export_onnx', 'export_onnx_main']
 
-def parse_export_onnx_args(argv: Optional[List[str]] = None):
+
+def parse_export_onnx_args(argv: Optional[List[str]] = None
+                           ) -> argparse.Namespace:
+    """Arguments of ``tools/deploy/export_onnx.py``.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        argparse.Namespace: ``config``, ``checkpoint``, ``out``, ``shape``,
+        ``batch_size``, ``dynamic``, ``device``, ``opset``, the check
+        options and ``cfg_options``.
+    """
     parser = argparse.ArgumentParser(
         description='Fold a trained checkpoint and export it to ONNX (plain '
         'convolutions, no FFT), checked with onnxruntime against PyTorch')
@@ -35,17 +61,20 @@ def parse_export_onnx_args(argv: Optional[List[str]] = None):
     return parser.parse_args(argv)
 
 
-def export_onnx_main(argv: Optional[List[str]] = None) -> dict:
-    """``tools/deploy/export_onnx.py``; user errors exit without a
-    traceback.
+def run_export_onnx(args: argparse.Namespace) -> dict:
+    """Fold, export, check against PyTorch and print a summary line.
 
     Args:
-        argv (list[str], optional): Arguments; ``sys.argv`` when None.
+        args (argparse.Namespace): From :func:`parse_export_onnx_args`.
 
     Returns:
         dict: What :func:`lkmm.deploy.onnx_export.export_onnx` returns.
+
+    Raises:
+        SystemExit: bad options, a checkpoint that does not fit, a failed
+            export or check, or a missing package (one message, no
+            traceback).
     """
-    args = parse_export_onnx_args(argv)
     device = device_or_exit('export_onnx', args.device)
     shape = shape_or_exit('export_onnx', args.shape)
     if args.batch_size < 1:
@@ -78,3 +107,17 @@ def export_onnx_main(argv: Optional[List[str]] = None) -> dict:
           f'dynamic axes: {", ".join(result["dynamic_axes"]) or "none"}',
           flush=True)
     return result
+
+
+def export_onnx_main(argv: Optional[List[str]] = None) -> int:
+    """``tools/deploy/export_onnx.py``; user errors exit without a
+    traceback.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        int: The exit status, 0.
+    """
+    return exit_status(parse_export_onnx_args, run_export_onnx, argv)

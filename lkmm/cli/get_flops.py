@@ -1,5 +1,15 @@
 """``tools/analysis/get_flops.py``: params and FLOPs as the papers count
-them (:mod:`lkmm.analysis.complexity`)."""
+them (:mod:`lkmm.analysis.complexity`).
+
+Usage::
+
+    python tools/analysis/get_flops.py CONFIG [--shape N | --shape H W]
+        [--train-form] [--sparse [--sparse-init MODE]] [--checkpoint PTH]
+        [--seed S] [--cfg-options ...]
+
+Exit status: 0; 1 with a message for conflicting options or a sparsity the
+config cannot draw.
+"""
 import argparse
 from typing import List, Optional
 
@@ -18,10 +28,29 @@ from lkmm.analysis.config_sparsity import (
 from lkmm.engine.runner import build_model_from_cfg, load_config
 from lkmm.engine.sparsity.allocation import INIT_MODES
 
-from .options import add_cfg_options_option, add_shape_option, shape_or_exit
+from .options import (
+    add_cfg_options_option,
+    add_shape_option,
+    exit_status,
+    shape_or_exit,
+)
+
+__all__ = ['parse_get_flops_args', 'run_get_flops', 'get_flops_main']
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def parse_get_flops_args(argv: Optional[List[str]] = None
+                         ) -> argparse.Namespace:
+    """Arguments of ``tools/analysis/get_flops.py``.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        argparse.Namespace: ``config``, ``shape``, ``train_form``,
+        ``sparse``, ``sparse_init``, ``checkpoint``, ``seed``,
+        ``cfg_options``.
+    """
     parser = argparse.ArgumentParser(
         description='Parameters and FLOPs of the model of a config, counted '
         'as the papers count: the inference model (re-parameterized '
@@ -55,9 +84,21 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def get_flops_main(argv: Optional[List[str]] = None) -> dict:
-    """Print and return params and FLOPs of the model of a config."""
-    args = parse_args(argv)
+def run_get_flops(args: argparse.Namespace) -> dict:
+    """Print and return params and FLOPs of the model of a config.
+
+    Args:
+        args (argparse.Namespace): From :func:`parse_get_flops_args`.
+
+    Returns:
+        dict: The counts of :func:`inference_complexity` (dense) or
+        :func:`sparse_complexity` (``--sparse``), with ``shape`` and
+        ``form``.
+
+    Raises:
+        SystemExit: a bad ``--shape``, conflicting sparse options or a
+            sparsity the config cannot draw.
+    """
     shape = shape_or_exit('get_flops', args.shape)
 
     cfg = load_config(args.config, args.cfg_options, work_dir='')
@@ -112,3 +153,16 @@ def get_flops_main(argv: Optional[List[str]] = None) -> dict:
           f'{result["flops"] / 1e9:.2f}G)\n{line}')
     result.update(shape=shape, form='training form, sparse')
     return result
+
+
+def get_flops_main(argv: Optional[List[str]] = None) -> int:
+    """``tools/analysis/get_flops.py``; user errors exit with a message.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        int: The exit status, 0.
+    """
+    return exit_status(parse_get_flops_args, run_get_flops, argv)

@@ -1,6 +1,16 @@
 """``tools/analysis/kernel_scaling.py``: parameters of a ConvNeXt-layout
 model whose stage kernels are all K, per large-kernel form (PeLK Fig. 6);
-the counting is :mod:`lkmm.analysis.kernel_scaling`'s."""
+the counting is :mod:`lkmm.analysis.kernel_scaling`'s.
+
+Usage::
+
+    python tools/analysis/kernel_scaling.py [CONFIG] [--kernels 7,31,...]
+        [--forms dense,stripe,...] [--centre-size N] [--out PLOT.png]
+        [--json COUNTS.json] [--cfg-options ...]
+
+Exit status: 0; 1 with a message for bad options or a config without an
+lkmm.LargeKernelConvNeXt backbone.
+"""
 import argparse
 import json
 import logging
@@ -20,7 +30,10 @@ from lkmm.engine.runner import load_config
 from lkmm.utils.fileio import atomic_write_bytes
 from lkmm.utils.plotting import figure_png, pyplot
 
-from .options import add_cfg_options_option, int_list, name_list
+from .options import add_cfg_options_option, exit_status, int_list, name_list
+
+__all__ = ['parse_kernel_scaling_args', 'run_kernel_scaling',
+           'kernel_scaling_main', 'scaling_png']
 
 #: ConvNeXt-T (3-3-9-3 blocks, widths 96-768, 1000-class head) with lkmm's
 #: large-kernel blocks: the model PeLK Fig. 6 scales. Relative to the
@@ -30,7 +43,18 @@ DEFAULT_CONFIG = osp.join('configs', 'pelk',
 _REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def parse_kernel_scaling_args(argv: Optional[List[str]] = None
+                              ) -> argparse.Namespace:
+    """Arguments of ``tools/analysis/kernel_scaling.py``.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        argparse.Namespace: ``config``, ``kernels``, ``forms``,
+        ``centre_size``, ``out``, ``json``, ``cfg_options``.
+    """
     parser = argparse.ArgumentParser(
         description='Model parameters against kernel size, dense vs stripe '
         'vs peripheral (PeLK Fig. 6): every stage kernel set to K, the real '
@@ -89,18 +113,19 @@ def scaling_png(rows: Sequence[KernelScalingRow]) -> bytes:
     return figure_png(fig)
 
 
-def kernel_scaling_main(argv: Optional[List[str]] = None
-                        ) -> List[KernelScalingRow]:
+def run_kernel_scaling(args: argparse.Namespace) -> List[KernelScalingRow]:
     """Build and count every model, print the table, write PNG / JSON.
 
     Args:
-        argv (list[str], optional): Command-line arguments; ``sys.argv``
-            when None.
+        args (argparse.Namespace): From :func:`parse_kernel_scaling_args`.
 
     Returns:
         list[KernelScalingRow]: The counts.
+
+    Raises:
+        SystemExit: bad ``--forms`` / ``--kernels`` / ``--centre-size``, a
+            missing config or one the forms cannot be built from.
     """
-    args = parse_args(argv)
     bad = [f for f in args.forms if f not in SCALING_FORMS]
     if bad or not args.forms:
         raise SystemExit(f'kernel_scaling: --forms takes names among '
@@ -155,3 +180,17 @@ def kernel_scaling_main(argv: Optional[List[str]] = None
         atomic_write_bytes(json.dumps(report, indent=1).encode(), args.json)
         print(f'wrote {args.json}', flush=True)
     return rows
+
+
+def kernel_scaling_main(argv: Optional[List[str]] = None) -> int:
+    """``tools/analysis/kernel_scaling.py``; user errors exit with a
+    message.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        int: The exit status, 0.
+    """
+    return exit_status(parse_kernel_scaling_args, run_kernel_scaling, argv)

@@ -1,6 +1,18 @@
 """``tools/train.py`` and ``tools/test.py``: one entry point for mmpretrain,
 mmseg and mmdet configs (see :mod:`lkmm.engine.runner`); what differs per
-library (visualization hook fields) is handled here."""
+library (visualization hook fields) is handled here.
+
+Usage::
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [PTH]] [--amp]
+        [--auto-scale-lr] [--cfg-options ...] [--launcher ...]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out P.pkl]
+        [--show] [--show-dir DIR] [--tta] [--cfg-options ...]
+
+(``tools/dist_*.sh`` and ``tools/slurm_*.sh`` start them per process.)
+Exit status: 0; 1 with a ``train: ...`` / ``test: ...`` message for a
+missing dataset or a checkpoint file that cannot be loaded.
+"""
 import argparse
 import os
 from typing import List, Optional
@@ -18,7 +30,10 @@ from lkmm.engine.runner import (
 )
 from lkmm.utils.pretrained import check_pretrained_set, checkpoint_file_problem
 
-from .options import add_cfg_options_option
+from .options import add_cfg_options_option, exit_status
+
+__all__ = ['parse_train_args', 'run_train', 'train_main', 'parse_test_args',
+           'run_test', 'test_main', 'LAUNCHERS']
 
 LAUNCHERS = ['none', 'pytorch', 'slurm', 'mpi']
 
@@ -59,7 +74,19 @@ def _check_checkpoint_or_exit(tool: str, path: str) -> None:
         raise SystemExit(f'{tool}: {problem}')
 
 
-def parse_train_args(argv: Optional[List[str]] = None):
+def parse_train_args(argv: Optional[List[str]] = None
+                     ) -> argparse.Namespace:
+    """Arguments of ``tools/train.py``; exports ``LOCAL_RANK``.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        argparse.Namespace: ``config``, ``resume``, ``amp``,
+        ``auto_scale_lr`` and the common ``work_dir``, ``cfg_options``,
+        ``launcher``, ``local_rank``.
+    """
     parser = argparse.ArgumentParser(
         description='Train an lkmm model (classification, segmentation or '
         'detection config)')
@@ -77,9 +104,21 @@ def parse_train_args(argv: Optional[List[str]] = None):
     return _parse_common(parser, argv)
 
 
-def train_main(argv: Optional[List[str]] = None) -> Runner:
-    """``tools/train.py``: build a Runner from a config and train."""
-    args = parse_train_args(argv)
+def run_train(args: argparse.Namespace) -> Runner:
+    """Build a Runner from a config and train.
+
+    Args:
+        args (argparse.Namespace): From :func:`parse_train_args`.
+
+    Returns:
+        Runner: The runner, after training.
+
+    Raises:
+        SystemExit: a missing dataset, or a ``load_from`` checkpoint file
+            that cannot be loaded (one message, no traceback).
+        ValueError: ``--auto-scale-lr`` without
+            ``auto_scale_lr.base_batch_size`` in the config.
+    """
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
     if args.amp:
         enable_amp(cfg)
@@ -107,7 +146,32 @@ def train_main(argv: Optional[List[str]] = None) -> Runner:
     return runner
 
 
-def parse_test_args(argv: Optional[List[str]] = None):
+def train_main(argv: Optional[List[str]] = None) -> int:
+    """``tools/train.py``; a missing dataset or checkpoint exits with a
+    message, other errors keep their traceback.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        int: The exit status, 0.
+    """
+    return exit_status(parse_train_args, run_train, argv)
+
+
+def parse_test_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Arguments of ``tools/test.py``; exports ``LOCAL_RANK``.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        argparse.Namespace: ``config``, ``checkpoint``, ``out``, ``show``,
+        ``show_dir``, ``wait_time``, ``tta`` and the common ``work_dir``,
+        ``cfg_options``, ``launcher``, ``local_rank``.
+    """
     parser = argparse.ArgumentParser(
         description='Evaluate an lkmm model checkpoint')
     parser.add_argument('config', help='test config file')
@@ -150,9 +214,21 @@ def _enable_visualization(cfg: Config, args) -> None:
         hook.wait_time = args.wait_time
 
 
-def test_main(argv: Optional[List[str]] = None) -> dict:
-    """``tools/test.py``: evaluate a checkpoint; returns the metrics."""
-    args = parse_test_args(argv)
+def run_test(args: argparse.Namespace) -> dict:
+    """Evaluate a checkpoint.
+
+    Args:
+        args (argparse.Namespace): From :func:`parse_test_args`.
+
+    Returns:
+        dict: The metrics.
+
+    Raises:
+        SystemExit: a missing dataset, or a checkpoint file that cannot be
+            loaded (one message, no traceback).
+        ValueError: ``--out`` not a .pkl file, or ``--show`` /
+            ``--show-dir`` without a visualization hook.
+    """
     cfg = load_config(args.config, args.cfg_options, args.work_dir)
     _check_checkpoint_or_exit('test', args.checkpoint)
     cfg.load_from = args.checkpoint
@@ -174,3 +250,17 @@ def test_main(argv: Optional[List[str]] = None) -> dict:
     metrics = runner.test()
     finish_distributed()
     return metrics
+
+
+def test_main(argv: Optional[List[str]] = None) -> int:
+    """``tools/test.py``; a missing dataset or checkpoint exits with a
+    message, other errors keep their traceback.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        int: The exit status, 0.
+    """
+    return exit_status(parse_test_args, run_test, argv)

@@ -1,10 +1,13 @@
-"""Options that several tools share, defined once."""
+"""Options that several tools share, defined once, and
+:func:`exit_status`, the one way a tool's ``*_main`` turns its run into an
+exit status."""
 import argparse
-from typing import List, Optional
+import sys
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Type
 
 __all__ = ['add_device_option', 'add_shape_option', 'add_cfg_options_option',
            'add_check_options', 'device_or_exit', 'shape_or_exit',
-           'int_list', 'name_list']
+           'int_list', 'name_list', 'exit_status']
 
 
 def add_device_option(parser: argparse.ArgumentParser,
@@ -90,3 +93,41 @@ def int_list(text: str) -> List[int]:
 def name_list(text: str) -> List[str]:
     """argparse type: comma-separated names."""
     return [v.strip() for v in text.split(',') if v.strip()]
+
+
+def exit_status(
+        parse: Callable[[Optional[Sequence[str]]], argparse.Namespace],
+        run: Callable[[argparse.Namespace], Any],
+        argv: Optional[Sequence[str]] = None,
+        errors: Tuple[Type[Exception], ...] = (),
+        status: int = 1) -> int:
+    """Parse ``argv``, run the tool, return its exit status.
+
+    Every ``*_main`` goes through here, so that a tool script is
+    ``sys.exit(x_main())`` and tests use ``run_x(parse_x_args(...))`` for
+    the rich result.
+
+    Args:
+        parse (callable): The tool's ``parse_<tool>_args``.
+        run (callable): The tool's ``run_<tool>``; its result is dropped.
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+        errors (tuple[type]): The failures the tool expects: each becomes
+            one ``error: ...`` line on stderr and ``status``.
+        status (int): Exit status of those failures.
+
+    Returns:
+        int: 0 once ``run`` returns, else ``status``.
+
+    Raises:
+        SystemExit: passed on as the tool raises it: argparse's usage
+            errors (status 2) and the ``tool: message`` exits of its
+            checks (status 1).
+    """
+    args = parse(argv)
+    try:
+        run(args)
+    except errors as err:
+        print(f'error: {err}', file=sys.stderr)
+        return status
+    return 0

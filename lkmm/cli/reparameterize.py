@@ -1,5 +1,15 @@
 """``tools/deploy/reparameterize.py``: the folded checkpoint and config of
-a trained model (:mod:`lkmm.deploy.reparameterize`)."""
+a trained model (:mod:`lkmm.deploy.reparameterize`).
+
+Usage::
+
+    python tools/deploy/reparameterize.py CONFIG CHECKPOINT OUT.pth
+        [--out-config OUT.py] [--shape H W] [--batch-size N] [--device DEV]
+        [--tolerance T] [--cfg-options ...]
+
+Exit status: 0; 1 with a ``reparameterize: ...`` message for a bad device,
+a missing file, a checkpoint that does not fit or a failed output check.
+"""
 import argparse
 from typing import List, Optional
 
@@ -15,10 +25,26 @@ from .options import (
     add_device_option,
     add_shape_option,
     device_or_exit,
+    exit_status,
 )
 
+__all__ = ['parse_reparameterize_args', 'run_reparameterize',
+           'reparameterize_main']
 
-def parse_reparameterize_args(argv: Optional[List[str]] = None):
+
+def parse_reparameterize_args(argv: Optional[List[str]] = None
+                              ) -> argparse.Namespace:
+    """Arguments of ``tools/deploy/reparameterize.py``.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        argparse.Namespace: ``config``, ``checkpoint``, ``out``,
+        ``out_config``, ``shape``, ``batch_size``, ``device``, the check
+        options and ``cfg_options``.
+    """
     parser = argparse.ArgumentParser(
         description='Fold the re-parameterizable branches of a trained '
         'checkpoint: writes the deployed checkpoint and its config')
@@ -37,17 +63,19 @@ def parse_reparameterize_args(argv: Optional[List[str]] = None):
     return parser.parse_args(argv)
 
 
-def reparameterize_main(argv: Optional[List[str]] = None) -> dict:
-    """``tools/deploy/reparameterize.py``; user errors exit without a
-    traceback.
+def run_reparameterize(args: argparse.Namespace) -> dict:
+    """Fold the checkpoint, check it and write the deployed pair.
 
     Args:
-        argv (list[str], optional): Arguments; ``sys.argv`` when None.
+        args (argparse.Namespace): From :func:`parse_reparameterize_args`.
 
     Returns:
         dict: What :func:`reparameterize_checkpoint` returns.
+
+    Raises:
+        SystemExit: a bad device, a missing file, a checkpoint that does
+            not fit or a failed output check (one message, no traceback).
     """
-    args = parse_reparameterize_args(argv)
     # Checked first: a bad --device is a usage error, not a crash.
     device = device_or_exit('reparameterize', args.device)
     try:
@@ -60,3 +88,17 @@ def reparameterize_main(argv: Optional[List[str]] = None) -> dict:
     except (CheckpointMismatchError, DeployVerificationError,
             FileNotFoundError) as err:
         raise SystemExit(f'reparameterize: {err}')
+
+
+def reparameterize_main(argv: Optional[List[str]] = None) -> int:
+    """``tools/deploy/reparameterize.py``; user errors exit without a
+    traceback.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        int: The exit status, 0.
+    """
+    return exit_status(parse_reparameterize_args, run_reparameterize, argv)

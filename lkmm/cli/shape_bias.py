@@ -3,6 +3,16 @@ classifier (any mmpretrain config, lkmm backbones included) on the
 cue-conflict images (:mod:`lkmm.analysis.shape_bias`; RepLKNet Sec. 5,
 Fig. 5). Prints the per-category table and writes OUT.png (the plot),
 OUT.json (the table and every decision) and OUT.csv (one row per image).
+
+Usage::
+
+    python tools/analysis/shape_bias.py CONFIG CHECKPOINT --data DIR
+        --out PREFIX [--name NAME] [--input-size N] [--batch-size N]
+        [--compare EARLIER.json ...] [--device DEV] [--cfg-options ...]
+
+Exit status: 0; 1 with a ``shape_bias: ...`` message for bad options, a
+folder that is not the cue-conflict set, a checkpoint that does not fit or
+a model that is not a 1000-class classifier.
 """
 import argparse
 import csv
@@ -27,12 +37,32 @@ from lkmm.analysis.shape_bias import (
 from lkmm.utils.fileio import atomic_write_bytes
 
 from .model_loading import load_trained_model
-from .options import add_cfg_options_option, add_device_option, device_or_exit
+from .options import (
+    add_cfg_options_option,
+    add_device_option,
+    device_or_exit,
+    exit_status,
+)
+
+__all__ = ['parse_shape_bias_args', 'run_shape_bias', 'shape_bias_main',
+           'classifier_logits_fn', 'load_batch', 'load_compared_table']
 
 TOOL = 'shape_bias'
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def parse_shape_bias_args(argv: Optional[List[str]] = None
+                          ) -> argparse.Namespace:
+    """Arguments of ``tools/analysis/shape_bias.py``.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        argparse.Namespace: ``config``, ``checkpoint``, ``data``, ``out``,
+        ``name``, ``input_size``, ``batch_size``, ``compare``, ``device``,
+        ``cfg_options``.
+    """
     parser = argparse.ArgumentParser(
         description='Shape bias on cue-conflict images (Geirhos et al.; '
         'RepLKNet Fig. 5): shape / (shape + texture) decisions of a '
@@ -120,14 +150,20 @@ def load_compared_table(path: str) -> tuple:
                          f'this tool ({type(err).__name__}: {err})')
 
 
-def shape_bias_main(argv: Optional[List[str]] = None) -> dict:
+def run_shape_bias(args: argparse.Namespace) -> dict:
     """Decide every image, print the table, write OUT.png/.json/.csv.
+
+    Args:
+        args (argparse.Namespace): From :func:`parse_shape_bias_args`.
 
     Returns:
         dict: The table of :func:`count_decisions`.
+
+    Raises:
+        SystemExit: bad options or data, a checkpoint that does not fit,
+            or a model that does not give ImageNet-1k logits.
     """
     from mmengine.utils import ProgressBar
-    args = parse_args(argv)
     if args.batch_size < 1:
         raise SystemExit(f'{TOOL}: --batch-size must be >= 1, got '
                          f'{args.batch_size}')
@@ -177,3 +213,16 @@ def shape_bias_main(argv: Optional[List[str]] = None) -> dict:
     print(f'wrote {args.out}.png, {args.out}.json and {args.out}.csv',
           flush=True)
     return table
+
+
+def shape_bias_main(argv: Optional[List[str]] = None) -> int:
+    """``tools/analysis/shape_bias.py``; user errors exit with a message.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        int: The exit status, 0.
+    """
+    return exit_status(parse_shape_bias_args, run_shape_bias, argv)

@@ -1,16 +1,37 @@
 """``tools/analysis/triton_resources.py``: registers, spills, shared memory
 and useful work of every Triton tile config, compiled for sm_90 on any
-machine (:mod:`lkmm.analysis.triton_resources`)."""
+machine (:mod:`lkmm.analysis.triton_resources`).
+
+Usage::
+
+    python tools/analysis/triton_resources.py [--dtypes fp32,bf16]
+        [--out ROWS.json]
+
+Exit status: 0; 2 with one ``error:`` line for an unknown dtype.
+"""
 import argparse
 import json
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 from lkmm.analysis.triton_resources import format_resources, tile_resources
 
-from .options import name_list
+from .options import exit_status, name_list
+
+__all__ = ['parse_triton_resources_args', 'run_triton_resources',
+           'triton_resources_main']
 
 
-def parse_args(argv=None):
+def parse_triton_resources_args(argv: Optional[Sequence[str]] = None
+                                ) -> argparse.Namespace:
+    """Arguments of ``tools/analysis/triton_resources.py``.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        argparse.Namespace: ``dtypes``, ``out``.
+    """
     parser = argparse.ArgumentParser(
         description='Compile every tile config of lkmm\'s Triton depth-wise '
         'kernels for sm_90 (no GPU needed) and print registers, spills, '
@@ -22,16 +43,39 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def triton_resources_main(argv: Optional[Sequence[str]] = None) -> int:
-    """Command-line entry; returns the exit status."""
-    args = parse_args(argv)
+def run_triton_resources(args: argparse.Namespace) -> List:
+    """Compile every tile config, print the table (and write the JSON).
+
+    Args:
+        args (argparse.Namespace): From :func:`parse_triton_resources_args`.
+
+    Returns:
+        list[TileResources]: One row per kernel, dtype and tile config.
+
+    Raises:
+        ValueError: a dtype other than fp32, fp16 and bf16.
+    """
     bad = [d for d in args.dtypes if d not in ('fp32', 'fp16', 'bf16')]
     if bad:
-        print(f'error: dtypes must be among fp32, fp16, bf16; got {bad}')
-        return 2
+        raise ValueError(f'dtypes must be among fp32, fp16, bf16; got {bad}')
     rows = tile_resources(args.dtypes, log=print)
     print(format_resources(rows))
     if args.out:
         with open(args.out, 'w') as f:
             json.dump([r.to_dict() for r in rows], f, indent=1)
-    return 0
+    return rows
+
+
+def triton_resources_main(argv: Optional[Sequence[str]] = None) -> int:
+    """``tools/analysis/triton_resources.py``: an unknown dtype gets one
+    ``error:`` line, not a traceback.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        int: The exit status: 0, or 2 for an unknown dtype.
+    """
+    return exit_status(parse_triton_resources_args, run_triton_resources,
+                       argv, errors=(ValueError, ), status=2)

@@ -1,7 +1,17 @@
 """``tools/analysis/visualize_erf.py``: the effective receptive field of a
 model from any mmpretrain / mmseg / mmdet config, over a folder of images
 (:mod:`lkmm.analysis.erf`). Writes the contribution matrix (.npy) and a
-heatmap (.png)."""
+heatmap (.png).
+
+Usage::
+
+    python tools/analysis/visualize_erf.py CONFIG [CHECKPOINT]
+        --images DIR --out PREFIX [--input-size N] [--num-images N]
+        [--stage I] [--seed S] [--cfg-options ...]
+
+Exit status: 0; 1 with a ``visualize_erf: ...`` message for bad options or
+a folder without images.
+"""
 import argparse
 import io
 import os
@@ -22,14 +32,30 @@ from lkmm.engine.runner import build_model_from_cfg, load_config
 from lkmm.utils.fileio import atomic_write_bytes
 from lkmm.utils.plotting import figure_png, pyplot
 
-from .options import add_cfg_options_option
+from .options import add_cfg_options_option, exit_status
+
+__all__ = ['parse_visualize_erf_args', 'run_visualize_erf',
+           'visualize_erf_main', 'heatmap_png', 'list_images',
+           'load_images']
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
 # ImageNet statistics (RGB, 0-255), used when the config has none.
 _MEAN, _STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def parse_visualize_erf_args(argv: Optional[List[str]] = None
+                             ) -> argparse.Namespace:
+    """Arguments of ``tools/analysis/visualize_erf.py``.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        argparse.Namespace: ``config``, ``checkpoint``, ``images``, ``out``,
+        ``input_size``, ``num_images``, ``stage``, ``seed``,
+        ``cfg_options``.
+    """
     parser = argparse.ArgumentParser(
         description='Effective receptive field of a model (RepLKNet Fig. 1, '
         'Appendix B): contribution matrix (.npy) and heatmap (.png)')
@@ -103,14 +129,19 @@ def heatmap_png(matrices, names) -> bytes:
     return figure_png(fig)
 
 
-def visualize_erf_main(argv: Optional[List[str]] = None) -> np.ndarray:
+def run_visualize_erf(args: argparse.Namespace) -> np.ndarray:
     """Measure, print the area-ratio table, write OUT.npy and OUT.png.
+
+    Args:
+        args (argparse.Namespace): From :func:`parse_visualize_erf_args`.
 
     Returns:
         np.ndarray: The contribution matrix.
+
+    Raises:
+        SystemExit: bad ``--input-size`` / ``--num-images``, or no images.
     """
     from mmengine.utils import ProgressBar
-    args = parse_args(argv)
     if args.input_size < 32 or args.num_images < 1:
         raise SystemExit('visualize_erf: --input-size must be >= 32 and '
                          '--num-images >= 1')
@@ -143,3 +174,17 @@ def visualize_erf_main(argv: Optional[List[str]] = None) -> np.ndarray:
     atomic_write_bytes(heatmap_png([matrix], [name]), args.out + '.png')
     print(f'wrote {args.out}.npy and {args.out}.png', flush=True)
     return matrix
+
+
+def visualize_erf_main(argv: Optional[List[str]] = None) -> int:
+    """``tools/analysis/visualize_erf.py``; user errors exit with a
+    message.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        int: The exit status, 0.
+    """
+    return exit_status(parse_visualize_erf_args, run_visualize_erf, argv)

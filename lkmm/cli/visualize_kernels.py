@@ -3,6 +3,19 @@ depth-wise layer per model (:mod:`lkmm.analysis.kernels`; RepLKNet
 Appendix D), side by side, e.g. a model with and one without small-kernel
 re-parameterization. Writes OUT.png (one rescaled heatmap per model) and
 OUT.<i>.npy (the i-th model's aggregated matrix, before rescaling).
+
+Usage::
+
+    python tools/analysis/visualize_kernels.py CONFIG CHECKPOINT
+        [CONFIG CHECKPOINT ...] --out PREFIX [--layer NAME ...]
+        [--names NAME ...] [--min-kernel N] [--input-size N]
+        [--cfg-options ...]
+    python tools/analysis/visualize_kernels.py CONFIG CHECKPOINT
+        --list-layers
+
+Exit status: 0; 1 with a ``visualize_kernels: ...`` message for bad
+options, a checkpoint that does not fit or a model without a large
+depth-wise kernel.
 """
 import argparse
 import io
@@ -26,12 +39,27 @@ from lkmm.analysis.kernels import (
 from lkmm.utils.fileio import atomic_write_bytes
 
 from .model_loading import load_trained_model
-from .options import add_cfg_options_option
+from .options import add_cfg_options_option, exit_status
+
+__all__ = ['parse_visualize_kernels_args', 'run_visualize_kernels',
+           'visualize_kernels_main']
 
 TOOL = 'visualize_kernels'
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def parse_visualize_kernels_args(argv: Optional[List[str]] = None
+                                 ) -> argparse.Namespace:
+    """Arguments of ``tools/analysis/visualize_kernels.py``.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        argparse.Namespace: ``models`` (config, checkpoint, ...), ``out``,
+        ``layer``, ``list_layers``, ``names``, ``min_kernel``,
+        ``input_size``, ``cfg_options``.
+    """
     parser = argparse.ArgumentParser(
         description='Folded weights of a large depth-wise kernel (RepLKNet '
         'Appendix D): |kernel| summed over channels, rescaled to [0, 1] by '
@@ -87,15 +115,22 @@ def _input_sizes(model, layers, size):
             'another --input-size')
 
 
-def visualize_kernels_main(argv: Optional[List[str]] = None) -> List[dict]:
+def run_visualize_kernels(args: argparse.Namespace) -> List[dict]:
     """List the layers, or fold, aggregate and draw one layer per model.
+
+    Args:
+        args (argparse.Namespace): From
+            :func:`parse_visualize_kernels_args`.
 
     Returns:
         list[dict]: Per model ``name``, ``layer`` (module name), ``kind`` and
         ``matrix`` (the aggregated kernel before rescaling); empty with
         ``--list-layers``.
+
+    Raises:
+        SystemExit: bad options, a checkpoint that does not fit, or a model
+            without a large depth-wise kernel / the named layer.
     """
-    args = parse_args(argv)
     if len(args.models) % 2:
         raise SystemExit(f'{TOOL}: models come as CONFIG CHECKPOINT pairs, '
                          f'got {len(args.models)} paths')
@@ -161,3 +196,18 @@ def visualize_kernels_main(argv: Optional[List[str]] = None) -> List[dict]:
     print(f'wrote {args.out}.png and {len(results)} .npy file(s) '
           f'({args.out}.0.npy ...)', flush=True)
     return results
+
+
+def visualize_kernels_main(argv: Optional[List[str]] = None) -> int:
+    """``tools/analysis/visualize_kernels.py``; user errors exit with a
+    message.
+
+    Args:
+        argv (list[str], optional): Command line without the program name;
+            ``sys.argv[1:]`` when None.
+
+    Returns:
+        int: The exit status, 0.
+    """
+    return exit_status(parse_visualize_kernels_args, run_visualize_kernels,
+                       argv)

@@ -17,7 +17,11 @@ from lkmm.analysis import (
     format_benchmark_table,
     to_inference_form,
 )
-from lkmm.cli.benchmark import benchmark_main
+from lkmm.cli.benchmark import (
+    benchmark_main,
+    parse_benchmark_args,
+    run_benchmark,
+)
 from lkmm.models import RepLKNet
 from lkmm.utils.device import resolve_device
 
@@ -213,8 +217,8 @@ def test_compare_dwconv_bad_mode(backbone):
 
 def test_benchmark_cli_compare_dwconv(capsys):
     from lkmm.analysis.benchmark import DWConvComparison
-    result = benchmark_main([DEMO, '--compare', 'dwconv', '--iters', '1',
-                             '--warmup', '0',
-                             '--shape', '32', '32'])
+    result = run_benchmark(parse_benchmark_args(
+        [DEMO, '--compare', 'dwconv', '--iters', '1', '--warmup', '0',
+         '--shape', '32', '32']))
     assert isinstance(result, DWConvComparison) and result.mode == 'train'
     assert 'speed ratio lkmm/nn.Conv2d' in capsys.readouterr().out

@@ -17,7 +17,11 @@ from lkmm.analysis.benchmark import (
     format_benchmark_table,
 )
 from lkmm.analysis.complexity import to_inference_form
-from lkmm.cli.benchmark import benchmark_main
+from lkmm.cli.benchmark import (
+    benchmark_main,
+    parse_benchmark_args,
+    run_benchmark,
+)
 from lkmm.engine.runner import build_model_from_cfg, load_config
 from lkmm.models import LargeKernelConvNeXt, RepLKNet
 
@@ -133,8 +137,9 @@ def test_build_timm_model():
 
 def test_cli_against_timm(capsys):
     import timm
-    result = benchmark_main([DEMO, '--against', 'timm:resnet10t', '--shape',
-                             '32', '32', '--warmup', '0', '--iters', '1'])
+    result = run_benchmark(parse_benchmark_args(
+        [DEMO, '--against', 'timm:resnet10t', '--shape', '32', '32',
+         '--warmup', '0', '--iters', '1']))
     assert isinstance(result, ModelComparison)
     assert result.first.name == 'upernet_replknet-tiny_shapes'
     assert result.second.name == 'timm:resnet10t'
@@ -149,9 +154,9 @@ def test_cli_against_timm(capsys):
 
 
 def test_cli_against_train_form(capsys):
-    result = benchmark_main([DEMO, '--against', 'timm:resnet10t', '--shape',
-                             '32', '32', '--warmup', '0', '--iters', '1',
-                             '--train-form'])
+    result = run_benchmark(parse_benchmark_args(
+        [DEMO, '--against', 'timm:resnet10t', '--shape', '32', '32',
+         '--warmup', '0', '--iters', '1', '--train-form']))
     assert not result.folded
     demo = build_model_from_cfg(load_config(DEMO))
     assert result.first.params == _numel(demo)  # not folded
@@ -161,8 +166,9 @@ def test_cli_against_train_form(capsys):
 def test_cli_against_a_config(tmp_path, capsys):
     other = tmp_path / 'tiny_pelk.py'
     other.write_text(TINY_CLASSIFIER)
-    result = benchmark_main([DEMO, '--against', str(other), '--warmup', '0',
-                             '--iters', '1', '--batch-size', '2'])
+    result = run_benchmark(parse_benchmark_args(
+        [DEMO, '--against', str(other), '--warmup', '0', '--iters', '1',
+         '--batch-size', '2']))
     assert result.second.name == 'tiny_pelk'
     assert result.second.params == _numel(to_inference_form(
         build_model_from_cfg(load_config(str(other)))))
@@ -172,8 +178,9 @@ def test_cli_against_a_config(tmp_path, capsys):
     assert result.first.batch_size == result.second.batch_size == 2
     assert 'note: tiny_pelk defaults to 224x224' in capsys.readouterr().out
     # The same config twice still gives two labels.
-    twice = benchmark_main([str(other), '--against', str(other), '--shape',
-                            '32', '32', '--warmup', '0', '--iters', '1'])
+    twice = run_benchmark(parse_benchmark_args(
+        [str(other), '--against', str(other), '--shape', '32', '32',
+         '--warmup', '0', '--iters', '1']))
     assert twice.second.name == 'tiny_pelk (against)'
     assert twice.first.params == twice.second.params
 

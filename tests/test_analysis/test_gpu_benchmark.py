@@ -143,14 +143,14 @@ def test_grid_runs_with_torch_alone(tmp_path):
 
 
 def test_bad_arguments_exit_2_with_the_allowed_values(tmp_path, capsys):
-    from lkmm.cli.benchmark_gpu import gpu_benchmark_main
+    from lkmm.cli.benchmark_gpu import benchmark_gpu_main
     args = ['--out', str(tmp_path), '--device', 'cpu']
-    assert gpu_benchmark_main(args + ['--dtypes', 'fp8']) == 2
+    assert benchmark_gpu_main(args + ['--dtypes', 'fp8']) == 2
     assert "dtypes must be a subset of ('fp32', 'bf16', 'fp16')" in \
         capsys.readouterr().err
-    assert gpu_benchmark_main(args + ['--sections', 'grid,plots']) == 2
+    assert benchmark_gpu_main(args + ['--sections', 'grid,plots']) == 2
     assert 'plots' in capsys.readouterr().err
-    assert gpu_benchmark_main(args + ['--kernels', '3,4']) == 2
+    assert benchmark_gpu_main(args + ['--kernels', '3,4']) == 2
     assert 'kernels must be positive odd sizes, got [4]' in \
         capsys.readouterr().err
 

@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lkmm.cli.analyze_erf import analyze_erf_main
-from lkmm.cli.visualize_erf import visualize_erf_main
+from lkmm.cli.analyze_erf import (
+    analyze_erf_main,
+    parse_analyze_erf_args,
+    run_analyze_erf,
+)
+from lkmm.cli.visualize_erf import (
+    parse_visualize_erf_args,
+    run_visualize_erf,
+    visualize_erf_main,
+)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(REPO, 'configs', 'demo', 'upernet_replknet-tiny_shapes.py')
@@ -29,8 +37,9 @@ def images(tmp_path_factory):
 ], ids=['lkmm-demo', 'stock-resnet18'])
 def test_visualize_then_analyze(config, images, tmp_path, capsys):
     out = str(tmp_path / 'erf')
-    matrix = visualize_erf_main([config, '--images', images, '--out', out,
-                                 '--input-size', '64', '--num-images', '2'])
+    matrix = run_visualize_erf(parse_visualize_erf_args(
+        [config, '--images', images, '--out', out, '--input-size', '64',
+         '--num-images', '2']))
     assert matrix.shape == (64, 64) and matrix.max() > 0
     saved = np.load(out + '.npy')
     np.testing.assert_array_equal(saved, matrix)
@@ -38,8 +47,9 @@ def test_visualize_then_analyze(config, images, tmp_path, capsys):
         assert f.read(8) == b'\x89PNG\r\n\x1a\n'
     printed = capsys.readouterr().out
     assert 't=0.99 side' in printed and 'wrote' in printed
-    rows = analyze_erf_main([out + '.npy', out + '.npy', '--names', 'a',
-                             'b', '--out', str(tmp_path / 'cmp.png')])
+    rows = run_analyze_erf(parse_analyze_erf_args(
+        [out + '.npy', out + '.npy', '--names', 'a', 'b', '--out',
+         str(tmp_path / 'cmp.png')]))
     assert list(rows) == ['a', 'b'] and rows['a'] == rows['b']
     assert [r['threshold'] for r in rows['a']] == [0.2, 0.3, 0.5, 0.99]
     assert osp.getsize(tmp_path / 'cmp.png') > 0

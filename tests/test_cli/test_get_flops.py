@@ -6,7 +6,11 @@ import pytest
 
 import lkmm  # noqa: F401
 from lkmm.analysis.complexity import config_input_shape
-from lkmm.cli.get_flops import get_flops_main
+from lkmm.cli.get_flops import (
+    get_flops_main,
+    parse_get_flops_args,
+    run_get_flops,
+)
 from lkmm.engine.runner import load_config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -29,9 +33,10 @@ def test_get_flops_tool_on_demo_config(tools):
 
 
 def test_inference_form_drops_aux_head_and_folds(tools, capsys):
-    deployed = get_flops_main([tools.demo_config, '--shape', '64'])
-    train = get_flops_main([tools.demo_config, '--shape', '64',
-                            '--train-form'])
+    deployed = run_get_flops(parse_get_flops_args(
+        [tools.demo_config, '--shape', '64']))
+    train = run_get_flops(parse_get_flops_args(
+        [tools.demo_config, '--shape', '64', '--train-form']))
     assert deployed['shape'] == (64, 64)
     assert (deployed['params'], deployed['flops']) == (493300, 20471168)
     # What the inference form drops, counted on the model itself: the
@@ -68,7 +73,8 @@ def test_default_shape_comes_from_test_pipeline():
 
 
 def test_stock_config_path_and_bad_shape(capsys):
-    result = get_flops_main(['mmpretrain::resnet/resnet18_8xb32_in1k.py'])
+    result = run_get_flops(parse_get_flops_args(
+        ['mmpretrain::resnet/resnet18_8xb32_in1k.py']))
     assert result['params'] == pytest.approx(11.69e6, rel=0.01)
     assert result['flops'] == pytest.approx(1.82e9, rel=0.02)
     with pytest.raises(SystemExit, match='--shape'):
@@ -97,9 +103,10 @@ def tiny_pelk_config(tmp_path, init='snip'):
 @pytest.mark.parametrize('init', ['snip', 'uniform'])
 def test_sparse_counts_nonzero_weights(tmp_path, capsys, init):
     config = tiny_pelk_config(tmp_path)
-    dense = get_flops_main([config, '--shape', '64', '--train-form'])
-    result = get_flops_main([config, '--shape', '64', '--sparse',
-                             '--sparse-init', init])
+    dense = run_get_flops(parse_get_flops_args(
+        [config, '--shape', '64', '--train-form']))
+    result = run_get_flops(parse_get_flops_args(
+        [config, '--shape', '64', '--sparse', '--sparse-init', init]))
     out = capsys.readouterr().out
     assert 'sparse: 0.4 of the selected weights' in out
     assert result['params'] == dense['params']
@@ -140,8 +147,8 @@ def test_sparse_checkpoint_is_counted_as_it_is(tmp_path):
         model.head.fc.weight.zero_()
     ckpt = tmp_path / 'sparse.pth'
     torch.save(dict(state_dict=model.state_dict()), ckpt)
-    result = get_flops_main([config, '--shape', '32', '--sparse',
-                             '--checkpoint', str(ckpt)])
+    result = run_get_flops(parse_get_flops_args(
+        [config, '--shape', '32', '--sparse', '--checkpoint', str(ckpt)]))
     assert result['nonzero_params'] == \
         result['params'] - model.head.fc.weight.numel()
     assert result['module_density'] == {'model.head.fc': 0.0}

@@ -7,7 +7,11 @@ import sys
 
 import pytest
 
-from lkmm.cli.kernel_scaling import kernel_scaling_main
+from lkmm.cli.kernel_scaling import (
+    kernel_scaling_main,
+    parse_kernel_scaling_args,
+    run_kernel_scaling,
+)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_CONFIG = """
@@ -31,9 +35,9 @@ def tiny_config(tmp_path):
 
 def test_table_png_and_json(tiny_config, tmp_path, capsys):
     png, report = tmp_path / 'scaling.png', tmp_path / 'scaling.json'
-    rows = kernel_scaling_main([tiny_config, '--kernels', '7,11,21',
-                                '--forms', 'dense,peripheral', '--out',
-                                str(png), '--json', str(report)])
+    rows = run_kernel_scaling(parse_kernel_scaling_args(
+        [tiny_config, '--kernels', '7,11,21', '--forms', 'dense,peripheral',
+         '--out', str(png), '--json', str(report)]))
     assert [(r.form, r.kernel_size) for r in rows] == [
         ('dense', 7), ('dense', 11), ('dense', 21), ('peripheral', 7),
         ('peripheral', 11), ('peripheral', 21)]
@@ -53,7 +57,8 @@ def test_default_config_is_convnext_t(capsys):
     """The default model is ConvNeXt-T: at K=7 its dense form has
     ConvNeXt-T's 28,589,128 parameters plus, per layer, lkmm's 5x5 branch
     and two BNs (25 + 4 per channel) instead of the 7x7 conv's bias (1)."""
-    rows = kernel_scaling_main(['--kernels', '7', '--forms', 'dense'])
+    rows = run_kernel_scaling(parse_kernel_scaling_args(
+        ['--kernels', '7', '--forms', 'dense']))
     layer_channels = 3 * 96 + 3 * 192 + 9 * 384 + 3 * 768
     assert rows[0].params == 28_589_128 + 28 * layer_channels
     assert 'convnext-31-t' in capsys.readouterr().out

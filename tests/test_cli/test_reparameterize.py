@@ -179,16 +179,19 @@ FAMILY_CONFIGS = [
 
 @pytest.mark.parametrize('config', FAMILY_CONFIGS)
 def test_reparameterize_every_family(config, tools, tmp_path, randomize_bn):
-    from lkmm.cli.reparameterize import reparameterize_main
+    from lkmm.cli.reparameterize import (
+        parse_reparameterize_args,
+        run_reparameterize,
+    )
     config = osp.join(tools.repo, 'configs', config)
     torch.manual_seed(0)
     model = randomize_bn(_build(config))
     ckpt = str(tmp_path / 'trained.pth')
     torch.save(dict(state_dict=model.state_dict()), ckpt)
     out = str(tmp_path / 'deployed.pth')
-    result = reparameterize_main(
+    result = run_reparameterize(parse_reparameterize_args(
         [config, ckpt, out, '--shape', '64', '64', '--batch-size', '1',
-         '--device', 'cpu', '--bench-iters', '0'])
+         '--device', 'cpu', '--bench-iters', '0']))
     assert result['relative_diff'] < 1e-5
     cfg = Config.fromfile(out[:-len('.pth')] + '.py')
     backbone = cfg.model.backbone

@@ -11,7 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
-from lkmm.cli.shape_bias import classifier_logits_fn, shape_bias_main
+from lkmm.cli.shape_bias import (
+    classifier_logits_fn,
+    parse_shape_bias_args,
+    run_shape_bias,
+    shape_bias_main,
+)
 from lkmm.engine.runner import build_model_from_cfg, load_config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -56,10 +61,10 @@ def files(tmp_path_factory):
 
 def test_known_answers_end_to_end(files, tmp_path, capsys):
     out = str(tmp_path / 'sb')
-    table = shape_bias_main([
+    table = run_shape_bias(parse_shape_bias_args([
         CONFIG, str(files / 'airplane.pth'), '--data',
         str(files / 'cue-conflict'), '--out', out, '--batch-size', '2',
-        '--name', 'always-airplane', '--device', 'cpu'] + IMAGENET_HEAD)
+        '--name', 'always-airplane', '--device', 'cpu'] + IMAGENET_HEAD))
     # 1 shape, 2 texture, 1 other, 1 without conflict.
     assert table['all'] == dict(images=5, excluded=1, shape=1, texture=2,
                                 other=1, shape_bias=1 / 3)

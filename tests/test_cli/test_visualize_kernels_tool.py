@@ -11,7 +11,12 @@ import torch.nn as nn
 from PIL import Image
 
 from lkmm.analysis.kernels import find_kernel_layers
-from lkmm.cli.visualize_kernels import _input_sizes, visualize_kernels_main
+from lkmm.cli.visualize_kernels import (
+    _input_sizes,
+    parse_visualize_kernels_args,
+    run_visualize_kernels,
+    visualize_kernels_main,
+)
 from lkmm.engine.runner import build_model_from_cfg, load_config
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -62,8 +67,8 @@ def by_hand(checkpoint, prefix=LAYER):
 
 def test_side_by_side_with_and_without_reparam(models, tmp_path, capsys):
     out = str(tmp_path / 'k')
-    results = visualize_kernels_main(models + PROBE + [
-        '--out', out, '--names', 'rep', 'plain'])
+    results = run_visualize_kernels(parse_visualize_kernels_args(
+        models + PROBE + ['--out', out, '--names', 'rep', 'plain']))
     assert [(r['name'], r['layer'], r['kind']) for r in results] == [
         ('rep', LAYER, 'reparam'), ('plain', LAYER, 'reparam')]
     for i, result in enumerate(results):
@@ -80,15 +85,15 @@ def test_side_by_side_with_and_without_reparam(models, tmp_path, capsys):
 
 
 def test_list_layers_and_layer_choice(models, tmp_path, capsys):
-    assert visualize_kernels_main(models[:2] + PROBE +
-                                  ['--list-layers']) == []
+    assert run_visualize_kernels(parse_visualize_kernels_args(
+        models[:2] + PROBE + ['--list-layers'])) == []
     printed = capsys.readouterr().out
     assert f'* {LAYER}' in printed
     assert 'backbone.stages.2.2.large_kernel' in printed
     # A block name picks the one large kernel inside it.
-    results = visualize_kernels_main(
+    results = run_visualize_kernels(parse_visualize_kernels_args(
         models + ['--layer', 'backbone.stages.2.2', '--out',
-                  str(tmp_path / 'k')])
+                  str(tmp_path / 'k')]))
     assert [r['layer'] for r in results] == \
         ['backbone.stages.2.2.large_kernel'] * 2
     assert results[0]['matrix'].shape == (13, 13)

@@ -266,7 +266,7 @@ def test_short_training_run_then_verified_deployment(arch, shapes_cls_root,
     the trained checkpoint and checks that the folded model, rebuilt from
     the config it writes (backbone built with deploy=True), gives the same
     outputs."""
-    from lkmm.cli.launch import train_main
+    from lkmm.cli.launch import parse_train_args, run_train
     from lkmm.datasets import SHAPES_CLS_CLASSES
     from lkmm.deploy import reparameterize_checkpoint
     from lkmm.models import LargeKernelMobileNetV2
@@ -277,7 +277,8 @@ def test_short_training_run_then_verified_deployment(arch, shapes_cls_root,
         arch=dict(_TINY_ARCH, **row), root=shapes_cls_root,
         classes=SHAPES_CLS_CLASSES, name=f'guideline_{arch}'))
     work_dir = str(tmp_path / 'work')
-    runner = train_main([str(config), '--work-dir', work_dir])
+    runner = run_train(parse_train_args(
+        [str(config), '--work-dir', work_dir]))
     assert runner.iter == 4
     loss = runner.message_hub.get_scalar('train/loss').current()
     assert math.isfinite(loss)

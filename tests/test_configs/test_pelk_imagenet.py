@@ -569,10 +569,11 @@ def sparse_counts(name, init='uniform', size=None):
     """``tools/analysis/get_flops.py CONFIG --sparse``: the classifier as
     its DynamicSparsityHook makes it when training starts (40% of every
     selected weight zero), non-zero params and FLOPs of non-zero weights."""
-    from lkmm.cli.get_flops import get_flops_main
+    from lkmm.cli.get_flops import parse_get_flops_args, run_get_flops
     args = [osp.join(REPO, 'configs', 'pelk', name), '--sparse',
             '--sparse-init', init]
-    return get_flops_main(args + (['--shape', str(size)] if size else []))
+    return run_get_flops(parse_get_flops_args(
+        args + (['--shape', str(size)] if size else [])))
 
 
 @pytest.mark.parametrize('name,params,flops,paper_params,paper_flops', [

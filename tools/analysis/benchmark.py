@@ -10,8 +10,10 @@ Usage: python tools/analysis/benchmark.py CONFIG [--checkpoint CKPT]
 
 See ``-h``; the logic lives in :mod:`lkmm.cli.benchmark`.
 """
+import sys
+
 import lkmm  # noqa: F401  (registers lkmm, safe checkpoint loading)
 from lkmm.cli.benchmark import benchmark_main
 
 if __name__ == '__main__':
-    benchmark_main()
+    sys.exit(benchmark_main())

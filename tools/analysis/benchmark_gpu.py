@@ -16,7 +16,7 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
 
-from lkmm.cli.benchmark_gpu import gpu_benchmark_main  # noqa: E402
+from lkmm.cli.benchmark_gpu import benchmark_gpu_main  # noqa: E402
 
 if __name__ == '__main__':
-    sys.exit(gpu_benchmark_main())
+    sys.exit(benchmark_gpu_main())

@@ -10,8 +10,10 @@ Usage: python tools/analysis/kernel_scaling.py [CONFIG]
 
 See ``-h``; the logic lives in :mod:`lkmm.cli.kernel_scaling`.
 """
+import sys
+
 import lkmm  # noqa: F401  (registers lkmm)
 from lkmm.cli.kernel_scaling import kernel_scaling_main
 
 if __name__ == '__main__':
-    kernel_scaling_main()
+    sys.exit(kernel_scaling_main())

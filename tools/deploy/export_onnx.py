@@ -10,8 +10,10 @@ difference and the onnxruntime / PyTorch CPU latency ratio. See ``-h``; the
 logic lives in :mod:`lkmm.cli.export_onnx` and
 :mod:`lkmm.deploy.onnx_export`.
 """
+import sys
+
 import lkmm  # noqa: F401  (registers lkmm, safe checkpoint loading)
 from lkmm.cli.export_onnx import export_onnx_main
 
 if __name__ == '__main__':
-    export_onnx_main()
+    sys.exit(export_onnx_main())

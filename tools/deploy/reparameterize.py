@@ -8,8 +8,10 @@ Writes OUT (checkpoint) and OUT with a ``.py`` suffix (config), checked to
 reproduce the trained model's outputs. See ``-h``; the logic lives in
 :mod:`lkmm.cli.reparameterize`.
 """
+import sys
+
 import lkmm  # noqa: F401  (registers lkmm, safe checkpoint loading)
 from lkmm.cli.reparameterize import reparameterize_main
 
 if __name__ == '__main__':
-    reparameterize_main()
+    sys.exit(reparameterize_main())
