@@ -1,12 +1,14 @@
 """``tools/analysis/benchmark.py``: training structure vs deployed form,
-nn.Conv2d vs lkmm depth-wise convolutions (``--compare dwconv``), or two
-models side by side (``--against OTHER``, a config or ``timm:NAME``); the
-measurements are :mod:`lkmm.analysis.benchmark`'s.
+nn.Conv2d vs lkmm depth-wise convolutions (``--compare dwconv``), where
+the time goes by layer type (``--compare breakdown``), or two models side
+by side (``--against OTHER``, a config or ``timm:NAME``); the
+measurements are :mod:`lkmm.analysis.benchmark`'s and
+:mod:`lkmm.analysis.breakdown`'s.
 
 Usage::
 
     python tools/analysis/benchmark.py CONFIG [--checkpoint PTH]
-        [--compare deploy|dwconv | --against OTHER [--train-form]]
+        [--compare deploy|dwconv|breakdown | --against OTHER [--train-form]]
         [--shape H W] [--batch-size N] [--warmup N] [--iters N]
         [--device DEV] [--threads N] [--cfg-options ...]
 
@@ -33,8 +35,14 @@ from lkmm.analysis.benchmark import (
     format_benchmark_table,
     format_dwconv_comparison,
 )
-from lkmm.analysis.complexity import input_shape_from_cfg
+from lkmm.analysis.breakdown import (
+    TimeBreakdown,
+    format_breakdowns,
+    model_breakdown,
+)
+from lkmm.analysis.complexity import input_shape_from_cfg, to_inference_form
 from lkmm.engine.runner import build_model_from_cfg, load_config
+from lkmm.utils.model_outputs import as_tensor_module, random_batch
 
 from .options import (
     add_cfg_options_option,
@@ -80,10 +88,17 @@ def parse_benchmark_args(argv: Optional[List[str]] = None
     parser.add_argument('--threads', type=int,
                         help='CPU threads for torch (default: torch\'s)')
     parser.add_argument(
-        '--compare', choices=['deploy', 'dwconv'],
+        '--compare', choices=['deploy', 'dwconv', 'breakdown'],
         help='deploy: training structure vs deployed form (inference); '
         'dwconv: the same model with nn.Conv2d vs lkmm depth-wise '
-        'convolutions (default: deploy; not with --against)')
+        'convolutions; breakdown: ms per layer type (depth-wise large / '
+        'small, pointwise, dense conv, norm, activation, rest) of the '
+        'deployed inference and of a training step, profiled '
+        '(default: deploy; not with --against)')
+    parser.add_argument(
+        '--steps', type=int, default=3,
+        help='with --compare breakdown: profiled steps per form, after one '
+        'unprofiled (default 3)')
     parser.add_argument(
         '--against', metavar='OTHER',
         help='time CONFIG against a second model in the same run: a config '
@@ -137,16 +152,16 @@ def _build_against(spec: str):
 
 def run_benchmark(args: argparse.Namespace
                   ) -> Union[TrainDeployComparison, DWConvComparison,
-                             ModelComparison]:
+                             List[TimeBreakdown], ModelComparison]:
     """Build, time, print a table.
 
     Args:
         args (argparse.Namespace): From :func:`parse_benchmark_args`.
 
     Returns:
-        TrainDeployComparison | DWConvComparison | ModelComparison: The
-        measurements (``--compare deploy``, ``--compare dwconv`` or
-        ``--against``).
+        TrainDeployComparison | DWConvComparison | list[TimeBreakdown] |
+        ModelComparison: The measurements (``--compare deploy``,
+        ``dwconv``, ``breakdown`` or ``--against``).
 
     Raises:
         SystemExit: conflicting options, a bad device or ``--threads``, a
@@ -184,11 +199,13 @@ def run_benchmark(args: argparse.Namespace
         from mmengine.runner import load_checkpoint
         load_checkpoint(model, args.checkpoint, map_location='cpu')
     if args.batch_size is None:
-        args.batch_size = 2 if (args.compare == 'dwconv' and
-                                args.dwconv_mode == 'train') else 1
+        args.batch_size = 2 if (args.compare == 'breakdown' or (
+            args.compare == 'dwconv' and args.dwconv_mode == 'train')) else 1
     if args.against is not None:
         return _compare_two(args, model, other, other_name, other_cfg,
                             input_shape, device)
+    if args.compare == 'breakdown':
+        return _breakdown(args, model, input_shape, device)
     if args.compare == 'dwconv':
         print(f'timing {args.dwconv_mode} steps with nn.Conv2d and with '
               f'lkmm depth-wise convolutions on {device}: {args.warmup} '
@@ -246,4 +263,21 @@ def _compare_two(args, model, other, other_name: str, other_cfg,
         warmup=args.warmup, iters=args.iters, device=device,
         names=(name, other_name), fold=not args.train_form, verbose=True)
     print(format_benchmark_table(result), flush=True)
+    return result
+
+
+def _breakdown(args, model, input_shape, device) -> List[TimeBreakdown]:
+    """``--compare breakdown``: profile the deployed inference and a
+    training step, print ms and share per layer type."""
+    if args.steps < 1:
+        raise SystemExit('benchmark: --steps must be >= 1')
+    inputs = random_batch(input_shape, args.batch_size, device, 0)
+    print(f'profiling the deployed inference and a training step on '
+          f'{device}: batch {args.batch_size}, 1 unprofiled + {args.steps} '
+          'profiled steps each', flush=True)
+    deployed = as_tensor_module(to_inference_form(model).to(device))
+    result = [model_breakdown(deployed, inputs, 'deploy', args.steps),
+              model_breakdown(as_tensor_module(model.to(device)), inputs,
+                              'train', args.steps)]
+    print(format_breakdowns(result), flush=True)
     return result

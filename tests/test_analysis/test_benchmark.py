@@ -222,3 +222,23 @@ def test_benchmark_cli_compare_dwconv(capsys):
          '--shape', '32', '32']))
     assert isinstance(result, DWConvComparison) and result.mode == 'train'
     assert 'speed ratio lkmm/nn.Conv2d' in capsys.readouterr().out
+
+
+def test_benchmark_cli_breakdown(capsys):
+    """``--compare breakdown`` on the demo segmentor: both forms profiled,
+    the table printed, the deployed form without BN branches to train."""
+    from lkmm.analysis.breakdown import CATEGORIES, DW_LARGE
+    deploy, train = run_benchmark(parse_benchmark_args(
+        [DEMO, '--compare', 'breakdown', '--steps', '1', '--shape', '32',
+         '32']))
+    assert (deploy.name, train.name) == ('deploy', 'train')
+    assert set(deploy.ms) == set(train.ms) == set(CATEGORIES)
+    # A RepLKNet spends time in its large kernels in both forms, and a
+    # training step costs more than an inference.
+    assert deploy.ms[DW_LARGE] > 0 and train.ms[DW_LARGE] > 0
+    assert train.total_ms > deploy.total_ms
+    out = capsys.readouterr().out
+    assert 'deploy ms' in out and 'train ms' in out and 'pointwise' in out
+    with pytest.raises(SystemExit, match='--steps must be >= 1'):
+        run_benchmark(parse_benchmark_args(
+            [DEMO, '--compare', 'breakdown', '--steps', '0']))
