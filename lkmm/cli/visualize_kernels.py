@@ -115,21 +115,12 @@ def _input_sizes(model, layers, size):
             'another --input-size')
 
 
-def run_visualize_kernels(args: argparse.Namespace) -> List[dict]:
-    """List the layers, or fold, aggregate and draw one layer per model.
-
-    Args:
-        args (argparse.Namespace): From
-            :func:`parse_visualize_kernels_args`.
-
-    Returns:
-        list[dict]: Per model ``name``, ``layer`` (module name), ``kind`` and
-        ``matrix`` (the aggregated kernel before rescaling); empty with
-        ``--list-layers``.
+def _checked_models(args: argparse.Namespace):
+    """The ``(config, checkpoint)`` pairs, their names and wanted layers.
 
     Raises:
-        SystemExit: bad options, a checkpoint that does not fit, or a model
-            without a large depth-wise kernel / the named layer.
+        SystemExit: the paths do not pair up, ``--out`` is missing, a count
+            is below 1, or ``--names`` / ``--layer`` do not fit the models.
     """
     if len(args.models) % 2:
         raise SystemExit(f'{TOOL}: models come as CONFIG CHECKPOINT pairs, '
@@ -147,6 +138,42 @@ def run_visualize_kernels(args: argparse.Namespace) -> List[dict]:
     if len(names) != len(pairs):
         raise SystemExit(f'{TOOL}: {len(names)} --names for {len(pairs)} '
                          'models')
+    return pairs, names, layer_names
+
+
+def _write_outputs(results: List[dict], out: str) -> None:
+    """Each model's matrix as ``OUT.i.npy`` and all of them as
+    ``OUT.png``, atomically."""
+    for i, result in enumerate(results):
+        buffer = io.BytesIO()
+        np.save(buffer, result['matrix'])
+        atomic_write_bytes(buffer.getvalue(), f'{out}.{i}.npy')
+    titles = [f'{r["name"]}\n{r["layer"]} '
+              f'({"x".join(map(str, r["matrix"].shape))})' for r in results]
+    atomic_write_bytes(
+        kernel_heatmap_png([r['matrix'] for r in results], titles),
+        out + '.png')
+    print(f'wrote {out}.png and {len(results)} .npy file(s) '
+          f'({out}.0.npy ...)', flush=True)
+
+
+def run_visualize_kernels(args: argparse.Namespace) -> List[dict]:
+    """List the layers, or fold, aggregate and draw one layer per model.
+
+    Args:
+        args (argparse.Namespace): From
+            :func:`parse_visualize_kernels_args`.
+
+    Returns:
+        list[dict]: Per model ``name``, ``layer`` (module name), ``kind`` and
+        ``matrix`` (the aggregated kernel before rescaling); empty with
+        ``--list-layers``.
+
+    Raises:
+        SystemExit: bad options, a checkpoint that does not fit, or a model
+            without a large depth-wise kernel / the named layer.
+    """
+    pairs, names, layer_names = _checked_models(args)
     results = []
     for i, ((config, checkpoint), name, wanted) in enumerate(
             zip(pairs, names, layer_names)):
@@ -184,17 +211,7 @@ def run_visualize_kernels(args: argparse.Namespace) -> List[dict]:
               flush=True)
     if args.list_layers:
         return []
-    for i, result in enumerate(results):
-        buffer = io.BytesIO()
-        np.save(buffer, result['matrix'])
-        atomic_write_bytes(buffer.getvalue(), f'{args.out}.{i}.npy')
-    titles = [f'{r["name"]}\n{r["layer"]} '
-              f'({"x".join(map(str, r["matrix"].shape))})' for r in results]
-    atomic_write_bytes(
-        kernel_heatmap_png([r['matrix'] for r in results], titles),
-        args.out + '.png')
-    print(f'wrote {args.out}.png and {len(results)} .npy file(s) '
-          f'({args.out}.0.npy ...)', flush=True)
+    _write_outputs(results, args.out)
     return results
 
 
