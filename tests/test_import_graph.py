@@ -3,7 +3,8 @@ and the engine reaches no backbone family (nor anything in lkmm.models).
 
 Every ``import`` / ``from ... import`` statement of every module is an edge,
 wherever it stands (module level, inside a function, under a condition):
-an import that is lazy today is still a dependency."""
+an import that is lazy today is still a dependency. And no function in
+lkmm/ is longer than a screen."""
 import ast
 import pathlib
 
@@ -119,3 +120,17 @@ def test_engine_reaches_no_model_module():
     found = {f'{m} -> {r}' for m in graph if m.startswith('lkmm.engine')
              for r in reachable(graph, m) if r.startswith('lkmm.models')}
     assert found == set()
+
+
+#: The longest a function in lkmm/ may be, ``def`` to last line.
+MAX_FUNCTION_LINES = 80
+
+
+def test_no_function_needs_scrolling():
+    long = [f'{path.relative_to(ROOT)}:{node.lineno} {node.name} '
+            f'({node.end_lineno - node.lineno + 1} lines)'
+            for path in MODULES.values()
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+    assert long == []

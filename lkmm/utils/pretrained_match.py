@@ -95,6 +95,7 @@ def check_pretrained_match(model: nn.Module, state_dict: Mapping,
         PretrainedMismatchError: naming the counts, a few unmatched source
             keys and the converter that fits the file.
     """
+    state_dict = _with_current_keys(model, state_dict)
     own = model.state_dict()
     matched = _matched(own, state_dict)
     if own and len(matched) >= min_fraction * len(own):
@@ -115,6 +116,17 @@ def check_pretrained_match(model: nn.Module, state_dict: Mapping,
     if converter:
         lines.append(f'Convert it first: python {converter}.')
     raise PretrainedMismatchError('\n'.join(lines))
+
+
+def _with_current_keys(model: nn.Module, state_dict: Mapping) -> Mapping:
+    """``state_dict`` with the key names each module of ``model`` renamed
+    since (its ``upgrade_legacy_keys``, e.g. ParCNetV2's blocks), so an
+    older lkmm checkpoint counts as matching."""
+    for name, module in model.named_modules():
+        upgrade = getattr(module, 'upgrade_legacy_keys', None)
+        if upgrade is not None:
+            state_dict = upgrade(state_dict, f'{name}.' if name else '')
+    return state_dict
 
 
 def _unwrapped(checkpoint: Mapping) -> Dict[str, torch.Tensor]:

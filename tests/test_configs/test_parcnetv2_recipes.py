@@ -170,7 +170,7 @@ def test_layer_scale_and_norms_get_no_weight_decay():
     for group in wrapper.optimizer.param_groups:
         for param in group['params']:
             decay_of[id(param)] = group['weight_decay']
-    block = model.backbone.stages[0][0]
+    block = model.backbone.stages[0].blocks[0]
     assert decay_of[id(block.gamma1)] == 0 and decay_of[id(block.gamma2)] == 0
     assert decay_of[id(model.backbone.norm3.weight)] == 0
     assert decay_of[id(model.head.fc.bias)] == 0
@@ -334,7 +334,7 @@ def test_upernet_stage_wise_lrs_and_decay():
     assert lr_of[id(backbone.downsample_layers[2][1].weight)] == \
         pytest.approx(0.9**7)
     for i in range(4):
-        block = backbone.stages[i][0]
+        block = backbone.stages[i].blocks[0]
         assert lr_of[id(block.gamma1)] == pytest.approx(0.9**(6 - i))
         assert wd_of[id(block.gamma1)] == 0
     assert lr_of[id(backbone.norm3.weight)] == pytest.approx(1.)

@@ -170,3 +170,21 @@ def test_checked_pretrained_initializer_on_any_module(tmp_path):
     net = Net(dict(type='lkmm.CheckedPretrained', checkpoint=str(foreign)))
     with pytest.raises(PretrainedMismatchError, match='fills only 0 of'):
         net.init_weights()
+
+
+def test_older_lkmm_key_names_count_as_matching(tmp_path):
+    """A ParCNetV2 checkpoint saved before its blocks moved to
+    ``stages.i.blocks.k`` fills the model through ``Pretrained``."""
+    import re
+    arch = dict(depths=[1, 1, 1, 1], channels=[8, 8, 16, 16])
+    torch.manual_seed(0)
+    source = _backbone(type_='ParCNetV2', arch=arch)
+    old = {re.sub(r'^stages\.(\d+)\.blocks\.(\d+)\.', r'stages.\1.\2.', k): v
+           for k, v in source.state_dict().items()}
+    assert any(re.match(r'stages\.\d+\.\d+\.', k) for k in old)
+    path = str(tmp_path / 'old.pth')
+    torch.save(old, path)
+    model = _backbone(path, type_='ParCNetV2', arch=arch)
+    model.init_weights()
+    for key, value in source.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key

@@ -1,6 +1,125 @@
-"""Argument checks shared by lkmm's backbones (errors name the field and
-the allowed values)."""
-from typing import Dict, Sequence, Tuple, Union
+"""Arch specs and argument checks shared by lkmm's backbones (errors name
+the field and the allowed values)."""
+import copy
+from dataclasses import dataclass
+from typing import Any, Dict, Sequence, Tuple, Union
+
+
+class _Required:
+    """Marks an :class:`ArchField` without a default (a custom arch dict
+    must give it)."""
+
+    def __repr__(self) -> str:
+        return 'REQUIRED'
+
+
+#: The default of an :class:`ArchField` a custom arch dict must give.
+REQUIRED: Any = _Required()
+
+
+@dataclass(frozen=True)
+class ArchField:
+    """One key of a backbone's ``arch`` dict.
+
+    Args:
+        name (str): The key.
+        default: Its value where a custom arch dict leaves it out;
+            :data:`REQUIRED` (the default) where it must be given.
+        per_stage (bool): It holds one entry per stage (the first such
+            field of an :class:`ArchSpec` gives the stage count).
+            Defaults to False.
+        positive_ints (bool): Every entry is a positive int.
+            Defaults to False.
+    """
+    name: str
+    default: Any = REQUIRED
+    per_stage: bool = False
+    positive_ints: bool = False
+
+    @property
+    def required(self) -> bool:
+        """Whether a custom arch dict must give this key."""
+        return self.default is REQUIRED
+
+
+class ArchSpec:
+    """The keys of one backbone family's ``arch`` dict, declared once
+    (read by :meth:`~.base.LargeKernelBackbone.parse_arch`).
+
+    Args:
+        *fields (ArchField): The keys, in the order messages list them.
+
+    Raises:
+        ValueError: Two fields share a name, or none is per stage.
+    """
+
+    def __init__(self, *fields: ArchField):
+        names = [f.name for f in fields]
+        if len(set(names)) != len(names):
+            raise ValueError(f'ArchSpec fields must be unique, got {names}')
+        if not any(f.per_stage for f in fields):
+            raise ValueError('ArchSpec needs a per-stage field (it gives the '
+                             'stage count)')
+        self.fields: Tuple[ArchField, ...] = tuple(fields)
+
+    def __repr__(self) -> str:
+        return f'ArchSpec{self.fields!r}'
+
+    @property
+    def keys(self) -> Tuple[str, ...]:
+        """Every key a custom arch dict may have."""
+        return tuple(f.name for f in self.fields)
+
+    @property
+    def required(self) -> Tuple[str, ...]:
+        """The keys a custom arch dict must have."""
+        return tuple(f.name for f in self.fields if f.required)
+
+    @property
+    def defaults(self) -> Dict[str, Any]:
+        """A fresh copy of the defaults of the other keys."""
+        return {f.name: copy.deepcopy(f.default) for f in self.fields
+                if not f.required}
+
+    @property
+    def per_stage(self) -> Tuple[str, ...]:
+        """The keys holding one entry per stage."""
+        return tuple(f.name for f in self.fields if f.per_stage)
+
+    @property
+    def positive_ints(self) -> Tuple[str, ...]:
+        """The keys whose entries are positive ints."""
+        return tuple(f.name for f in self.fields if f.positive_ints)
+
+    def parse(self, backbone: str, arch: Union[str, dict],
+              zoo: Dict[str, dict]) -> dict:
+        """The full settings of ``arch``: a zoo entry or a custom dict,
+        checked against the spec, defaults filled in (all copies).
+
+        Args:
+            backbone (str): Backbone name for the messages.
+            arch (str | dict): A name in ``zoo`` or a dict.
+            zoo (dict): Named archs.
+
+        Returns:
+            dict: Every key of the spec.
+
+        Raises:
+            ValueError: An unknown name or key, a missing key, per-stage
+                fields of different lengths or entries that are not
+                positive ints, naming the field.
+        """
+        arch = lookup_arch(backbone, arch, zoo, self.keys, self.required)
+        settings = self.defaults
+        settings.update(copy.deepcopy(arch))
+        check_same_length(settings, self.per_stage)
+        for key in self.positive_ints:
+            check_positive_ints(key, settings[key])
+        return settings
+
+    def num_stages(self, settings: dict) -> int:
+        """The stage count of parsed ``settings``."""
+        return len(settings[self.per_stage[0]])
 
 
 def parse_out_indices(out_indices: Union[int, Sequence[int]],

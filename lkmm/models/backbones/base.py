@@ -21,10 +21,24 @@ Every lkmm backbone (``RepLKNet``, ``LargeKernelConvNeXt``, ``ParCNetV2``,
   (:mod:`lkmm.models.folding`);
 * layer-wise lr decay: ``get_layer_depth(param_name, prefix)`` as
   mmpretrain's ConvNeXt answers it (:meth:`LargeKernelBackbone.
-  get_layer_depth`).
+  get_layer_depth`);
+* ``arch``: a zoo name or a dict checked against the family's one
+  :class:`~.arch_utils.ArchSpec` (``arch_spec``);
+* older checkpoints: keys a module moved from (``legacy_keys``) are renamed
+  as a state dict loads (:meth:`LargeKernelBackbone.upgrade_legacy_keys`).
 """
-import copy
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+import re
+from collections import OrderedDict
+from typing import (
+    Dict,
+    List,
+    Mapping,
+    MutableMapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import torch
 import torch.nn as nn
@@ -37,12 +51,7 @@ from lkmm.utils.pretrained import check_pretrained_set
 from lkmm.utils.pretrained_match import CheckedPretrainedInit
 
 from ..folding import fold_model
-from .arch_utils import (
-    check_positive_ints,
-    check_same_length,
-    lookup_arch,
-    parse_out_indices,
-)
+from .arch_utils import ArchSpec, parse_out_indices
 
 
 def checkpointed(enabled: bool, module: nn.Module, x: torch.Tensor, *args):
@@ -56,25 +65,22 @@ def checkpointed(enabled: bool, module: nn.Module, x: torch.Tensor, *args):
 class LargeKernelBackbone(BaseModule):
     """Base of lkmm's backbones (see the module docstring for the contract).
 
-    Subclasses describe their ``arch`` (``arch_zoo`` and the ``_arch_*``
-    attributes, checked by :meth:`parse_arch` and their own
-    :meth:`check_arch`), call :meth:`init_contract` first in ``__init__``,
-    and say which modules a frozen stage holds (:meth:`frozen_modules`) and
-    which learning-rate decay layer a parameter belongs to
-    (:meth:`stage_layer_ids`, :meth:`layer_id`).
+    Subclasses describe their ``arch`` (``arch_zoo`` and ``arch_spec``,
+    checked by :meth:`parse_arch` and their own :meth:`check_arch`), call
+    :meth:`init_contract` first in ``__init__``, and say which modules a
+    frozen stage holds (:meth:`frozen_modules`) and which learning-rate
+    decay layer a parameter belongs to (:meth:`stage_layer_ids`,
+    :meth:`layer_id`).
     """
     #: Named archs.
     arch_zoo: Dict[str, dict] = {}
-    #: Keys a custom arch dict may have; the first ``_arch_required`` of
-    #: them it must have.
-    _arch_keys: Tuple[str, ...] = ()
-    _arch_required: Tuple[str, ...] = ()
-    #: Values of the keys a custom arch dict leaves out.
-    _arch_defaults: Dict[str, object] = {}
-    #: Keys holding one entry per stage (the first gives the stage count),
-    #: and those of them that hold positive ints.
-    _arch_per_stage: Tuple[str, ...] = ()
-    _arch_positive_ints: Tuple[str, ...] = ()
+    #: The keys of an arch dict: which are required, their defaults, which
+    #: hold one entry per stage (:class:`~.arch_utils.ArchSpec`).
+    arch_spec: Optional[ArchSpec] = None
+    #: Key paths of older lkmm checkpoints that still load: ``(regex,
+    #: replacement)`` on the key below the backbone's prefix (see
+    #: :meth:`current_key`).
+    legacy_keys: Tuple[Tuple[str, str], ...] = ()
     #: Constructor argument that builds the folded (deployed) structure;
     #: None for a backbone with nothing to fold.
     folded_form_arg: Optional[str] = 'deploy'
@@ -90,13 +96,7 @@ class LargeKernelBackbone(BaseModule):
         Raises:
             ValueError: naming the field and the allowed values.
         """
-        arch = lookup_arch(cls.__name__, arch, cls.arch_zoo, cls._arch_keys,
-                           cls._arch_required)
-        settings = copy.deepcopy(cls._arch_defaults)
-        settings.update(copy.deepcopy(arch))
-        check_same_length(settings, cls._arch_per_stage)
-        for key in cls._arch_positive_ints:
-            check_positive_ints(key, settings[key])
+        settings = cls.arch_spec.parse(cls.__name__, arch, cls.arch_zoo)
         cls.check_arch(settings)
         return settings
 
@@ -117,7 +117,7 @@ class LargeKernelBackbone(BaseModule):
             dict: The arch settings.
         """
         self.arch_settings = self.parse_arch(arch)
-        self.num_stages = len(self.arch_settings[self._arch_per_stage[0]])
+        self.num_stages = self.arch_spec.num_stages(self.arch_settings)
         self.out_indices = parse_out_indices(out_indices, self.num_stages)
         self.set_training_options(frozen_stages, norm_eval, with_cp)
         return self.arch_settings
@@ -178,6 +178,46 @@ class LargeKernelBackbone(BaseModule):
         CheckedPretrainedInit(cfg['checkpoint'], prefix=cfg.get('prefix'),
                               map_location=cfg.get('map_location', 'cpu')
                               )(self)
+
+    @classmethod
+    def current_key(cls, key: str, prefix: str = '') -> str:
+        """``key`` with an older lkmm path below ``prefix`` renamed to
+        today's (:attr:`legacy_keys`), or unchanged; so checkpoints saved
+        before a module moved still load."""
+        if not key.startswith(prefix):
+            return key
+        rest = key[len(prefix):]
+        for pattern, replacement in cls.legacy_keys:
+            rest, count = re.subn('^' + pattern, replacement, rest, count=1)
+            if count:
+                return prefix + rest
+        return key
+
+    @classmethod
+    def upgrade_legacy_keys(cls, state_dict: Mapping, prefix: str = ''
+                            ) -> 'OrderedDict[str, torch.Tensor]':
+        """A copy of ``state_dict`` (same order) with older lkmm key paths
+        below ``prefix`` renamed (:meth:`current_key`); a key whose new name
+        is taken stays as it is.
+
+        Returns:
+            OrderedDict: The renamed state dict.
+        """
+        out = OrderedDict()
+        for key, value in state_dict.items():
+            new = cls.current_key(key, prefix)
+            out[new if new == key or new not in state_dict else key] = value
+        return out
+
+    def _load_from_state_dict(self, state_dict: MutableMapping, prefix: str,
+                              *args, **kwargs):
+        # Rename in place: torch and mmengine hand the children the keys of
+        # this dict after this call.
+        for key in list(state_dict):
+            new = self.current_key(key, prefix)
+            if new != key and new not in state_dict:
+                state_dict[new] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _freeze_stages(self):
         for module in self.frozen_modules():
@@ -272,8 +312,8 @@ class ConvNeXtLayoutBackbone(LargeKernelBackbone):
     Layer-wise lr decay follows mmseg's / mmdet's ConvNeXt rules
     (``get_layer_id_for_convnext`` / ``get_stage_id_for_convnext``, the
     ConvNeXt release's code, which SLaK's downstream code copies); block k
-    of stage i is ``stages.i.blocks.k`` (LargeKernelConvNeXt) or
-    ``stages.i.k`` (ParCNetV2).
+    of stage i is ``stages.i.blocks.k`` (``stages.i.k``, ConvNeXt's name,
+    is read the same way).
 
     ``layer_wise`` (ids 0-6 for depths ``[3, 3, 9, 3]``, 0-12 for
     ``[3, 3, 27, 3]``, mmseg's ``num_layers`` 6 / 12):

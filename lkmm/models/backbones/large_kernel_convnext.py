@@ -31,7 +31,7 @@ from lkmm.layers import (
 )
 from lkmm.registry import MODELS
 
-from .arch_utils import check_choice, check_odd_positive
+from .arch_utils import ArchField, ArchSpec, check_choice, check_odd_positive
 from .base import CONVNEXT_INIT_CFG, ConvNeXtLayoutBackbone, checkpointed
 
 
@@ -189,15 +189,19 @@ class LargeKernelConvNeXt(ConvNeXtLayoutBackbone):
         'dense-51-t': dict(depths=_T, channels=_widths(_TS_WIDTHS),
                            kernel_sizes=[51, 49, 47, 13], form='dense'),
     }
-    _arch_keys = ('depths', 'channels', 'kernel_sizes', 'form',
-                  'small_kernel', 'centre_size', 'sharing_grids',
-                  'partial_ratio', 'pos_embed', 'stripe_width', 'mlp_ratio')
-    _arch_required = ('depths', 'channels', 'kernel_sizes', 'form')
-    _arch_defaults = dict(small_kernel=5, centre_size=5, sharing_grids=None,
-                          partial_ratio=1., pos_embed=False, stripe_width=5,
-                          mlp_ratio=4.)
-    _arch_per_stage = ('depths', 'channels', 'kernel_sizes')
-    _arch_positive_ints = ('depths', 'channels')
+    arch_spec = ArchSpec(
+        ArchField('depths', per_stage=True, positive_ints=True),
+        ArchField('channels', per_stage=True, positive_ints=True),
+        ArchField('kernel_sizes', per_stage=True),
+        ArchField('form'),
+        ArchField('small_kernel', 5),
+        ArchField('centre_size', 5),
+        ArchField('sharing_grids', None),
+        ArchField('partial_ratio', 1.),
+        ArchField('pos_embed', False),
+        ArchField('stripe_width', 5),
+        ArchField('mlp_ratio', 4.),
+    )
 
     def __init__(self,
                  arch: Union[str, dict] = 'pelk-t',

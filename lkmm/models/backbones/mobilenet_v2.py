@@ -38,7 +38,7 @@ from mmcv.cnn import build_activation_layer
 from lkmm.layers import ConvBN, ReparamLargeKernelConv
 from lkmm.registry import MODELS
 
-from .arch_utils import check_odd_positive
+from .arch_utils import ArchField, ArchSpec, check_odd_positive
 from .base import LargeKernelBackbone
 
 #: mmpretrain's MobileNetV2 initialization (Kaiming convs, BN weight 1).
@@ -180,18 +180,18 @@ class LargeKernelMobileNetV2(LargeKernelBackbone):
         'k3-dil8': dict(kernel_sizes=[3, 3, 3, 3],
                         kernel_dilations=[8, 8, 8, 8]),
     }
-    _arch_keys = ('kernel_sizes', 'kernel_dilations', 'small_kernel',
-                  'shortcut', 'channels', 'repeats', 'expand_ratio',
-                  'stem_channels')
-    _arch_required = ('kernel_sizes', )
-    _arch_defaults = dict(
-        kernel_dilations=[1, 1, 1, 1], small_kernel=None, shortcut=True,
-        channels=[[24], [32], [64, 96], [160, 320]],
-        repeats=[[2], [3], [4, 3], [3, 1]], expand_ratio=6,
-        stem_channels=[32, 16])
-    _arch_per_stage = ('channels', 'repeats', 'kernel_sizes',
-                       'kernel_dilations')
-    _arch_positive_ints = ('kernel_dilations', )
+    arch_spec = ArchSpec(
+        ArchField('channels', [[24], [32], [64, 96], [160, 320]],
+                  per_stage=True),
+        ArchField('repeats', [[2], [3], [4, 3], [3, 1]], per_stage=True),
+        ArchField('kernel_sizes', per_stage=True),
+        ArchField('kernel_dilations', [1, 1, 1, 1], per_stage=True,
+                  positive_ints=True),
+        ArchField('small_kernel', None),
+        ArchField('shortcut', True),
+        ArchField('expand_ratio', 6),
+        ArchField('stem_channels', [32, 16]),
+    )
 
     def __init__(self,
                  arch: Union[str, dict] = 'k3',

@@ -12,9 +12,13 @@ a depth-wise conv, a channel split by the global ratio r (the first
 the oversized ParC-O-H / ParC-O-W convs) and a point-wise conv; ChannelBGU =
 ``((X W1) * GELU(X W2)) W3`` with expansion 2.5 (see
 :mod:`lkmm.layers.gate_units`, :mod:`lkmm.layers.oversized_conv`,
-:mod:`lkmm.ops.oversized_conv`).
+:mod:`lkmm.ops.oversized_conv`). Two block classes share the frame
+(:class:`ParCNetV2BlockBase`): the paper's (:class:`ParCNetV2PaperBlock`)
+and the authors' released one (:class:`ParCNetV2ReleaseBlock`). Block k of
+stage i is ``stages.i.blocks.k``, as in LargeKernelConvNeXt; checkpoints
+with the older ``stages.i.k`` keys still load.
 """
-from typing import Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -30,75 +34,109 @@ from lkmm.layers import (
 )
 from lkmm.registry import MODELS
 
-from .arch_utils import check_choice, check_odd_positive
+from .arch_utils import ArchField, ArchSpec, check_choice, check_odd_positive
 from .base import CONVNEXT_INIT_CFG, ConvNeXtLayoutBackbone
 
+#: The ``type`` values a ``norm_cfg`` may name, and their layers (norms of
+#: ``(N, C, H, W)`` maps; the names are mmpretrain's / mmcv's).
+NORM_LAYERS = {
+    'LN2d': LayerNorm2d,
+    'L2LN2d': L2LayerNorm2d,
+    'BN': nn.BatchNorm2d,
+    'SyncBN': nn.SyncBatchNorm,
+}
+#: The arch field ``norm``'s values and the ``norm_cfg`` each stands for.
+ARCH_NORMS = {
+    'LN': dict(type='LN2d', eps=1e-6),
+    'BN': dict(type='BN'),
+    'L2LN': dict(type='L2LN2d'),
+}
+NORMS = tuple(ARCH_NORMS)
+#: Allowed values of the arch field ``block``.
+BLOCKS = ('paper', 'release')
 
-class ParCNetV2Block(nn.Module):
-    """One ParC V2 block (MetaFormer layout, LayerScale, drop path).
+
+def check_norm_cfg(cfg) -> None:
+    """Refuse a ``norm_cfg`` that :func:`build_norm` cannot build.
+
+    Raises:
+        ValueError: ``cfg`` is not a dict with a known ``type``, naming the
+            allowed types.
+    """
+    if not isinstance(cfg, dict) or cfg.get('type') not in NORM_LAYERS:
+        raise ValueError(f'norm_cfg must be a dict with type one of '
+                         f'{tuple(NORM_LAYERS)}, got {cfg!r}')
+
+
+def build_norm(cfg: dict, channels: int) -> nn.Module:
+    """The norm layer ``cfg`` describes, over ``channels`` (local: mmcv's
+    ``build_norm_layer`` knows neither LayerNorm over the channels of a
+    map nor the release's L2 norm).
+
+    Args:
+        cfg (dict): ``type`` (a key of :data:`NORM_LAYERS`), the layer's
+            keyword arguments (e.g. ``eps``) and optionally
+            ``requires_grad`` (mmcv's; False freezes its parameters).
+        channels (int): Channels C of the ``(N, C, H, W)`` maps.
+
+    Returns:
+        nn.Module: The layer.
+
+    Raises:
+        ValueError: An unknown type or an argument the layer does not take.
+    """
+    check_norm_cfg(cfg)
+    kwargs = dict(cfg)
+    layer_type = NORM_LAYERS[kwargs.pop('type')]
+    requires_grad = kwargs.pop('requires_grad', True)
+    try:
+        layer = layer_type(channels, **kwargs)
+    except TypeError as err:
+        raise ValueError(f'norm_cfg {cfg!r}: {err}') from None
+    for param in layer.parameters():
+        param.requires_grad = requires_grad
+    return layer
+
+
+def _frame_norm(norm_cfg: dict, channels: int) -> nn.Module:
+    # Stem, downsampling and dense outputs: LayerNorm whatever the blocks
+    # use (BN there would see tiny batches in dense-prediction
+    # fine-tuning), the released code's L2 form with its L2 blocks.
+    return L2LayerNorm2d(channels) if norm_cfg['type'] == 'L2LN2d' else \
+        LayerNorm2d(channels, eps=1e-6)
+
+
+class ParCNetV2BlockBase(nn.Module):
+    """The MetaFormer frame both block forms share::
+
+        x = res_scale1 * x + DropPath(gamma1 * spatial(norm1(x)))
+        x = res_scale2 * x + DropPath(gamma2 * channel(norm2(x)))
+
+    Subclasses build the two mixers; one frame keeps the names
+    (``norm1``, ``spatial``, ``norm2``, ``channel``, ``res_scale1/2``,
+    ``gamma1/2``) the same in both forms, so checkpoints map alike.
 
     Args:
         channels (int): Channels C.
-        global_ratio (float): r of the uniform local-global conv.
-        base_size (int | tuple[int, int]): Map size the oversized kernels
-            are learned at.
-        expansion (float): Channel-BGU expansion. Defaults to 2.5.
-        dw_kernel_size (int): ParC branch's depth-wise kernel.
-            Defaults to 3.
-        local_kernel_size (int): Local separable kernel. Defaults to 7.
-        oversized (bool): Oversized convs (False: local ones on the same
-            channels). Defaults to True.
-        local_global (bool): Local/oversized separable convs (False: the
-            depth-wise conv only). Defaults to True.
-        gated (bool): Bifurcate gates (False: ungated, same parameters).
-            Defaults to True.
-        norm (str): ``'LN'`` (LayerNorm over channels), ``'BN'`` or
-            ``'L2LN'`` (:class:`L2LayerNorm2d`). Defaults to ``'LN'``.
-        block (str): ``'paper'`` (spatial BGU with the ParC branch) or
-            ``'release'`` (:class:`lkmm.layers.ReleasedParCMixer`, channel
-            BGU without ``fc2`` bias). Defaults to ``'paper'``.
+        spatial (nn.Module): The token mixer, C -> C.
+        channel (nn.Module): The channel mixer, C -> C.
+        norm_cfg (dict): Norm before each mixer (:func:`build_norm`).
         res_scale (bool): Learnable per-channel scale on both shortcuts
             (init 1; the released code's stages 3-4). Defaults to False.
-        channel_dw_kernel (int): Depth-wise conv inside the channel BGU;
-            0 for none. Defaults to 0.
-        oversized_bias (bool): Biases in the oversized convs.
-            Defaults to False.
         drop_path (float): Stochastic depth rate. Defaults to 0.
         layer_scale_init_value (float): Initial LayerScale; 0 for none.
             Defaults to 1e-6.
-        impl (str): Oversized-conv implementation. Defaults to ``'auto'``.
-        resize_kernels (bool): Resize the oversized kernels to the input
-            (``block='release'`` may turn it off, as the release).
-            Defaults to True.
     """
 
-    def __init__(self, channels: int, global_ratio: float,
-                 base_size: Union[int, Tuple[int, int]],
-                 expansion: float = 2.5, dw_kernel_size: int = 3,
-                 local_kernel_size: int = 7, oversized: bool = True,
-                 local_global: bool = True, gated: bool = True,
-                 norm: str = 'LN', channel_dw_kernel: int = 0,
-                 oversized_bias: bool = False, block: str = 'paper',
-                 res_scale: bool = False, drop_path: float = 0.,
-                 layer_scale_init_value: float = 1e-6, impl: str = 'auto',
-                 resize_kernels: bool = True):
+    def __init__(self, channels: int, spatial: nn.Module, channel: nn.Module,
+                 norm_cfg: dict, res_scale: bool = False,
+                 drop_path: float = 0.,
+                 layer_scale_init_value: float = 1e-6):
         super().__init__()
-        self.norm1 = _norm(norm, channels)
-        if block == 'release':
-            self.spatial = ReleasedParCMixer(
-                channels, base_size, local_kernel_size=local_kernel_size,
-                impl=impl, resize_kernel=resize_kernels)
-        else:
-            parc = ParCBranch(channels, global_ratio, base_size,
-                              dw_kernel_size=dw_kernel_size,
-                              local_kernel_size=local_kernel_size,
-                              oversized=oversized, local_global=local_global,
-                              oversized_bias=oversized_bias, impl=impl)
-            self.spatial = SpatialBGU(channels, parc, gated=gated)
-        self.norm2 = _norm(norm, channels)
-        self.channel = ChannelBGU(channels, expansion, gated=gated,
-                                  dw_kernel_size=channel_dw_kernel,
-                                  out_bias=block != 'release')
+        self.norm1 = build_norm(norm_cfg, channels)
+        self.spatial = spatial
+        self.norm2 = build_norm(norm_cfg, channels)
+        self.channel = channel
         if res_scale:
             self.res_scale1 = nn.Parameter(torch.ones(channels, 1, 1))
             self.res_scale2 = nn.Parameter(torch.ones(channels, 1, 1))
@@ -114,38 +152,138 @@ class ParCNetV2Block(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0 else \
             nn.Identity()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.spatial(self.norm1(x))
-        if self.gamma1 is not None:
-            y = y * self.gamma1
-        if self.res_scale1 is not None:
-            x = x * self.res_scale1
-        x = x + self.drop_path(y)
-        y = self.channel(self.norm2(x))
-        if self.gamma2 is not None:
-            y = y * self.gamma2
-        if self.res_scale2 is not None:
-            x = x * self.res_scale2
+    def _residual(self, x: torch.Tensor, y: torch.Tensor,
+                  gamma: Optional[torch.Tensor],
+                  res_scale: Optional[torch.Tensor]) -> torch.Tensor:
+        """``res_scale * x + DropPath(gamma * y)``, either scale absent
+        where the block has none."""
+        if gamma is not None:
+            y = y * gamma
+        if res_scale is not None:
+            x = x * res_scale
         return x + self.drop_path(y)
 
-
-#: Allowed values of the arch fields ``norm`` and ``block``.
-NORMS = ('LN', 'BN', 'L2LN')
-BLOCKS = ('paper', 'release')
-
-
-def _norm(norm: str, channels: int) -> nn.Module:
-    if norm == 'L2LN':
-        return L2LayerNorm2d(channels)
-    return LayerNorm2d(channels, eps=1e-6) if norm == 'LN' else \
-        nn.BatchNorm2d(channels)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, H, W)`` -> ``(N, C, H, W)``."""
+        x = self._residual(x, self.spatial(self.norm1(x)), self.gamma1,
+                           self.res_scale1)
+        return self._residual(x, self.channel(self.norm2(x)), self.gamma2,
+                              self.res_scale2)
 
 
-def _stem_norm(norm: str, channels: int) -> nn.Module:
-    # Stem and downsampling: LayerNorm (BN there would see tiny batches in
-    # dense-prediction fine-tuning), the released code's L2 form with it.
-    return L2LayerNorm2d(channels) if norm == 'L2LN' else \
-        LayerNorm2d(channels, eps=1e-6)
+class ParCNetV2PaperBlock(ParCNetV2BlockBase):
+    """The paper's block: a spatial BGU around the ParC branch (depth-wise
+    conv, then local separable and oversized convs on a channel split by
+    the global ratio) and a channel BGU.
+
+    Args:
+        channels (int): Channels C.
+        global_ratio (float): r of the uniform local-global conv.
+        base_size (int | tuple[int, int]): Map size the oversized kernels
+            are learned at (resized to every input).
+        norm_cfg (dict): Norm before each mixer.
+            Defaults to ``dict(type='LN2d', eps=1e-6)``.
+        expansion (float): Channel-BGU expansion. Defaults to 2.5.
+        dw_kernel_size (int): ParC branch's depth-wise kernel.
+            Defaults to 3.
+        local_kernel_size (int): Local separable kernel. Defaults to 7.
+        oversized (bool): Oversized convs (False: local ones on the same
+            channels). Defaults to True.
+        local_global (bool): Local/oversized separable convs (False: the
+            depth-wise conv only). Defaults to True.
+        gated (bool): Bifurcate gates (False: ungated, same parameters).
+            Defaults to True.
+        channel_dw_kernel (int): Depth-wise conv inside the channel BGU;
+            0 for none. Defaults to 0.
+        oversized_bias (bool): Biases in the oversized convs.
+            Defaults to False.
+        res_scale (bool): Learnable shortcut scales. Defaults to False.
+        drop_path (float): Stochastic depth rate. Defaults to 0.
+        layer_scale_init_value (float): Initial LayerScale; 0 for none.
+            Defaults to 1e-6.
+        impl (str): Oversized-conv implementation. Defaults to ``'auto'``.
+    """
+
+    def __init__(self, channels: int, global_ratio: float,
+                 base_size: Union[int, Tuple[int, int]],
+                 norm_cfg: dict = dict(type='LN2d', eps=1e-6),
+                 expansion: float = 2.5, dw_kernel_size: int = 3,
+                 local_kernel_size: int = 7, oversized: bool = True,
+                 local_global: bool = True, gated: bool = True,
+                 channel_dw_kernel: int = 0, oversized_bias: bool = False,
+                 res_scale: bool = False, drop_path: float = 0.,
+                 layer_scale_init_value: float = 1e-6, impl: str = 'auto'):
+        parc = ParCBranch(channels, global_ratio, base_size,
+                          dw_kernel_size=dw_kernel_size,
+                          local_kernel_size=local_kernel_size,
+                          oversized=oversized, local_global=local_global,
+                          oversized_bias=oversized_bias, impl=impl)
+        super().__init__(
+            channels, SpatialBGU(channels, parc, gated=gated),
+            ChannelBGU(channels, expansion, gated=gated,
+                       dw_kernel_size=channel_dw_kernel),
+            norm_cfg, res_scale=res_scale, drop_path=drop_path,
+            layer_scale_init_value=layer_scale_init_value)
+
+
+class ParCNetV2ReleaseBlock(ParCNetV2BlockBase):
+    """The authors' released block (XuRuihan/ParCNetV2): its token mixer
+    (:class:`lkmm.layers.ReleasedParCMixer`, local and oversized convs
+    summed on all channels) and a channel BGU without the ``fc2`` bias.
+
+    Args:
+        channels (int): Channels C.
+        base_size (int | tuple[int, int]): Map size the oversized kernels
+            are learned at.
+        norm_cfg (dict): Norm before each mixer.
+            Defaults to ``dict(type='L2LN2d')``.
+        expansion (float): Channel-BGU expansion. Defaults to 2.5.
+        local_kernel_size (int): Local depth-wise kernel. Defaults to 7.
+        res_scale (bool): Learnable shortcut scales (the release's stages
+            3-4). Defaults to False.
+        drop_path (float): Stochastic depth rate. Defaults to 0.
+        layer_scale_init_value (float): Initial LayerScale; 0 for none (the
+            release). Defaults to 0.
+        impl (str): Oversized-conv implementation. Defaults to ``'auto'``.
+        resize_kernels (bool): Resize the oversized kernels to the input
+            (False: the learned taps at every size, as the release).
+            Defaults to False.
+    """
+
+    def __init__(self, channels: int,
+                 base_size: Union[int, Tuple[int, int]],
+                 norm_cfg: dict = dict(type='L2LN2d'),
+                 expansion: float = 2.5, local_kernel_size: int = 7,
+                 res_scale: bool = False, drop_path: float = 0.,
+                 layer_scale_init_value: float = 0., impl: str = 'auto',
+                 resize_kernels: bool = False):
+        super().__init__(
+            channels,
+            ReleasedParCMixer(channels, base_size,
+                              local_kernel_size=local_kernel_size, impl=impl,
+                              resize_kernel=resize_kernels),
+            ChannelBGU(channels, expansion, out_bias=False),
+            norm_cfg, res_scale=res_scale, drop_path=drop_path,
+            layer_scale_init_value=layer_scale_init_value)
+
+
+class ParCNetV2Stage(nn.Module):
+    """The blocks of one stage, at ``blocks.k`` (LargeKernelConvNeXt's
+    layout; the backbone runs them one by one for ``with_cp``).
+
+    Args:
+        blocks (list[ParCNetV2BlockBase]): The blocks.
+    """
+
+    def __init__(self, blocks: Sequence[nn.Module]):
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, H, W)`` through every block."""
+        for block in self.blocks:
+            x = block(x)
+        return x
 
 
 def _conv_padding(kernel: int, stride: int) -> int:
@@ -188,81 +326,70 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
     to ``2H-1`` / ``2W-1`` for other inputs; LayerScale on both residual
     branches (paper Sec. 4.2).
 
-    Counts at 224x224 with a 1000-class linear head
-    (:func:`lkmm.analysis.inference_complexity`, multiply-add = 1 FLOP):
-
-    ======  =================  ==============
-    arch    params (paper)     FLOPs (paper)
-    ======  =================  ==============
-    10m     9.65M (9.7M)       1.54G (--)
-    26m     25.43M (25.6M)     4.80G (4.8G)
-    ======  =================  ==============
-
     The 26M model follows the authors' code for it (XuRuihan/ConvNeXt,
     ``parcnet_v2_b2``, the VAN-B2 layout): MLP ratios [8, 8, 4, 4], so by
     paper Eq. 3 (expansion 2/3 of the FFN ratio) channel-BGU expansions
     [5, 5, 2.5, 2.5] -- Sec. 3.4's "2.5" holds for the ratio-4 stages --
     and a 3x3 depth-wise conv inside the channel BGU (as in the 10M
-    model). With a uniform expansion of 2.5 it would stay at 24.64M /
-    4.10G.
+    model). Parameter and FLOP counts against the paper's, with and
+    without these choices, are in configs/parcnetv2/README.md.
 
     ``'release-xt'``, ``'release-tiny'``, ``'release-small'`` and
     ``'release-base'`` follow the authors' released code (XuRuihan/
-    ParCNetV2): its token mixer (:class:`lkmm.layers.ReleasedParCMixer`),
-    the L2-normalizing LayerNorm without bias (:class:`L2LayerNorm2d`,
-    also in the stem and downsampling), residual scaling in stages 3-4 and
-    no LayerScale, channel BGU without the output bias, 7x7/3x3 stem and
+    ParCNetV2, :class:`ParCNetV2ReleaseBlock`): its token mixer, the
+    L2-normalizing LayerNorm without bias (:class:`L2LayerNorm2d`, also in
+    the stem and downsampling), residual scaling in stages 3-4 and no
+    LayerScale, channel BGU without the output bias, 7x7/3x3 stem and
     downsampling, L2 norms on the dense-prediction outputs, and fixed
     oversized kernels (``resize_kernels=False``: the learned 111/55/27/13
     taps at every input size with 'same' padding, as the release; the
-    paper resizes them to 2H-1, the same at the training resolution). The
-    ablation switches apply to ``block='paper'`` only.
+    paper resizes them to 2H-1, the same at the training resolution).
 
-    Ablations of Table 1 (10m; paper 9.7M full, rows 3-5: 9.6 / 9.7 /
-    9.6M), as in the authors' ablation code:
+    Ablations of Table 1 (10m, paper block only; counts in the README), as
+    in the authors' ablation code:
 
-    * ``oversized=False`` (row 3, 9.54M): local separable convs on all
-      channels instead of the split;
-    * ``gated=False`` (row 4, 9.60M): no multiplicative gates, same layers
-      (see :mod:`lkmm.layers.gate_units`);
-    * ``uniform=False`` (row 5, 9.62M): ParCNetV1's non-uniform layout --
-      the shallow half of the stages mixes with the depth-wise conv alone
-      (an MBConv-like block), the deep half keeps the local-global conv.
+    * ``oversized=False`` (row 3): local separable convs on all channels
+      instead of the split;
+    * ``gated=False`` (row 4): no multiplicative gates, same layers (see
+      :mod:`lkmm.layers.gate_units`);
+    * ``uniform=False`` (row 5): ParCNetV1's non-uniform layout -- the
+      shallow half of the stages mixes with the depth-wise conv alone (an
+      MBConv-like block), the deep half keeps the local-global conv.
 
     Args:
-        arch (str | dict): ``'10m'`` or ``'26m'`` (see :attr:`arch_zoo`) or
-            a dict with keys:
+        arch (str | dict): A name in :attr:`arch_zoo` (``'10m'``, ``'26m'``,
+            ``'release-xt'`` ... ``'release-base'``) or a dict with keys:
 
             - depths (list[int]): Blocks per stage.
             - channels (list[int]): Width per stage.
-            - global_ratios (list[float]): r per stage, in [0, 1].
-              Defaults to ``[0.25, 0.5, 0.75, 1.0]``.
-            - expansion (float): Channel-BGU expansion. Defaults to 2.5.
+            - global_ratios (list[float]): r per stage, in [0, 1] (paper
+              block). Defaults to ``[0.25, 0.5, 0.75, 1.0]``.
+            - expansion (float | list[float]): Channel-BGU expansion, one or
+              one per stage. Defaults to 2.5.
             - dw_kernel_size (int): Odd depth-wise kernel of the ParC
-              branch. Defaults to 3.
-            - local_kernel_size (int): Odd local separable kernel.
-              Defaults to 7.
+              branch (paper block). Defaults to 3.
+            - local_kernel_size (int): Odd local kernel. Defaults to 7.
             - stem_kernel (int): Stem conv kernel (stride 4).
               Defaults to 7.
             - down_kernel (int): Downsampling conv kernel (stride 2).
               Defaults to 3.
-            - norm (str): ``'LN'`` or ``'BN'`` before each unit.
-              Defaults to ``'LN'``.
+            - norm (str): The default ``norm_cfg`` (see there): ``'LN'``,
+              ``'BN'`` or ``'L2LN'``. Defaults to ``'LN'``.
             - channel_dw_kernel (int): Depth-wise conv in the channel BGU,
-              0 for none. Defaults to 0.
-            - oversized_bias (bool): Biases in the oversized convs.
-              Defaults to False.
-            - block (str): ``'paper'`` or ``'release'`` (the released
-              code's mixer: local 7x7 and oversized convs summed on the
-              same channels, no split). Defaults to ``'paper'``.
+              0 for none (paper block). Defaults to 0.
+            - oversized_bias (bool): Biases in the oversized convs (paper
+              block). Defaults to False.
+            - block (str): ``'paper'`` (:class:`ParCNetV2PaperBlock`) or
+              ``'release'`` (:class:`ParCNetV2ReleaseBlock`).
+              Defaults to ``'paper'``.
             - res_scale (list[bool]): Learnable shortcut scale per stage.
               Defaults to all False.
             - layer_scale (bool): LayerScale on the residual branches.
               Defaults to True.
             - resize_kernels (bool): Resize the oversized kernels to each
               input (the paper); False (``'release-*'``) keeps the learned
-              taps with 'same' padding. Needs block ``'release'`` to be
-              False. Defaults to True.
+              taps with 'same' padding and needs block ``'release'``.
+              Defaults to True.
 
         in_channels (int): Input image channels. Defaults to 3.
         train_size (int | tuple[int, int]): Input size the oversized kernels
@@ -276,6 +403,14 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
             Defaults to 1e-6.
         gap_before_final_norm (bool): Global-average-pool each returned
             output before its LayerNorm (classification). Defaults to True.
+        norm_cfg (dict, optional): Norm before each unit of every block:
+            ``dict(type='LN2d', eps=1e-6)``, ``dict(type='BN')``,
+            ``dict(type='SyncBN')`` or ``dict(type='L2LN2d')`` (types in
+            :data:`NORM_LAYERS`). None (the default) takes the arch's
+            ``norm`` (``'LN'``, ``'BN'``, ``'L2LN'``: the three dicts in
+            :data:`ARCH_NORMS`); a dict given here overrides it. The stem,
+            downsampling and dense output norms are L2 norms with
+            ``L2LN2d`` and LayerNorms (eps 1e-6) otherwise.
         oversized (bool): Oversized convolutions (Table 1 ablation).
             Defaults to True.
         gated (bool): Bifurcate gate units (Table 1 ablation).
@@ -288,11 +423,16 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
         frozen_stages (int): Freeze the stem and stages
             ``0..frozen_stages-1`` (with their downsampling layers); 0 (or
             -1) freezes nothing. Defaults to 0.
-        norm_eval (bool): Keep BN layers (arch ``norm='BN'``) in eval mode
-            during training. Defaults to False.
+        norm_eval (bool): Keep BN layers in eval mode during training.
+            Defaults to False.
         with_cp (bool): Activation checkpointing per block.
             Defaults to False.
         init_cfg (dict | list[dict], optional): Initialization config.
+
+    Raises:
+        ValueError: A bad arch (naming the field), ``norm_cfg``,
+            ``train_size`` or ``oversized_impl``, or an ablation switch
+            with block ``'release'``.
     """
     #: No re-parameterized branch: the trained structure is the deployed one.
     folded_form_arg = None
@@ -318,20 +458,25 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
         'release-base': dict(depths=[3, 9, 24, 3],
                              channels=[96, 192, 384, 576], **_RELEASE),
     }
-    _arch_keys = ('depths', 'channels', 'global_ratios', 'expansion',
-                  'dw_kernel_size', 'local_kernel_size', 'stem_kernel',
-                  'down_kernel', 'norm', 'channel_dw_kernel',
-                  'oversized_bias', 'block', 'res_scale', 'layer_scale',
-                  'resize_kernels')
-    _arch_required = ('depths', 'channels')
-    _arch_per_stage = ('depths', 'channels', 'global_ratios', 'res_scale')
-    _arch_positive_ints = ('depths', 'channels')
-    _arch_defaults = dict(global_ratios=[0.25, 0.5, 0.75, 1.0], expansion=2.5,
-                     dw_kernel_size=3, local_kernel_size=7, stem_kernel=7,
-                     down_kernel=3, norm='LN', channel_dw_kernel=0,
-                     oversized_bias=False, block='paper',
-                     res_scale=[False, False, False, False],
-                     layer_scale=True, resize_kernels=True)
+    arch_spec = ArchSpec(
+        ArchField('depths', per_stage=True, positive_ints=True),
+        ArchField('channels', per_stage=True, positive_ints=True),
+        ArchField('global_ratios', [0.25, 0.5, 0.75, 1.0], per_stage=True),
+        ArchField('expansion', 2.5),
+        ArchField('dw_kernel_size', 3),
+        ArchField('local_kernel_size', 7),
+        ArchField('stem_kernel', 7),
+        ArchField('down_kernel', 3),
+        ArchField('norm', 'LN'),
+        ArchField('channel_dw_kernel', 0),
+        ArchField('oversized_bias', False),
+        ArchField('block', 'paper'),
+        ArchField('res_scale', [False, False, False, False], per_stage=True),
+        ArchField('layer_scale', True),
+        ArchField('resize_kernels', True),
+    )
+    #: Checkpoints from before the stages had ``blocks`` (``stages.i.k``).
+    legacy_keys = ((r'stages\.(\d+)\.(\d+)\.', r'stages.\1.blocks.\2.'), )
 
     def __init__(self,
                  arch: Union[str, dict] = '26m',
@@ -341,6 +486,7 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
                  drop_path_rate: float = 0.,
                  layer_scale_init_value: float = 1e-6,
                  gap_before_final_norm: bool = True,
+                 norm_cfg: Optional[dict] = None,
                  oversized: bool = True,
                  gated: bool = True,
                  uniform: bool = True,
@@ -353,73 +499,109 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
         super().__init__(init_cfg=init_cfg)
         arch = self.init_contract(arch, out_indices, frozen_stages,
                                   norm_eval, with_cp)
-        train_size = nn.modules.utils._pair(train_size)
-        if any(not isinstance(s, int) or s < 4 * 2**(self.num_stages - 1)
-               for s in train_size):
+        if arch['block'] == 'release' and not (oversized and gated
+                                               and uniform):
             raise ValueError(
-                f'train_size must be ints of at least '
-                f'{4 * 2**(self.num_stages - 1)}, got {train_size!r}')
+                'oversized, gated and uniform (the Table 1 ablations) apply '
+                'to block "paper" only; block "release" got oversized='
+                f'{oversized}, gated={gated}, uniform={uniform}')
+        self.base_sizes = self._stage_maps(train_size)
         self.gap_before_final_norm = gap_before_final_norm
         self.channels = list(arch['channels'])
+        if norm_cfg is None:
+            norm_cfg = ARCH_NORMS[arch['norm']]
+        check_norm_cfg(norm_cfg)
+        self.norm_cfg = dict(norm_cfg)
         self.oversized, self.gated, self.uniform = oversized, gated, uniform
         # Stages with the local-global conv (all of them, or without the
         # uniform block only the deep half).
         self.local_global_stages = [
             uniform or i >= self.num_stages // 2
             for i in range(self.num_stages)]
+        self.downsample_layers = self._make_downsample_layers(in_channels)
+        self.stages = self._make_stages(
+            drop_path_rate,
+            layer_scale_init_value if arch['layer_scale'] else 0.,
+            oversized_impl)
+        self._make_out_norms()
+        self._freeze_stages()
 
-        sk, dk = arch['stem_kernel'], arch['down_kernel']
-        self.downsample_layers = nn.ModuleList()
-        self.downsample_layers.append(nn.Sequential(
-            nn.Conv2d(in_channels, self.channels[0], sk, stride=4,
+    def _stage_maps(self, train_size) -> List[Tuple[int, int]]:
+        """Each stage's map at ``train_size`` (floors like the strided
+        convs for multiples of 32), the size its oversized kernels are
+        learned at.
+
+        Raises:
+            ValueError: ``train_size`` too small for the last stage.
+        """
+        train_size = nn.modules.utils._pair(train_size)
+        smallest = 4 * 2**(self.num_stages - 1)
+        if any(not isinstance(s, int) or s < smallest for s in train_size):
+            raise ValueError(f'train_size must be ints of at least '
+                             f'{smallest}, got {train_size!r}')
+        return [tuple(max(1, s // (4 * 2**i)) for s in train_size)
+                for i in range(self.num_stages)]
+
+    def _make_downsample_layers(self, in_channels: int) -> nn.ModuleList:
+        """The stem (conv, then norm) and the downsampling layers (norm,
+        then conv) feeding each later stage."""
+        sk = self.arch_settings['stem_kernel']
+        dk = self.arch_settings['down_kernel']
+        c = self.channels
+        layers = nn.ModuleList([nn.Sequential(
+            nn.Conv2d(in_channels, c[0], sk, stride=4,
                       padding=_conv_padding(sk, 4)),
-            _stem_norm(arch['norm'], self.channels[0])))
+            _frame_norm(self.norm_cfg, c[0]))])
         for i in range(1, self.num_stages):
-            self.downsample_layers.append(nn.Sequential(
-                _stem_norm(arch['norm'], self.channels[i - 1]),
-                nn.Conv2d(self.channels[i - 1], self.channels[i], dk,
-                          stride=2, padding=_conv_padding(dk, 2))))
+            layers.append(nn.Sequential(
+                _frame_norm(self.norm_cfg, c[i - 1]),
+                nn.Conv2d(c[i - 1], c[i], dk, stride=2,
+                          padding=_conv_padding(dk, 2))))
+        return layers
 
-        dpr = torch.linspace(0, drop_path_rate, sum(arch['depths'])).tolist()
-        self.base_sizes = []
-        self.stages = nn.ModuleList()
-        block_idx = 0
-        for i, (depth, channels) in enumerate(
-                zip(arch['depths'], self.channels)):
-            # The stage's map at the training resolution (floors like the
-            # strided convs for multiples of 32).
-            base = tuple(max(1, s // (4 * 2**i)) for s in train_size)
-            self.base_sizes.append(base)
-            blocks = []
-            for _ in range(depth):
-                blocks.append(ParCNetV2Block(
-                    channels, arch['global_ratios'][i], base,
-                    expansion=arch['expansion'][i],
-                    dw_kernel_size=arch['dw_kernel_size'],
-                    local_kernel_size=arch['local_kernel_size'],
-                    oversized=oversized,
-                    local_global=self.local_global_stages[i], gated=gated,
-                    norm=arch['norm'],
-                    channel_dw_kernel=arch['channel_dw_kernel'],
-                    oversized_bias=arch['oversized_bias'],
-                    block=arch['block'], res_scale=arch['res_scale'][i],
-                    drop_path=dpr[block_idx],
-                    layer_scale_init_value=layer_scale_init_value
-                    if arch['layer_scale'] else 0.,
-                    impl=oversized_impl,
-                    resize_kernels=arch['resize_kernels']))
-                block_idx += 1
-            self.stages.append(nn.Sequential(*blocks))
+    def _make_stages(self, drop_path_rate: float, layer_scale: float,
+                     impl: str) -> nn.ModuleList:
+        """The stages, drop path rising linearly over all blocks."""
+        depths = self.arch_settings['depths']
+        rates = iter(torch.linspace(0, drop_path_rate, sum(depths)).tolist())
+        return nn.ModuleList(
+            ParCNetV2Stage([self._make_block(i, next(rates), layer_scale,
+                                             impl) for _ in range(depth)])
+            for i, depth in enumerate(depths))
 
+    def _make_block(self, stage: int, drop_path: float, layer_scale: float,
+                    impl: str) -> ParCNetV2BlockBase:
+        """One block of ``stage``, of the class the arch's ``block``
+        names (the only place that picks it)."""
+        arch = self.arch_settings
+        common = dict(norm_cfg=self.norm_cfg,
+                      expansion=arch['expansion'][stage],
+                      local_kernel_size=arch['local_kernel_size'],
+                      res_scale=arch['res_scale'][stage], drop_path=drop_path,
+                      layer_scale_init_value=layer_scale, impl=impl)
+        channels, base = self.channels[stage], self.base_sizes[stage]
+        if arch['block'] == 'release':
+            return ParCNetV2ReleaseBlock(
+                channels, base, resize_kernels=arch['resize_kernels'],
+                **common)
+        return ParCNetV2PaperBlock(
+            channels, arch['global_ratios'][stage], base,
+            dw_kernel_size=arch['dw_kernel_size'], oversized=self.oversized,
+            local_global=self.local_global_stages[stage], gated=self.gated,
+            channel_dw_kernel=arch['channel_dw_kernel'],
+            oversized_bias=arch['oversized_bias'], **common)
+
+    def _make_out_norms(self) -> None:
+        """``norm{i}`` of every returned stage: the release's L2 norm on
+        its dense outputs; a LayerNorm after pooling (its classifier) and
+        everywhere else."""
         for i in self.out_indices:
-            # The release's dense-prediction outputs use its L2 norm; its
-            # classifier pools, then a standard LayerNorm.
-            if arch['norm'] == 'L2LN' and not gap_before_final_norm:
+            if self.norm_cfg['type'] == 'L2LN2d' and \
+                    not self.gap_before_final_norm:
                 norm = L2LayerNorm2d(self.channels[i])
             else:
                 norm = LayerNorm2d(self.channels[i], eps=1e-6)
             self.add_module(f'norm{i}', norm)
-        self._freeze_stages()
 
     @classmethod
     def check_arch(cls, settings: dict) -> None:
@@ -435,14 +617,7 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
             if not isinstance(k, int) or k < stride:
                 raise ValueError(f'arch "{key}" must be an int >= its stride '
                                  f'{stride}, got {k!r}')
-        if not isinstance(settings['resize_kernels'], bool):
-            raise ValueError('arch "resize_kernels" must be a bool, got '
-                             f'{settings["resize_kernels"]!r}')
-        if not settings['resize_kernels'] and settings['block'] != 'release':
-            raise ValueError(
-                'arch "resize_kernels"=False (fixed oversized kernels, the '
-                'released code\'s behaviour) needs block "release"; the '
-                'paper resizes them (block "paper")')
+        cls._check_block_fields(settings)
         check_choice('norm', settings['norm'], NORMS)
         k = settings['channel_dw_kernel']
         if not isinstance(k, int) or k < 0 or (k and k % 2 != 1):
@@ -460,7 +635,31 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
                              f'{settings["expansion"]!r}')
         settings['expansion'] = list(e)
 
+    @staticmethod
+    def _check_block_fields(settings: dict) -> None:
+        """The fields only one block class takes: ``resize_kernels=False``
+        needs the release block, the channel BGU's depth-wise conv and the
+        oversized biases the paper block.
+
+        Raises:
+            ValueError: naming the field.
+        """
+        if not isinstance(settings['resize_kernels'], bool):
+            raise ValueError('arch "resize_kernels" must be a bool, got '
+                             f'{settings["resize_kernels"]!r}')
+        if not settings['resize_kernels'] and settings['block'] != 'release':
+            raise ValueError(
+                'arch "resize_kernels"=False (fixed oversized kernels, the '
+                'released code\'s behaviour) needs block "release"; the '
+                'paper resizes them (block "paper")')
+        if settings['block'] == 'release':
+            for key in ('channel_dw_kernel', 'oversized_bias'):
+                if settings[key]:
+                    raise ValueError(
+                        f'arch "{key}" applies to block "paper" only, got '
+                        f'{settings[key]!r} with block "release"')
+
     def forward_stage(self, index: int, x: torch.Tensor) -> torch.Tensor:
-        for block in self.stages[index]:
+        for block in self.stages[index].blocks:
             x = self.run_checkpointed(block, x)
         return x

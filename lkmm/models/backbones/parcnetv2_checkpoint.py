@@ -26,6 +26,11 @@ Targets (as :mod:`lkmm.models.backbones.replknet_checkpoint`):
   ``head.fc.*``.
 * ``'backbone'``: bare ``lkmm.ParCNetV2`` keys, no head.
 
+Renamed: the release's block ``stages.{i}.{b}`` is lkmm's
+``stages.{i}.blocks.{b}``; lkmm state dicts with the older
+``stages.{i}.{b}`` block keys are read too
+(:meth:`ParCNetV2.upgrade_legacy_keys`).
+
 Layout changes (listed as *reshaped* in the report): ``mlp.fc1`` /
 ``mlp.fc2`` are ``nn.Linear`` ``(out, in)`` in the release and 1x1 convs
 ``(out, in, 1, 1)`` in lkmm's channel BGU; ``res_scale*`` / ``layer_scale*``
@@ -136,7 +141,8 @@ _RULES = [
     _KeyRule('downsample_layers.{d}.conv.bias',
              'downsample_layers.{d}.1.bias'),
 ] + [
-    _KeyRule('stages.{i}.{b}.' + src, 'stages.{i}.{b}.' + dst, layout)
+    _KeyRule('stages.{i}.{b}.' + src, 'stages.{i}.blocks.{b}.' + dst,
+             layout)
     for src, dst, layout in _BLOCK_RULES
 ]
 _TO_LKMM = [(_template_regex(r.released), r) for r in _RULES]
@@ -146,7 +152,9 @@ _TO_RELEASED = [(_template_regex(r.lkmm), r) for r in _RULES]
 _RELEASED_BLOCK = re.compile(r'stages\.\d+\.\d+\.(token_mixer|mlp)\.')
 _DENSE_BLOCK = re.compile(r'backbone\.stages\.\d+\.\d+\.(token_mixer|mlp)\.')
 _DENSE_NORM = re.compile(r'(backbone\.)?norm(?P<i>\d+)\.weight')
-_LKMM_BLOCK = re.compile(r'(backbone\.)?stages\.\d+\.\d+\.(spatial|channel)\.')
+# lkmm's block keys, and the older ones without ``blocks``.
+_LKMM_BLOCK = re.compile(
+    r'(backbone\.)?stages\.\d+\.(blocks\.)?\d+\.(spatial|channel)\.')
 
 _BIAS_NOTE = (
     'the released code can add biases (its bias=True option) that lkmm\'s '
@@ -217,7 +225,7 @@ def detect_parcnetv2_format(state_dict: Mapping) -> str:
     if any(_LKMM_BLOCK.match(k) for k in keys):
         raise ValueError(
             'this is already an lkmm ParCNetV2 state dict (keys like '
-            "'stages.0.0.spatial.*'); load it directly")
+            "'stages.0.blocks.0.spatial.*'); load it directly")
     raise ValueError(
         'not a released ParCNetV2 checkpoint: found no block keys like '
         "'stages.0.0.token_mixer.pwconv1.weight' (ImageNet model, "
@@ -305,7 +313,8 @@ def lkmm_to_parcnetv2_state_dict(
     Args:
         state_dict (Mapping): ``lkmm.ParCNetV2`` keys (release arch, output
             norm on the last stage only), bare or as an ``ImageClassifier``
-            (``backbone.*``, ``head.fc.*``).
+            (``backbone.*``, ``head.fc.*``); blocks at
+            ``stages.{i}.blocks.{b}`` or the older ``stages.{i}.{b}``.
 
     Returns:
         OrderedDict[str, Tensor]: Released keys (``stages.*``,
@@ -315,8 +324,8 @@ def lkmm_to_parcnetv2_state_dict(
         ValueError: Naming a key the released layout has no place for
             (e.g. an output norm of an earlier stage, a paper-form block).
     """
-    state_dict = extract_state_dict(state_dict)
-    state_dict = strip_prefix(state_dict, 'backbone.')
+    state_dict = ParCNetV2.upgrade_legacy_keys(
+        strip_prefix(extract_state_dict(state_dict), 'backbone.'))
     stages = [s for s in map(_stage_of, state_dict) if s is not None]
     last = max(stages) if stages else 0
     # Output norms without a bias are the L2 norms of a dense-prediction
@@ -379,11 +388,12 @@ def _read_stage(state_dict: Mapping, i: int, found: Dict[str, list]
     Raises:
         ValueError: a key is missing, or blocks of the stage disagree.
     """
-    blocks = _indices(state_dict, re.compile(rf'stages\.{i}\.(\d+)\.'))
+    blocks = _indices(state_dict,
+                      re.compile(rf'stages\.{i}\.blocks\.(\d+)\.'))
     if blocks != list(range(len(blocks))):
         raise ValueError(f'cannot infer the ParCNetV2 arch: stage {i} '
                          f'has blocks {blocks}, expected 0..N-1')
-    first = f'stages.{i}.0.'
+    first = f'stages.{i}.blocks.0.'
     c = _require(state_dict, first + 'norm1.weight').shape[0]
     hidden = _require(state_dict, first + 'channel.fc2.weight').shape[1]
     found['expansion'].append(int(hidden / c) if hidden % c == 0
@@ -394,13 +404,14 @@ def _read_stage(state_dict: Mapping, i: int, found: Dict[str, list]
         state_dict, first + 'spatial.global_conv.weight_h').shape[-2])
     found['lengths_w'].append(_require(
         state_dict, first + 'spatial.global_conv.weight_w').shape[-1])
-    scaled = {f'stages.{i}.{b}.res_scale1' in state_dict for b in blocks}
+    scaled = {f'stages.{i}.blocks.{b}.res_scale1' in state_dict
+              for b in blocks}
     if len(scaled) > 1:
         raise ValueError(
             f'cannot infer the ParCNetV2 arch: only some blocks of '
             f'stage {i} have res_scale; lkmm sets it per stage')
     found['res_scale'].append(scaled.pop())
-    found['layer_scale'] += [f'stages.{i}.{b}.gamma1' in state_dict
+    found['layer_scale'] += [f'stages.{i}.blocks.{b}.gamma1' in state_dict
                              for b in blocks]
 
 
@@ -421,7 +432,8 @@ def infer_parcnetv2_kwargs(state_dict: Mapping, dense: bool = False) -> dict:
 
     Args:
         state_dict (Mapping): lkmm keys, bare or under ``backbone.`` (e.g.
-            the output of :func:`convert_parcnetv2_state_dict`).
+            the output of :func:`convert_parcnetv2_state_dict`; the older
+            ``stages.{i}.{b}`` block keys too).
         dense (bool): Dense-prediction form: every stage returned, norms not
             pooled (``out_indices`` all stages,
             ``gap_before_final_norm=False``); otherwise the classification
@@ -438,6 +450,7 @@ def infer_parcnetv2_kwargs(state_dict: Mapping, dense: bool = False) -> dict:
     """
     if any(k.startswith('backbone.') for k in state_dict):
         state_dict = strip_prefix(state_dict, 'backbone.', drop_others=True)
+    state_dict = ParCNetV2.upgrade_legacy_keys(state_dict)
     stages = _indices(state_dict, re.compile(r'stages\.(\d+)\.'))
     if not stages or stages != list(range(len(stages))):
         raise ValueError('cannot infer the ParCNetV2 arch: stage indices '
@@ -450,7 +463,8 @@ def infer_parcnetv2_kwargs(state_dict: Mapping, dense: bool = False) -> dict:
         raise ValueError('cannot infer the ParCNetV2 arch: only some blocks '
                          'have layer scale; lkmm has one switch for all')
     stem = _require(state_dict, 'downsample_layers.0.0.weight')
-    local = _require(state_dict, 'stages.0.0.spatial.local_conv.weight')
+    local = _require(state_dict,
+                     'stages.0.blocks.0.spatial.local_conv.weight')
     settings = dict(
         depths=found['depths'], channels=found['channels'],
         expansion=found['expansion'],

@@ -4,7 +4,6 @@ Architecture (paper Sec. 4.1): a stem that downsamples by 4, four stages of
 ``[RepLK Block, ConvFFN Block]`` pairs, and transitions (1x1 conv + stride-2
 depth-wise 3x3) between stages. Every block is pre-norm (BN) with a residual.
 """
-import re
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -15,7 +14,7 @@ from mmcv.cnn.bricks import DropPath
 from lkmm.layers import ConvBN, ReparamLargeKernelConv
 from lkmm.registry import MODELS
 
-from .arch_utils import check_odd_positive
+from .arch_utils import ArchField, ArchSpec, check_odd_positive
 from .base import LargeKernelBackbone, grouped_stage_layer_ids
 
 
@@ -151,12 +150,17 @@ class RepLKNet(LargeKernelBackbone):
                    kernel_sizes=[27, 27, 27, 13], small_kernel=None,
                    dw_ratio=1.5, ffn_ratio=4),
     }
-    _arch_keys = ('channels', 'layers', 'kernel_sizes', 'small_kernel',
-                  'dw_ratio', 'ffn_ratio')
-    _arch_required = ('channels', 'layers', 'kernel_sizes')
-    _arch_defaults = dict(small_kernel=5, dw_ratio=1, ffn_ratio=4)
-    _arch_per_stage = ('channels', 'layers', 'kernel_sizes')
-    _arch_positive_ints = ('channels', 'layers')
+    arch_spec = ArchSpec(
+        ArchField('channels', per_stage=True, positive_ints=True),
+        ArchField('layers', per_stage=True, positive_ints=True),
+        ArchField('kernel_sizes', per_stage=True),
+        ArchField('small_kernel', 5),
+        ArchField('dw_ratio', 1),
+        ArchField('ffn_ratio', 4),
+    )
+    #: lkmm checkpoints written before the output norms were renamed
+    #: (``out_norm{i}`` -> ``norm{i}``, the name every lkmm backbone uses).
+    legacy_keys = ((r'out_norm(\d+)\.', r'norm\1.'), )
 
     def __init__(self,
                  arch: Union[str, dict] = '31B',
@@ -265,15 +269,6 @@ class RepLKNet(LargeKernelBackbone):
             return []
         return [self.stem, *self.stages[:self.frozen_stages],
                 *self.transitions[:self.frozen_stages - 1]]
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        # lkmm checkpoints written before the output norms were renamed
-        # (out_norm{i} -> norm{i}, the name every lkmm backbone uses).
-        old = re.compile(re.escape(prefix) + r'out_norm(\d+)\.')
-        for key in [k for k in state_dict if old.match(k)]:
-            state_dict[old.sub(prefix + r'norm\1.', key, count=1)] = \
-                state_dict.pop(key)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def stage_layer_ids(self, decay_type: str) -> List[Tuple[int, int]]:
         if decay_type == 'stage_wise':

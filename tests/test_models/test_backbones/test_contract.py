@@ -7,6 +7,7 @@ import torch
 import torch.utils.checkpoint as torch_cp
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from lkmm.models.backbones.arch_utils import REQUIRED, ArchField, ArchSpec
 from lkmm.models.backbones.base import LargeKernelBackbone
 from lkmm.models.folding import folded_form_argument
 from lkmm.registry import MODELS
@@ -289,3 +290,81 @@ def test_with_cp_is_one_helper():
                    backbones.parcnetv2, backbones.mobilenet_v2):
         source = inspect.getsource(module)
         assert 'torch.utils.checkpoint' not in source, module.__name__
+
+
+#: Each family's arch dict keys: the required ones, then the others.
+ARCH_KEYS = {
+    'RepLKNet': (('channels', 'layers', 'kernel_sizes'),
+                 ('small_kernel', 'dw_ratio', 'ffn_ratio')),
+    'LargeKernelConvNeXt': (
+        ('depths', 'channels', 'kernel_sizes', 'form'),
+        ('small_kernel', 'centre_size', 'sharing_grids', 'partial_ratio',
+         'pos_embed', 'stripe_width', 'mlp_ratio')),
+    'ParCNetV2': (
+        ('depths', 'channels'),
+        ('global_ratios', 'expansion', 'dw_kernel_size', 'local_kernel_size',
+         'stem_kernel', 'down_kernel', 'norm', 'channel_dw_kernel',
+         'oversized_bias', 'block', 'res_scale', 'layer_scale',
+         'resize_kernels')),
+    'LargeKernelMobileNetV2': (
+        ('kernel_sizes', ),
+        ('kernel_dilations', 'small_kernel', 'shortcut', 'channels',
+         'repeats', 'expand_ratio', 'stem_channels')),
+}
+
+
+@pytest.mark.parametrize('name', sorted(ARCH_KEYS))
+def test_each_family_declares_its_arch_in_one_spec(name):
+    import lkmm.models.backbones as backbones
+    cls = getattr(backbones, name)
+    spec = cls.arch_spec
+    assert isinstance(spec, ArchSpec)
+    assert not [a for a in dir(cls) if a.startswith('_arch_')]
+    required, optional = ARCH_KEYS[name]
+    assert spec.required == required
+    assert sorted(spec.keys) == sorted(required + optional)
+    assert set(spec.defaults) == set(optional)
+    for arch in cls.arch_zoo:
+        settings = cls.parse_arch(arch)
+        assert set(settings) == set(spec.keys), arch
+        assert len({len(settings[k]) for k in spec.per_stage}) == 1, arch
+        for key in spec.positive_ints:
+            assert all(isinstance(v, int) and v > 0 for v in settings[key])
+
+
+def test_arch_spec_parses_and_refuses_with_the_field_named():
+    spec = ArchSpec(ArchField('depths', per_stage=True, positive_ints=True),
+                    ArchField('widths', [8, 16], per_stage=True),
+                    ArchField('ratio', 0.5))
+    assert spec.keys == ('depths', 'widths', 'ratio')
+    assert spec.required == ('depths', )
+    assert spec.per_stage == ('depths', 'widths')
+    assert spec.positive_ints == ('depths', )
+    assert spec.defaults == dict(widths=[8, 16], ratio=0.5)
+    assert ArchField('depths').required and repr(REQUIRED) == 'REQUIRED'
+    zoo = {'tiny': dict(depths=[1, 2])}
+    settings = spec.parse('Net', 'tiny', zoo)
+    assert settings == dict(depths=[1, 2], widths=[8, 16], ratio=0.5)
+    assert spec.num_stages(settings) == 2
+    settings['depths'].append(3)
+    settings['widths'].append(3)  # copies: the zoo and defaults unchanged
+    assert zoo['tiny']['depths'] == [1, 2]
+    assert spec.defaults['widths'] == [8, 16]
+    for arch, match in (
+            ('small', r'Unknown arch "small" for Net; choose one of '
+             r"\['tiny'\] or pass a dict with keys \['depths', 'widths', "
+             r"'ratio'\]"),
+            (dict(depths=[1, 1], bogus=1), r"Unknown arch keys \['bogus'\]; "
+             r"allowed keys are \['depths', 'widths', 'ratio'\]"),
+            (dict(ratio=1.), r"arch dict is missing keys \['depths'\]"),
+            (dict(depths=[1]), r'arch "depths", "widths" must have the '
+             r"same length, got lengths \{'depths': 1, 'widths': 2\}"),
+            (dict(depths=[1, 0]), r'arch "depths" must hold positive '
+             r'integers, got \[1, 0\]'),
+            (3, 'arch must be a str or a dict, got int')):
+        with pytest.raises(ValueError, match=match):
+            spec.parse('Net', arch, zoo)
+    with pytest.raises(ValueError, match='fields must be unique'):
+        ArchSpec(ArchField('a', per_stage=True), ArchField('a', 1))
+    with pytest.raises(ValueError, match='needs a per-stage field'):
+        ArchSpec(ArchField('a'))

@@ -1,5 +1,8 @@
 """ParCNetV2 backbone (lkmm.ParCNetV2)."""
+import inspect
+import re
 import time
+from collections import OrderedDict
 
 import pytest
 import torch
@@ -60,15 +63,15 @@ def test_shapes_odd_and_non_square(arch, size):
 def test_oversized_kernels_follow_train_size():
     model = ParCNetV2('10m')
     assert model.base_sizes == [(56, 56), (28, 28), (14, 14), (7, 7)]
-    kernels = [s[0].spatial.parc.conv.global_conv.kernel_size
+    kernels = [s.blocks[0].spatial.parc.conv.global_conv.kernel_size
                for s in model.stages]
     assert kernels == [(111, 111), (55, 55), (27, 27), (13, 13)]
-    ratios = [s[0].spatial.parc.conv.global_channels / c
+    ratios = [s.blocks[0].spatial.parc.conv.global_channels / c
               for s, c in zip(model.stages, model.channels)]
     assert ratios == [0.25, 0.5, 0.75, 1.0]
     model = ParCNetV2(TINY, train_size=(64, 128))
-    assert model.stages[0][0].spatial.parc.conv.global_conv.kernel_size == (
-        31, 63)
+    block = model.stages[0].blocks[0]
+    assert block.spatial.parc.conv.global_conv.kernel_size == (31, 63)
 
 
 def test_param_counts_match_paper():
@@ -90,12 +93,13 @@ def test_ablations_remove_component_and_params_follow_table1():
     assert not any(isinstance(m, OversizedConv2d) for m in no_os.modules())
     assert any(isinstance(m, OversizedConv2d) for m in full.modules())
     assert all(b.spatial.parc.conv.local_channels == b.spatial.parc.conv
-               .channels for s in no_os.stages for b in s)
-    blocks = [b for s in no_bgu.stages for b in s]
+               .channels for s in no_os.stages for b in s.blocks)
+    blocks = [b for s in no_bgu.stages for b in s.blocks]
     assert not any(b.spatial.gated or b.channel.gated for b in blocks)
     # Without the uniform block the shallow stages have the depth-wise
     # conv only, the deep ones keep the local-global split.
-    convs = [[b.spatial.parc.conv for b in s] for s in no_uni.stages]
+    convs = [[b.spatial.parc.conv for b in s.blocks]
+             for s in no_uni.stages]
     assert all(c.local_h is None and c.global_conv is None
                for s in convs[:2] for c in s)
     assert convs[2][0].global_channels == 144
@@ -186,18 +190,19 @@ def test_l2_layer_norm():
 
 def test_released_variant():
     model = ParCNetV2('release-tiny', out_indices=(0, 1, 2, 3))
-    blocks = [b for s in model.stages for b in s]
+    blocks = [b for s in model.stages for b in s.blocks]
     assert all(type(b.spatial).__name__ == 'ReleasedParCMixer'
                for b in blocks)
     # Residual scaling in stages 3-4 only, no LayerScale anywhere.
     assert all(b.gamma1 is None and b.gamma2 is None for b in blocks)
-    assert [s[0].res_scale1 is not None for s in model.stages] == [
+    assert [s.blocks[0].res_scale1 is not None for s in model.stages] == [
         False, False, True, True]
     assert all(isinstance(b.norm1, L2LayerNorm2d) for b in blocks)
     assert isinstance(model.downsample_layers[0][1], L2LayerNorm2d)
     # Oversized and local convs on all channels.
-    assert model.stages[0][0].spatial.global_conv.channels == 64
-    assert model.stages[0][0].spatial.global_conv.kernel_size == (111, 111)
+    global_conv = model.stages[0].blocks[0].spatial.global_conv
+    assert global_conv.channels == 64
+    assert global_conv.kernel_size == (111, 111)
     assert blocks[0].channel.fc2.bias is None
     assert abs(n_params(Classifier(model)) - 24.935e6) < 0.005e6
     assert abs(n_params(Classifier(ParCNetV2('release-xt'))) -
@@ -213,7 +218,7 @@ def test_released_variant():
     assert [o.shape[-2:] for o in outs] == [(17, 11), (9, 6), (5, 3),
                                             (3, 2)]
     sum(o.sum() for o in outs).backward()
-    assert small.stages[3][0].res_scale1.grad is not None
+    assert small.stages[3].blocks[0].res_scale1.grad is not None
 
 
 def test_released_variant_dense_outputs_and_fixed_kernels():
@@ -228,7 +233,7 @@ def test_released_variant_dense_outputs_and_fixed_kernels():
     pooled = ParCNetV2(arch, train_size=64)
     assert not isinstance(pooled.norm3, L2LayerNorm2d)
     assert pooled.norm3.bias is not None
-    conv = dense.stages[0][0].spatial.global_conv
+    conv = dense.stages[0].blocks[0].spatial.global_conv
     assert not conv.resize_kernel and conv.kernel_size == (31, 31)
     x = torch.randn(1, 48, 20, 12)  # not the 16x16 it was learned at
     kh, kw = conv.kernels_for(20, 12)
@@ -240,7 +245,7 @@ def test_released_variant_dense_outputs_and_fixed_kernels():
                                    groups=48)
         torch.testing.assert_close(conv(x), ref, atol=1e-5, rtol=1e-5)
     # The paper form resizes (2H-1, 2W-1 taps).
-    paper = ParCNetV2(TINY, train_size=64).stages[0][0]
+    paper = ParCNetV2(TINY, train_size=64).stages[0].blocks[0]
     parc_conv = [m for m in paper.modules()
                  if isinstance(m, OversizedConv2d)][0]
     assert parc_conv.resize_kernel
@@ -266,3 +271,139 @@ def test_released_variant_dense_outputs_and_fixed_kernels():
 def test_bad_args(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ParCNetV2(**kwargs)
+
+
+def test_blocks_sit_at_stages_i_blocks_k():
+    """Block k of stage i is stages.i.blocks.k, as in LargeKernelConvNeXt;
+    the parameter names inside a block are the same in both forms."""
+    model = ParCNetV2(TINY, train_size=64)
+    keys = list(model.state_dict())
+    assert 'stages.1.blocks.0.channel.fc2.weight' in keys
+    assert not any(re.match(r'stages\.\d+\.\d+\.', k) for k in keys)
+    release = ParCNetV2(dict(TINY, block='release', norm='L2LN'),
+                        train_size=64)
+
+    def block_names(m):
+        return {re.sub(r'^stages\.\d+\.blocks\.\d+\.', '', k).split('.')[0]
+                for k in m.state_dict() if k.startswith('stages.')}
+
+    assert block_names(model) == block_names(release) == {
+        'norm1', 'spatial', 'norm2', 'channel', 'gamma1', 'gamma2'}
+
+
+def _old_keys(state_dict, prefix=''):
+    """lkmm's keys before the stages had ``blocks`` (stages.i.k)."""
+    return OrderedDict(
+        (re.sub(rf'^{re.escape(prefix)}stages\.(\d+)\.blocks\.(\d+)\.',
+                rf'{prefix}stages.\1.\2.', k), v.clone())
+        for k, v in state_dict.items())
+
+
+@pytest.mark.parametrize('arch', [TINY, TINY_10M_STYLE])
+def test_checkpoints_with_the_old_block_keys_still_load(arch):
+    torch.manual_seed(0)
+    src = ParCNetV2(arch, train_size=64, layer_scale_init_value=1.).eval()
+    old = _old_keys(src.state_dict())
+    assert 'stages.2.1.spatial.pwconv1.weight' in old
+    assert 'stages.2.blocks.1.spatial.pwconv1.weight' not in old
+    torch.manual_seed(1)
+    dst = ParCNetV2(arch, train_size=64, layer_scale_init_value=1.).eval()
+    dst.load_state_dict(old, strict=True)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(dst(x)[0], src(x)[0])
+    # Inside a model (prefix 'backbone.'), through mmengine's loader too.
+    from mmengine.runner.checkpoint import load_state_dict
+    wrapped = nn.Module()
+    wrapped.backbone = ParCNetV2(arch, train_size=64)
+    load_state_dict(wrapped, _old_keys(
+        {'backbone.' + k: v for k, v in src.state_dict().items()},
+        'backbone.'), strict=True)
+    with torch.no_grad():
+        assert torch.equal(wrapped.backbone.eval()(x)[0], src(x)[0])
+    # The renaming alone, order kept.
+    assert list(ParCNetV2.upgrade_legacy_keys(old)) == list(
+        src.state_dict())
+
+
+def test_norm_cfg_overrides_the_arch_norm():
+    """norm_cfg=None takes the arch's norm; a norm_cfg given builds the
+    same model as the arch norm it stands for, and overrides it."""
+    x = torch.randn(2, 3, 64, 64)
+    for arch_norm, cfg, layer in (
+            ('LN', dict(type='LN2d', eps=1e-6), nn.LayerNorm),
+            ('BN', dict(type='BN'), nn.BatchNorm2d),
+            ('L2LN', dict(type='L2LN2d'), L2LayerNorm2d)):
+        torch.manual_seed(0)
+        by_arch = ParCNetV2(dict(TINY, norm=arch_norm), train_size=64,
+                            out_indices=(0, 3), gap_before_final_norm=False)
+        torch.manual_seed(0)
+        by_cfg = ParCNetV2(TINY, train_size=64, norm_cfg=cfg,
+                           out_indices=(0, 3), gap_before_final_norm=False)
+        assert by_cfg.norm_cfg == by_arch.norm_cfg == cfg
+        assert isinstance(by_cfg.stages[0].blocks[0].norm1, layer)
+        assert [type(m) for m in by_arch.modules()] == \
+            [type(m) for m in by_cfg.modules()]
+        by_cfg.load_state_dict(by_arch.state_dict())
+        with torch.no_grad():
+            for a, b in zip(by_arch.eval()(x), by_cfg.eval()(x)):
+                assert torch.equal(a, b)
+    # Explicit beats the arch: the 10m arch (BN) with SyncBN, and eps.
+    model = ParCNetV2(TINY_10M_STYLE, train_size=64,
+                      norm_cfg=dict(type='SyncBN', momentum=0.01))
+    norm = model.stages[1].blocks[0].norm2
+    assert type(norm) is nn.SyncBatchNorm and norm.momentum == 0.01
+    model = ParCNetV2(TINY, train_size=64,
+                      norm_cfg=dict(type='LN2d', eps=1e-5,
+                                    requires_grad=False))
+    norm = model.stages[0].blocks[0].norm1
+    assert norm.eps == 1e-5 and not norm.weight.requires_grad
+    # The stem and downsampling norms stay LayerNorms (L2 with L2LN2d).
+    assert isinstance(model.downsample_layers[1][0], nn.LayerNorm)
+
+
+@pytest.mark.parametrize('norm_cfg, match', [
+    (dict(type='GN'), r"norm_cfg must be a dict with type one of \('LN2d', "
+     r"'L2LN2d', 'BN', 'SyncBN'\)"),
+    ('BN', 'norm_cfg must be a dict'),
+    (dict(type='BN', bogus=1), r"norm_cfg \{'type': 'BN', 'bogus': 1\}"),
+])
+def test_bad_norm_cfg(norm_cfg, match):
+    with pytest.raises(ValueError, match=match):
+        ParCNetV2(TINY, train_size=64, norm_cfg=norm_cfg)
+
+
+def test_paper_and_release_blocks_are_two_classes():
+    from lkmm.models.backbones.parcnetv2 import (
+        ParCNetV2BlockBase,
+        ParCNetV2PaperBlock,
+        ParCNetV2ReleaseBlock,
+    )
+    paper = ParCNetV2(TINY, train_size=64)
+    release = ParCNetV2(dict(TINY, block='release'), train_size=64)
+    for model, cls in ((paper, ParCNetV2PaperBlock),
+                       (release, ParCNetV2ReleaseBlock)):
+        blocks = [b for s in model.stages for b in s.blocks]
+        assert all(type(b) is cls for b in blocks)
+        assert issubclass(cls, ParCNetV2BlockBase)
+    # Each takes only what it uses: the ablations are the paper's.
+    for name in ('gated', 'oversized', 'global_ratio', 'channel_dw_kernel'):
+        assert name in inspect.signature(ParCNetV2PaperBlock).parameters
+        assert name not in inspect.signature(
+            ParCNetV2ReleaseBlock).parameters
+    assert 'resize_kernels' not in inspect.signature(
+        ParCNetV2PaperBlock).parameters
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(gated=False), 'apply to block "paper" only'),
+    (dict(uniform=False), 'apply to block "paper" only'),
+    (dict(arch=dict(TINY, block='release', channel_dw_kernel=3)),
+     'arch "channel_dw_kernel" applies to block "paper" only'),
+    (dict(arch=dict(TINY, block='release', oversized_bias=True)),
+     'arch "oversized_bias" applies to block "paper" only'),
+])
+def test_paper_only_settings_refused_with_the_release_block(kwargs, match):
+    kwargs.setdefault('arch', dict(TINY, block='release'))
+    with pytest.raises(ValueError, match=match):
+        ParCNetV2(train_size=64, **kwargs)

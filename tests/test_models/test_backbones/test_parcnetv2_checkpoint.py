@@ -11,6 +11,7 @@ check the mapping against the release's semantics, not only a round trip.
 import math
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 from collections import OrderedDict
@@ -102,11 +103,12 @@ XT_LKMM_KEYS = {
         'backbone.downsample_layers.1.0.weight',
     'downsample_layers.1.conv.weight': 'backbone.downsample_layers.1.1.weight',
     'stages.0.0.token_mixer.dwconv1.conv_h.weight':
-        'backbone.stages.0.0.spatial.global_conv.weight_h',
+        'backbone.stages.0.blocks.0.spatial.global_conv.weight_h',
     'stages.0.0.token_mixer.dwconv2.weight':
-        'backbone.stages.0.0.spatial.local_conv.weight',
-    'stages.0.0.mlp.fc1.weight': 'backbone.stages.0.0.channel.fc1.weight',
-    'stages.2.0.res_scale1.scale': 'backbone.stages.2.0.res_scale1',
+        'backbone.stages.0.blocks.0.spatial.local_conv.weight',
+    'stages.0.0.mlp.fc1.weight':
+        'backbone.stages.0.blocks.0.channel.fc1.weight',
+    'stages.2.0.res_scale1.scale': 'backbone.stages.2.blocks.0.res_scale1',
     'norm.weight': 'backbone.norm3.weight',
     'head.weight': 'head.fc.weight',
 }
@@ -322,7 +324,7 @@ def test_released_xt_keys_map_to_existing_lkmm_keys():
         assert tuple(converted[dst].shape) == expected[dst], key
     for key, dst in XT_LKMM_KEYS.items():
         assert dst_of[key] == dst
-    assert tuple(converted['backbone.stages.0.0.channel.fc2.weight']
+    assert tuple(converted['backbone.stages.0.blocks.0.channel.fc2.weight']
                  .shape) == (48, 120, 1, 1)
     assert len(report.matched) == len(generated) == len(expected)
     # fc1 + fc2 of 17 blocks, both residual scales of the 11 in stages 3-4.
@@ -397,6 +399,24 @@ def test_round_trip_through_released_layout(target):
             assert torch.equal(dst(x)[0], ref_model(x)[0])
 
 
+def test_old_lkmm_block_keys_are_read_too():
+    """lkmm state dicts from before the stages had ``blocks``
+    (``stages.i.k``) map back to the release and infer alike."""
+    src = randomize(lkmm_classifier(), seed=5)
+    new = src.state_dict()
+    old = OrderedDict(
+        (re.sub(r'^backbone\.stages\.(\d+)\.blocks\.(\d+)\.',
+                r'backbone.stages.\1.\2.', k), v) for k, v in new.items())
+    assert 'backbone.stages.3.0.channel.fc2.weight' in old
+    released = lkmm_to_parcnetv2_state_dict(new)
+    from_old = lkmm_to_parcnetv2_state_dict(old)
+    assert list(from_old) == list(released)
+    assert all(torch.equal(from_old[k], released[k]) for k in released)
+    assert infer_parcnetv2_kwargs(old) == infer_parcnetv2_kwargs(new)
+    with pytest.raises(ValueError, match='already an lkmm'):
+        detect_parcnetv2_format(old)
+
+
 def test_dense_backbone_checkpoint_converts_exactly():
     """An mmseg segmentor checkpoint (backbone under 'backbone.', L2 output
     norms norm0-norm3, heads next to it) loads strictly into the dense
@@ -440,14 +460,14 @@ def test_report_names_unexpected_and_missing_keys():
     report = convert_checkpoint(sd, 'parcnetv2').report
     assert sorted(report.unknown) == [
         'stages.0.0.token_mixer.dwconv2.bias', 'stages.1.0.extra.weight']
-    assert report.missing == ['backbone.stages.1.0.channel.fc1.bias']
+    assert report.missing == ['backbone.stages.1.blocks.0.channel.fc1.bias']
     assert not report.ok
     summary = report.summary()
     for key in report.unknown + report.missing:
         assert key in summary
     assert 'stages.0.0.mlp.fc1.weight -> ' \
-        'backbone.stages.0.0.channel.fc1.weight: (40, 8) -> (40, 8, 1, 1)' \
-        in summary
+        'backbone.stages.0.blocks.0.channel.fc1.weight: ' \
+        '(40, 8) -> (40, 8, 1, 1)' in summary
     assert any('bias=True' in n for n in report.notes)
 
     # The classifier head is missing when the source has none.
@@ -462,8 +482,9 @@ def test_shape_mismatches_are_errors_naming_key_and_shapes():
     sd['stages.1.0.mlp.fc2.weight'] = torch.zeros(16, 41)
     with pytest.raises(ValueError) as err:
         convert_parcnetv2_state_dict(sd, model=lkmm_classifier())
-    assert 'backbone.stages.1.0.channel.fc2.weight: (16, 41, 1, 1) vs ' \
-        '(16, 40, 1, 1) [stages.1.0.mlp.fc2.weight]' in str(err.value)
+    assert 'backbone.stages.1.blocks.0.channel.fc2.weight: ' \
+        '(16, 41, 1, 1) vs (16, 40, 1, 1) [stages.1.0.mlp.fc2.weight]' \
+        in str(err.value)
     # Without a model, the tool's check against the inferred one: its
     # expansion comes from fc2, so here fc1 is the tensor that does not fit.
     with pytest.raises(ValueError, match=r'shapes differ .*\(80, 16, 1, 1\) '
@@ -514,8 +535,9 @@ def test_cli_converts_and_output_loads(tmp_path):
     out = proc.stdout
     assert 'source format: classification, target: backbone' in out
     assert 'inferred lkmm.ParCNetV2 kwargs' in out
-    assert 'stages.0.0.mlp.fc1.weight -> stages.0.0.channel.fc1.weight: ' \
-        '(40, 8) -> (40, 8, 1, 1)' in out
+    assert 'stages.0.0.mlp.fc1.weight -> ' \
+        'stages.0.blocks.0.channel.fc1.weight: (40, 8) -> (40, 8, 1, 1)' \
+        in out
     assert 'unexpected source keys (not used) (0)' in out
     assert 'missing lkmm keys (not filled) (0)' in out
     assert 'head.weight' in out  # dropped, and said so
