@@ -15,7 +15,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from .state_dict import compare_state_dict_with_model
+from .state_dict import compare_state_dict_with_model, extract_state_dict
 
 __all__ = [
     'TARGETS', 'ConversionReport', 'CheckpointMapping', 'KeyMapper',
@@ -23,7 +23,7 @@ __all__ = [
     'get_checkpoint_mapping', 'find_checkpoint_mapping', 'check_choice',
     'head_num_classes', 'fill_bn_counters', 'released_layout',
     'map_released_keys', 'released_source_prefix', 'check_against_model',
-    'require_key', 'key_indices'
+    'require_key', 'key_indices', 'detect_released_layout'
 ]
 
 #: What a conversion produces: an mmpretrain ``ImageClassifier``'s keys
@@ -247,6 +247,47 @@ def fill_bn_counters(state_dict: Dict[str, torch.Tensor],
         if counter not in state_dict:
             state_dict[counter] = torch.tensor(0, dtype=torch.long)
             report.filled.append(counter)
+
+
+def detect_released_layout(state_dict: Mapping,
+                           is_block: Callable[[str], bool],
+                           dense_norm: re.Pattern, lkmm_block: re.Pattern,
+                           names: Tuple[str, str, str, str]) -> str:
+    """Which released layout of an authors' release a state dict is in.
+
+    Args:
+        state_dict (Mapping): A state dict or a whole checkpoint.
+        is_block (callable): Whether a key (without ``backbone.``) is one of
+            the release's block keys.
+        dense_norm (re.Pattern): The dense backbone's output-norm keys.
+        lkmm_block (re.Pattern): lkmm's own block keys (refused here).
+        names (tuple[str]): For messages: the family, lkmm's model name, an
+            lkmm block key and a released block key.
+
+    Returns:
+        str: ``'classification'`` or ``'dense'`` (see
+        :func:`released_layout`).
+
+    Raises:
+        ValueError: no released block key (naming the ones expected), the
+            keys are lkmm's already, or the layouts are mixed.
+    """
+    family, model, lkmm_example, example = names
+    keys = list(extract_state_dict(state_dict))
+    bare = any(is_block(k) for k in keys if not k.startswith('backbone.'))
+    prefixed = any(is_block(k[len('backbone.'):]) for k in keys
+                   if k.startswith('backbone.'))
+    layout = released_layout(keys, bare, prefixed, dense_norm, family)
+    if layout is not None:
+        return layout
+    if any(lkmm_block.match(k) for k in keys):
+        raise ValueError(
+            f'this is already an lkmm {model} state dict (keys like '
+            f"'{lkmm_example}'); load it directly")
+    raise ValueError(
+        f'not a released {family} checkpoint: found no block keys like '
+        f"'{example}' (ImageNet model) or 'backbone.{example}' (its mmseg "
+        f'/ mmdet backbone); first keys are {keys[:5]}')
 
 
 def released_layout(keys: Sequence[str], bare: bool, prefixed: bool,

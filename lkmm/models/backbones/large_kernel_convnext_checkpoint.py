@@ -66,11 +66,11 @@ from lkmm.utils.checkpoint_mapping import (
     ConversionReport,
     check_against_model,
     check_choice,
+    detect_released_layout,
     fill_bn_counters,
     key_indices,
     map_released_keys,
     register_checkpoint_mapping,
-    released_layout,
     released_source_prefix,
     require_key,
 )
@@ -172,24 +172,10 @@ def detect_slak_format(state_dict: Mapping) -> str:
         ValueError: If no released block keys are found, the keys are
             already lkmm's, or bare and ``backbone.`` layouts are mixed.
     """
-    keys = list(extract_state_dict(state_dict))
-    bare = any(_SLAK_MARK.fullmatch(k) and not k.startswith('backbone.')
-               for k in keys)
-    prefixed = any(_SLAK_MARK.fullmatch(k) and k.startswith('backbone.')
-                   for k in keys)
-    layout = released_layout(keys, bare, prefixed, _DENSE_NORM, 'SLaK')
-    if layout is not None:
-        return layout
-    if any(_LKMM_MARK.match(k) for k in keys):
-        raise ValueError(
-            'this is already an lkmm LargeKernelConvNeXt state dict (keys '
-            "like 'stages.0.blocks.0.large_kernel.*'); load it directly")
-    raise ValueError(
-        'not a released SLaK checkpoint: found no block keys like '
-        "'stages.0.0.large_kernel.LoRA1.conv.weight' (ImageNet model, "
-        "VITA-Group/SLaK models/SLaK.py) or "
-        "'backbone.stages.0.0.large_kernel.LoRA1.conv.weight' (its mmseg / "
-        f'mmdet backbone); first keys are {keys[:5]}')
+    return detect_released_layout(
+        state_dict, _SLAK_MARK.fullmatch, _DENSE_NORM, _LKMM_MARK,
+        ('SLaK', 'LargeKernelConvNeXt', 'stages.0.blocks.0.large_kernel.*',
+         'stages.0.0.large_kernel.LoRA1.conv.weight'))
 
 
 def _map_backbone_key(name: str) -> Optional[str]:

@@ -49,6 +49,7 @@ size (``resize_kernels=False``), as the release does.
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import partial
 from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
@@ -60,10 +61,12 @@ from lkmm.utils.checkpoint_mapping import (
     ConversionReport,
     check_against_model,
     check_choice,
+    detect_released_layout,
+    key_indices,
     map_released_keys,
     register_checkpoint_mapping,
-    released_layout,
     released_source_prefix,
+    require_key,
 )
 from lkmm.utils.state_dict import extract_state_dict, strip_prefix
 
@@ -216,22 +219,10 @@ def detect_parcnetv2_format(state_dict: Mapping) -> str:
         ValueError: If no released block keys are found (naming the keys
             expected), the keys are already lkmm's, or layouts are mixed.
     """
-    keys = list(extract_state_dict(state_dict))
-    bare = any(_RELEASED_BLOCK.match(k) for k in keys)
-    prefixed = any(_DENSE_BLOCK.match(k) for k in keys)
-    layout = released_layout(keys, bare, prefixed, _DENSE_NORM, 'ParCNetV2')
-    if layout is not None:
-        return layout
-    if any(_LKMM_BLOCK.match(k) for k in keys):
-        raise ValueError(
-            'this is already an lkmm ParCNetV2 state dict (keys like '
-            "'stages.0.blocks.0.spatial.*'); load it directly")
-    raise ValueError(
-        'not a released ParCNetV2 checkpoint: found no block keys like '
-        "'stages.0.0.token_mixer.pwconv1.weight' (ImageNet model, "
-        "XuRuihan/ParCNetV2 models/parcnetv2.py) or "
-        "'backbone.stages.0.0.token_mixer.pwconv1.weight' (its mmseg / "
-        f'mmdet backbone); first keys are {keys[:5]}')
+    return detect_released_layout(
+        state_dict, _RELEASED_BLOCK.match, _DENSE_NORM, _LKMM_BLOCK,
+        ('ParCNetV2', 'ParCNetV2', 'stages.0.blocks.0.spatial.*',
+         'stages.0.0.token_mixer.pwconv1.weight'))
 
 
 def convert_parcnetv2_state_dict(
@@ -351,16 +342,7 @@ def lkmm_to_parcnetv2_state_dict(
     return out
 
 
-def _require(state_dict, key):
-    if key not in state_dict:
-        raise ValueError(
-            f'cannot infer the ParCNetV2 arch: key {key!r} is missing')
-    return state_dict[key]
-
-
-def _indices(keys, pattern):
-    """Sorted distinct ints captured by ``pattern`` (one group) in keys."""
-    return sorted({int(m.group(1)) for m in map(pattern.match, keys) if m})
+_require = partial(require_key, family='ParCNetV2')
 
 
 def _infer_train_size(lengths: List[int], axis: str) -> int:
@@ -388,7 +370,7 @@ def _read_stage(state_dict: Mapping, i: int, found: Dict[str, list]
     Raises:
         ValueError: a key is missing, or blocks of the stage disagree.
     """
-    blocks = _indices(state_dict,
+    blocks = key_indices(state_dict,
                       re.compile(rf'stages\.{i}\.blocks\.(\d+)\.'))
     if blocks != list(range(len(blocks))):
         raise ValueError(f'cannot infer the ParCNetV2 arch: stage {i} '
@@ -451,7 +433,7 @@ def infer_parcnetv2_kwargs(state_dict: Mapping, dense: bool = False) -> dict:
     if any(k.startswith('backbone.') for k in state_dict):
         state_dict = strip_prefix(state_dict, 'backbone.', drop_others=True)
     state_dict = ParCNetV2.upgrade_legacy_keys(state_dict)
-    stages = _indices(state_dict, re.compile(r'stages\.(\d+)\.'))
+    stages = key_indices(state_dict, re.compile(r'stages\.(\d+)\.'))
     if not stages or stages != list(range(len(stages))):
         raise ValueError('cannot infer the ParCNetV2 arch: stage indices '
                          f'{stages} are not 0..N-1')
@@ -487,12 +469,6 @@ def infer_parcnetv2_kwargs(state_dict: Mapping, dense: bool = False) -> dict:
         gap_before_final_norm=not dense)
 
 
-def _infer_for_report(state_dict: Mapping, report: ConversionReport) -> dict:
-    return infer_parcnetv2_kwargs(
-        state_dict,
-        dense=report.src_format == 'dense' and report.target == 'backbone')
-
-
 #: ParCNetV2's registered checkpoint mapping (into ``arch='release-*'``).
 PARCNETV2_CHECKPOINTS = register_checkpoint_mapping(CheckpointMapping(
     name='parcnetv2',
@@ -502,5 +478,7 @@ PARCNETV2_CHECKPOINTS = register_checkpoint_mapping(CheckpointMapping(
     foreign_formats=PARCNETV2_FORMATS,
     detect=detect_parcnetv2_format,
     convert=convert_parcnetv2_state_dict,
-    infer_kwargs=_infer_for_report,
+    infer_kwargs=lambda state_dict, report: infer_parcnetv2_kwargs(
+        state_dict, dense=report.src_format == 'dense'
+        and report.target == 'backbone'),
     ema_key='state_dict_ema'))
