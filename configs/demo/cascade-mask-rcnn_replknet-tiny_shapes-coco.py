@@ -1,13 +1,7 @@
-# The detection demo: RepLKNet-tiny (real large kernels 17/15/13/13) +
-# Cascade Mask R-CNN with the 4conv1fc GIoU box heads, trained on the
-# generated shapes set in COCO format (96x96 images, disks / squares /
-# triangles, written by tools/misc/make_demo_data.py --task coco) on a CPU in
-# a few minutes. It is
-# configs/replknet/
-#     cascade-mask-rcnn_replknet-31B_in1k-pre_fpn_giou-4conv1f_ms-3x_coco.py
-# with the sizes shrunk: tiny backbone, BN instead of SyncBN (backbone and
-# box heads), FPN / heads of 64 channels, anchors and image scales for 96 px
-# images, fewer proposals and RoIs, a short schedule, plain OptimWrapper.
+# Detection demo: RepLKNet-tiny (kernels 17-15-13-13) + Cascade Mask R-CNN with
+# the 4conv1fc GIoU heads on generated shapes in COCO format
+# (tools/misc/make_demo_data.py --task coco), a few minutes on a CPU: the
+# published 31B COCO config shrunk (configs/demo/README.md).
 _base_ = ('../replknet/cascade-mask-rcnn_replknet-31B_in1k-pre_fpn_'
           'giou-4conv1f_ms-3x_coco.py')
 

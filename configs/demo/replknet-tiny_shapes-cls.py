@@ -1,12 +1,7 @@
-# Classification demo: a reduced-width RepLKNet (large kernels 17/15/13/7)
-# trained on the generated 8-class "shapes" set (ImageNet folder layout,
-# 64x64, written by tools/misc/make_demo_data.py --task classification
-# --num-train 48) on a
-# CPU in a few minutes, reporting top-1/top-5.
-# It is configs/replknet/replknet-31B_32xb64-300e_in1k.py with the sizes
-# shrunk and a lighter augmentation, so the published recipe's machinery
-# (label smoothing, AdamW without decay on norms, EMA, cosine with warm-up,
-# top-1/top-5) runs here too.
+# Classification demo: a tiny RepLKNet (kernels 17-15-13-7) on the generated
+# 8-class shapes set (tools/misc/make_demo_data.py --task classification
+# --num-train 48), a few minutes on a CPU: replknet-31B_32xb64-300e_in1k.py
+# shrunk, with a lighter augmentation (configs/demo/README.md).
 _base_ = '../replknet/replknet-31B_32xb64-300e_in1k.py'
 
 data_root = 'data/lkmm_shapes_cls'

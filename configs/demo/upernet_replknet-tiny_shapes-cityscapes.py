@@ -1,11 +1,8 @@
-# The Cityscapes demo: RepLKNet-tiny (real large kernels 17/15/13/13) +
-# UperNet on the generated street scenes in Cityscapes layout (64x128
-# images, 7 of the 19 classes occur; written by tools/misc/make_demo_data.py
-# --task cityscapes), trained on a CPU in a few minutes. It is
-# configs/replknet/upernet_replknet-31B_in1k-pre_8xb2-80k_cityscapes-769x769.py
-# with the sizes shrunk (tiny backbone, BN instead of SyncBN, 64x64 crops,
-# a short schedule); `tools/test.py --tta` runs the multi-scale + flip test
-# of the _ms config (mmseg's Cityscapes tta_pipeline, smaller ratios).
+# Cityscapes demo: RepLKNet-tiny (kernels 17-15-13-13) + UperNet on generated
+# street scenes in Cityscapes layout (tools/misc/make_demo_data.py --task
+# cityscapes), a few minutes on a CPU: the published 31B Cityscapes config
+# shrunk; tools/test.py --tta runs the multi-scale + flip test
+# (configs/demo/README.md).
 _base_ = ('../replknet/'
           'upernet_replknet-31B_in1k-pre_8xb2-80k_cityscapes-769x769.py')
 

@@ -1,36 +1,8 @@
-# PeLK-B fine-tuned at 384x384 from the 224x224 ImageNet-1K model (300-epoch
-# pelk-b_128xb32-300e_in1k.py): 85.6 top-1, 89M params, 54.0 GFLOPs (PeLK
-# paper Table 4; 40%-sparse model).
-# The paper's Appendix A (training details) is not available; PeLK follows
-# SLaK, which follows ConvNeXt, so this is ConvNeXt-B's official ImageNet-1K
-# 224 -> 384 fine-tune (facebookresearch/ConvNeXt TRAINING.md): 30 epochs,
-# total batch 512 (16 GPUs x 32), AdamW lr 5e-5, weight decay 1e-8, no
-# warm-up, cosine to 1e-6 (times each layer's lr scale), layer-wise lr
-# decay 0.7, drop path 0.8, the same RandAugment / Random Erasing / label
-# smoothing, no Mixup / CutMix, no EMA (the command has no --model_ema),
-# test at 384 without a centre crop.
-# * Layer-wise decay: ConvNeXt's 14 layer ids (stem 0; stage 0 1; stage 1
-#   and downsample 1 2; stage 2 in groups of 3 blocks 3..11 with downsample
-#   2 on 3; stage 3 and downsample 3 12; head and final norm 13), lr of id i
-#   = lr x 0.7 ** (13 - i), written as paramwise custom_keys (lkmm's
-#   LayerDecayOptimWrapperConstructor has no LargeKernelConvNeXt rule yet).
-#   A custom key replaces the norm / bias / 1-D weight-decay exemption;
-#   with weight decay 1e-8 that changes nothing measurable. The stage-shared
-#   positional embedding of stage 2 goes with its first group (id 3).
-# * Sparsity: the model stays 40% sparse with the 224 model's pattern, fixed
-#   (no prune / regrow: stop_iter=1). Give the 224 checkpoint twice:
-#     --cfg-options model.init_cfg.checkpoint=CKPT load_from=CKPT
-#   model.init_cfg is the guard (the config refuses to train until it is
-#   set) and loads the whole classifier; load_from makes the runner hand the
-#   checkpoint to the DynamicSparsityHook, which restores its masks exactly
-#   (checkpoint['lkmm_sparsity']; the weights loaded twice are the same).
-#   Without load_from the hook falls back to SNIP with
-#   snip_positions='score' on the loaded weights: it keeps the 60% largest
-#   |w * dL/dw|, and masked weights are exactly zero, so it finds the 224
-#   pattern up to ties -- weights whose gradient vanishes on that one batch
-#   (e.g. a block that drop path 0.8 dropped for the whole batch) -- and
-#   the surplus of layers the 224 SNIP left dense. Resuming restores the
-#   saved masks.
+# PeLK-B fine-tuned at 384x384 from the 224 model
+# (pelk-b_128xb32-300e_in1k.py): PeLK Table 4, 85.6 top-1 (89M params, 54.0
+# GFLOPs; 40%-sparse). ConvNeXt-B's 224 -> 384 fine-tune (see the README,
+# "Recipes"). Give the 224 checkpoint twice, for weights and sparsity masks:
+#   --cfg-options model.init_cfg.checkpoint=CKPT load_from=CKPT
 _base_ = [
     '../_base_/models/large_kernel_convnext.py',
     '../_base_/datasets/imagenet_randaug_384.py',
@@ -50,7 +22,7 @@ train_dataloader = dict(batch_size=32)
 val_dataloader = dict(batch_size=32)
 test_dataloader = val_dataloader
 
-# ConvNeXt's layer ids of the 3-3-27-3 backbone (see the header).
+# ConvNeXt's layer ids of the 3-3-27-3 backbone (README, "Recipes").
 decay_rate = 0.7
 num_layers = 12
 layer_ids = {
@@ -86,7 +58,7 @@ param_scheduler = [
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
 auto_scale_lr = dict(base_batch_size=512)
 
-# The 224 checkpoint again, for its sparsity masks (see the header).
+# The 224 checkpoint again, for its sparsity masks (README, "Recipes").
 load_from = None
 custom_hooks = [
     dict(type='lkmm.DynamicSparsityHook', sparsity=0.4, init='snip',

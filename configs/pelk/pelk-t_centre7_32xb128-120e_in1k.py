@@ -1,10 +1,7 @@
-# PeLK ablation, Table 6 (central fine-grained kernel size): 7x7
-# fine-grained centre, 81.6 top-1 (120 epochs, no sparsity, with the
-# kernel-wise positional embedding). K=51 sharing grid [8, 8, 4, 2, 1, 1, 1, 1]
-# (half, outer -> centre; centre area 1.88% of the kernel); every stage
-# uses the 7x7 centre. The 5x5 row (81.6) is
-# pelk-t_no-sparsity_32xb128-120e_in1k.py, which this file changes in
-# centre_size only.
+# PeLK ablation, Table 6 (central fine-grained kernel size): 7x7 centre in
+# every stage, 81.6 top-1 (120 epochs, no sparsity, positional embedding).
+# pelk-t_no-sparsity_32xb128-120e_in1k.py (the 5x5 row, 81.6) with another
+# centre_size only; grids: configs/pelk/README.md.
 _base_ = './pelk-t_no-sparsity_32xb128-120e_in1k.py'
 
 model = dict(backbone=dict(arch=dict(centre_size=7)))

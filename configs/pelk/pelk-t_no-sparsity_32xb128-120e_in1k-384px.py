@@ -1,11 +1,6 @@
-# PeLK ablation, Table 7 (kernel size configuration): PeLK (51-49-47-13)
-# at 384x384, 82.7 top-1. The paper trains these "in a 120 epoch schedule"
-# at 384 and mentions no 224 pre-training, so this is
-# pelk-t_no-sparsity_32xb128-120e_in1k.py
-# trained from scratch at 384x384: RandomResizedCrop 384 with the same
-# RandAugment / Random Erasing, test resized to 384 without a crop (the
-# pipelines of ../_base_/datasets/imagenet_randaug_384.py). Total batch
-# 4096 kept.
+# PeLK ablation, Table 7 (kernel size configuration): PeLK (51-49-47-13) at
+# 384x384, 82.7 top-1: pelk-t_no-sparsity_32xb128-120e_in1k.py trained from
+# scratch at 384 (configs/pelk/README.md, "Recipes").
 _base_ = './pelk-t_no-sparsity_32xb128-120e_in1k.py'
 
 img_size = 384

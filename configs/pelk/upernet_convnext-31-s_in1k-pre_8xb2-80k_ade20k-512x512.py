@@ -1,10 +1,7 @@
-# ConvNeXt-S with 31-29-27-13 kernels + UperNet on ADE20K, 512x512 crops,
-# 80k iterations: RepLKNet paper, Appendix D / Table 11. Recipe:
-# upernet_convnext-31-t_in1k-pre_8xb2-80k_ade20k-512x512.py (the kernel-size
-# study's) with the small model (depths 3-3-27-3). Starts from the
-# 120-epoch ImageNet-1K ConvNeXt-31-S classifier of
-# convnext-31-s_32xb64-120e_in1k.py (lkmm format): set it with
-# --cfg-options model.backbone.init_cfg.checkpoint=PATH.
+# ConvNeXt-S with 31-29-27-13 kernels + UperNet on ADE20K, 512x512 crops, 80k
+# iterations (RepLKNet paper, Appendix D / Table 11): the ConvNeXt-31-T config
+# with the S arch. Set the convnext-31-s_32xb64-120e_in1k.py classifier:
+#   --cfg-options model.backbone.init_cfg.checkpoint=PATH
 _base_ = './upernet_convnext-31-t_in1k-pre_8xb2-80k_ade20k-512x512.py'
 
 model = dict(backbone=dict(arch='convnext-31-s'))

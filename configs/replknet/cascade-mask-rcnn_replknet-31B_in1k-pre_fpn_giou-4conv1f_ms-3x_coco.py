@@ -1,31 +1,7 @@
-# RepLKNet-31B (ImageNet-1K pre-training) + Cascade Mask R-CNN on COCO, 3x.
-# Paper "Scaling Up Your Kernels to 31x31", Table 9 (and the official README):
-# 52.2 AP box, 45.2 AP mask on val2017; 137M params, 965 GFLOPs at 1280x800.
-# Params/FLOPs are those of the inference model (re-parameterized backbone),
-# FLOPs counted the mmdet 2.x way (forward_dummy: 1000 RoIs through each bbox
-# head, 100 through each mask head); lkmm.analysis.inference_complexity does
-# the same for mmdet 3.x detectors.
-#
-# Recipe of the official release (RepLKNet-pytorch, detection/configs):
-# * Cascade Mask R-CNN with FPN; the three box heads are 4conv1fc heads with
-#   SyncBN, class-specific regression of decoded boxes with GIoU loss
-#   (weight 10) -- the Swin / ConvNeXt detection setting, not mmdet's default
-#   2fc SmoothL1 heads. The paper's 137M params need these heads (with
-#   mmdet's default heads the model has 131.8M).
-# * Backbone: SyncBN, drop path 0.6, activation checkpointing, FPN on all
-#   four stages.
-# * 36 epochs (3x), AdamW lr 4e-4, betas (0.9, 0.999), weight decay 0.05
-#   (none on norm layers), 500-iteration linear warm-up from 0.001x, lr x0.1
-#   after epochs 27 and 33, no gradient clipping.
-# * Multi-scale training from DETR / Sparse R-CNN: random flip, then either a
-#   random short side in 480..800 (step 32, long side <= 1333) or a random
-#   short side in {400, 500, 600}, an absolute random crop of 384..600 and
-#   again a short side in 480..800. Single-scale test at 1333x800.
-# * 1 image per GPU. The release does not say how many GPUs; lr 4e-4 is kept
-#   as published (`--auto-scale-lr` scales it from mmdet's base batch 16).
-#
-# The paper states neither the drop path rate nor the head details; they come
-# from the release.
+# RepLKNet-31B (ImageNet-1K pre-training) + Cascade Mask R-CNN on COCO, 3x:
+# paper Table 9, 52.2 box AP / 45.2 mask AP on val2017 (137M params, 965
+# GFLOPs at 1280x800). The official release's recipe; details and the FLOP
+# convention: configs/replknet/README.md, "COCO".
 _base_ = [
     'mmdet::_base_/models/cascade-mask-rcnn_r50_fpn.py',
     'mmdet::_base_/datasets/coco_instance.py',

@@ -1,11 +1,8 @@
-# RepLKNet-31B pre-training on ImageNet-22K (no published top-1; it is the
-# starting point of the 22K->1K fine-tunes and the downstream 22K models).
-# Recipe (paper Appendix A + official command): 128 GPUs x 32 images (total
-# 4096), 90 epochs, drop path 0.1, AdamW lr 4e-3, 5-epoch warm-up, otherwise
-# as the ImageNet-1K recipe (RandAugment, Mixup/CutMix, label smoothing,
-# Random Erasing); no evaluation during training (official --disable_eval).
-# The official models have 21841 classes (the ImageNet-22K winter-2021
-# folder list); mmpretrain's ImageNet21k reads class folders from data_root.
+# RepLKNet-31B pre-training on ImageNet-22K (no published top-1), the start of
+# the 22K->1K fine-tunes and the 22K downstream models: 90 epochs, drop path
+# 0.1, 5-epoch warm-up, total batch 4096, no evaluation, 21841 classes from
+# data/imagenet21k (paper Appendix A, official command;
+# configs/replknet/README.md).
 _base_ = './replknet-31_32xb64-120e_in1k.py'
 
 num_classes = 21841

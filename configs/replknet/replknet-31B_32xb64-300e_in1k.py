@@ -1,12 +1,7 @@
-# RepLKNet-31B, ImageNet-1K, 224x224, 300 epochs: 83.5 top-1, 79M params,
-# 15.3 GFLOPs (paper Table 6 / official release).
-# Recipe (paper Appendix A, official command): the kernel-study recipe
-# (replknet-31_32xb64-120e_in1k.py: 32 GPUs x 64 images, AdamW lr 4e-3 at
-# total batch 2048, weight decay 0.05, 10-epoch warm-up then cosine,
-# RandAugment, label smoothing 0.1, Mixup 0.8, CutMix 1.0, Random Erasing
-# 0.25) with 300 epochs, drop path 0.5 and model EMA (decay 0.9999), whose
-# weights are evaluated and saved.
-# With another total batch, add --auto-scale-lr (linear scaling from 2048).
+# RepLKNet-31B, ImageNet-1K, 224x224, 300 epochs: paper Table 6, 83.5 top-1
+# (79M params, 15.3 GFLOPs). The kernel-study recipe
+# (replknet-31_32xb64-120e_in1k.py) with 300 epochs, drop path 0.5 and model
+# EMA. With another total batch than 2048, add --auto-scale-lr.
 _base_ = './replknet-31_32xb64-120e_in1k.py'
 
 model = dict(backbone=dict(arch='31B', drop_path_rate=0.5))

@@ -1,11 +1,6 @@
-# RepLKNet-31B fine-tuned at 384x384 from the 224x224 ImageNet-1K model:
-# 84.8 top-1, 79M params, 45.1 GFLOPs (paper Table 6 / official release).
-# Recipe (paper Appendix A + official command): 32 GPUs x 32 images, the
-# fine-tuning schedule (../_base_/schedules/imagenet_adamw_layer-decay_30e.py:
-# 30 epochs, 1-epoch warm-up then cosine, AdamW lr 4e-4, weight decay 1e-8,
-# layer-wise lr decay 0.7), drop path 0.8, the same RandAugment and Random
-# Erasing at 384 (../_base_/datasets/imagenet_randaug_384.py), no
-# Mixup/CutMix, model EMA. The whole 224 classifier (backbone and head) is
+# RepLKNet-31B fine-tuned at 384x384 from the 224x224 ImageNet-1K model: paper
+# Table 6, 84.8 top-1 (79M params, 45.1 GFLOPs); recipe:
+# configs/replknet/README.md. The whole 224 classifier (backbone and head) is
 # the starting point:
 #   --cfg-options model.init_cfg.checkpoint=PATH_TO_224_CHECKPOINT
 _base_ = [

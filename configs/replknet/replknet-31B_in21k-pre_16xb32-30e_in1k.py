@@ -1,11 +1,6 @@
 # RepLKNet-31B pre-trained on ImageNet-22K, fine-tuned on ImageNet-1K at
-# 224x224: 85.2 top-1 (paper Table 6), 79M params, 15.3 GFLOPs.
-# Recipe (paper Appendix A + official command): 16 GPUs x 32 images, the
-# fine-tuning schedule (../_base_/schedules/imagenet_adamw_layer-decay_30e.py:
-# 30 epochs, AdamW lr 4e-4, weight decay 1e-8, layer-wise lr decay 0.7,
-# 1-epoch warm-up then cosine), drop path 0.2, model EMA, the same
-# RandAugment / Random Erasing, no Mixup/CutMix. Only the backbone comes
-# from the 22K model (the 21841-class head is replaced):
+# 224x224: paper Table 6, 85.2 top-1 (79M params, 15.3 GFLOPs); recipe:
+# configs/replknet/README.md. Only the backbone comes from the 22K model:
 #   --cfg-options model.backbone.init_cfg.checkpoint=PATH_TO_22K_CHECKPOINT
 _base_ = [
     '../_base_/models/replknet-31B_in1k.py',

@@ -1,9 +1,7 @@
 # RepLKNet-31B pre-trained on ImageNet-22K, fine-tuned on ImageNet-1K at
-# 384x384: 86.0 top-1 (paper Table 6), 79M params, 45.1 GFLOPs.
-# Recipe (official command): as the 1K 384 fine-tune
-# (replknet-31B_in1k-pre_32xb32-30e_in1k-384px.py) but 32 GPUs x 16 images,
-# drop path 0.3, lr decaying to 3e-4 (min_lr 3e-4 at lr 4e-4), and only the
-# backbone from the 22K model:
+# 384x384: paper Table 6, 86.0 top-1 (79M params, 45.1 GFLOPs). The 1K 384
+# fine-tune with drop path 0.3 and cosine to 3e-4 (official command); only the
+# backbone comes from the 22K model:
 #   --cfg-options model.backbone.init_cfg.checkpoint=PATH_TO_22K_CHECKPOINT
 _base_ = './replknet-31B_in1k-pre_32xb32-30e_in1k-384px.py'
 

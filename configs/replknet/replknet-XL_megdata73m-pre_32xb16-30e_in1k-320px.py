@@ -1,12 +1,7 @@
-# RepLKNet-XL pre-trained on MegData73M (private), fine-tuned on ImageNet-1K
-# at 320x320: 87.8 top-1 (paper Table 6), 335M params, 128.7 GFLOPs.
-# Recipe (paper Appendix A): 30 epochs following BEiT, stage-wise lr decay
-# 0.4, mean = std = 127.5 for every channel (official README, also in
-# pre-training), no re-parameterization small kernel in XL.
-# NOT PUBLISHED in recoverable form: the fine-tuning learning rate (the
-# number is lost from the paper's text and the official repo has no XL
-# command) and the batch size; this config uses the other RepLKNet 1K
-# fine-tunes' lr 4e-4 at 32 GPUs x 16 images -- expect to tune it.
+# RepLKNet-XL pre-trained on MegData-73M (private), fine-tuned on ImageNet-1K
+# at 320x320: paper Table 6, 87.8 top-1 (335M params, 128.7 GFLOPs). The
+# fine-tune's lr, batch and drop path are not published: assumed, expect to
+# tune them (configs/replknet/README.md). Set the pre-trained XL:
 #   --cfg-options model.backbone.init_cfg.checkpoint=PATH_TO_XL_PRETRAINED
 _base_ = './replknet-31B_in21k-pre_32xb16-30e_in1k-384px.py'
 

@@ -99,35 +99,14 @@ def _dummy_proposals(batch_size: int, height: int, width: int, num: int,
 class _DetectorDummyForward(nn.Module):
     """An mmdet 3.x detector run the way mmdet 2.x ``forward_dummy`` ran it.
 
-    Published detection FLOPs (RepLKNet, Swin, ConvNeXt, ... "at 1280x800")
-    were counted with mmdet 2.x ``get_flops.py``, which calls
-    ``forward_dummy``:
-
-    * single-stage detectors: backbone, neck and the dense head on the
-      features (``bbox_head(feats)``), no post-processing -- the same as
-      mmdet 3.x ``mode='tensor'``;
-    * two-stage and cascade detectors: backbone, neck, the RPN head on the
-      features (no proposal decoding), then a *fixed* set of
-      ``num_proposals`` (1000) RoIs per image through the bbox RoI extractor
-      and bbox head of every stage (the same RoIs for every stage, no
-      refinement in between), and the first ``num_mask_rois`` (100) of them
-      through the mask RoI extractor and mask head of every stage.
-
-    mmdet 3.x ``mode='tensor'`` instead decodes the real proposals and runs
-    the mask heads on all of them (up to 1000 per stage): mmdet's stock
-    Cascade Mask R-CNN R50 at 800x1280 counts 1824G that way against 393G
-    here. RoIAlign is not counted (neither mmcv 1.x's counter nor mmengine's
-    knows it), so the boxes do not affect the count. mmengine's counter also
-    skips the element-wise ops (ReLU, BN in eval, additions) that mmcv 1.x's
-    counted; they are a fraction of a percent of a detector.
-
-    Checked against published counts at 1280x800 (mmdet 2.x numbers):
-    mmdet's ConvNeXt-T Cascade Mask R-CNN 4conv1fc-GIoU config gives 740.8G
-    (ConvNeXt paper, Table 3: 86M, 741G), mmdet's Mask R-CNN R50-FPN
-    259.8G (260G as quoted in backbone papers' Mask R-CNN tables).
-
-    Supported RoI heads: ``StandardRoIHead``, ``CascadeRoIHead`` and
-    subclasses that keep their ``_bbox_forward`` / ``_mask_forward``.
+    Published detection FLOPs ("at 1280x800") were counted that way: a
+    single-stage detector as in ``mode='tensor'``; a two-stage one with
+    ``num_proposals`` fixed RoIs through every bbox head and the first
+    ``num_mask_rois`` through every mask head, instead of mmdet 3.x's real
+    proposals. Supports ``StandardRoIHead`` and ``CascadeRoIHead`` (and
+    subclasses that keep their ``_bbox_forward`` / ``_mask_forward``). The
+    convention and the counts it reproduces: ``configs/replknet/README.md``,
+    "COCO".
 
     Args:
         detector (nn.Module): An mmdet ``SingleStageDetector`` or
@@ -291,9 +270,8 @@ def extrapolated_flops(model: nn.Module,
     ``s^3`` and ``s`` terms: ``FLOPs(s) = sum_k c_k s^k`` over ``exponents``.
     Counting at ``s = 1 .. len(exponents)`` times the smallest input of that
     aspect ratio whose sides are multiples of ``stride`` gives the ``c_k``
-    exactly (rational arithmetic). RepLKNet + UperNet at 2048x512: 1171.617G
-    extrapolated from 32x128 and 64x256, 1171.617G counted, in a fifth of
-    the time.
+    exactly (rational arithmetic), far faster than counting at full size
+    (checked against full counts: ``configs/replknet/README.md``, "ADE20K").
 
     Args:
         model (nn.Module): As for :func:`inference_complexity`.

@@ -1,16 +1,12 @@
 """Effective receptive fields, measured as RepLKNet (Fig. 1, Appendix B)
 and PeLK measure them.
 
-For each image (resized, normalized), the model in eval mode gives a
-backbone feature map ``out``; the gradient of ``sum(relu(out[:, :, h//2,
-w//2]))`` with respect to the input, passed through ReLU and summed over
-the input channels, says how much each pixel contributes to the centre
-output. Averaged over the images it is the *contribution matrix*
-(:func:`erf_contribution`). :func:`erf_area_ratios` rescales it as
-``log10(A + 1) / max`` and finds, for each threshold t, the smallest
-centred square holding at least t of the total: its side and its area
-ratio ``side^2 / (H W)``. A larger ratio is a larger effective receptive
-field.
+The gradient of a backbone's centre output with respect to the input,
+averaged over images, is the *contribution matrix*
+(:func:`erf_contribution`); :func:`erf_area_ratios` gives, for each
+threshold t, the smallest centred square holding t of it and its area ratio.
+A larger ratio is a larger effective receptive field. The method in full:
+``docs/analysis.md``, "Effective receptive field".
 """
 from typing import Callable, Dict, Iterable, List, Optional, Sequence
 

@@ -1,35 +1,12 @@
 """Model size against kernel size, dense vs stripe vs peripheral (PeLK
 Sec. 6.4, Fig. 6).
 
-PeLK replaces "all the kernels in stages of ConvNeXt-T with a set of kernel
-sizes from 7 to 151" and plots the parameters: a dense KxK depth-wise
-kernel costs ``K^2`` per channel, SLaK's stripes ``2 w K`` (w = 5), the
-peripheral kernel ``k'^2`` where ``k'``, the length of the sharing grid,
-grows with ``log K`` (Eq. 2: fine cells in the centre, then cells of 2, 4,
-8, ...).
-
 :func:`kernel_scaling` builds the real model for every (form, K) -- the
 config's model with its ``lkmm.LargeKernelConvNeXt`` backbone set to
-:func:`scaling_arch` -- and counts its parameters. What is counted:
-
-* the **training form** (``sum(p.numel())`` of the model as built, not
-  folded): folding materializes the shared peripheral weights and the
-  stripes as dense KxK kernels, so a deployed model of any form has the
-  dense form's size; PeLK's parameter counts are training-form counts;
-* everything the config's model holds: with the default config
-  (``configs/pelk/convnext-31-t_32xb64-120e_in1k.py``) ConvNeXt-T's stem,
-  widths 96-192-384-768, 3-3-9-3 blocks, MLPs and the 1000-class head, and,
-  as every lkmm large-kernel form, a 5x5 re-parameterization branch with a
-  BN beside the large kernel (the kernel of one stage of ConvNeXt-T is
-  replaced, nothing else changes; at K=7 the dense model is ConvNeXt-T plus
-  those branches);
-* all four stages at the same K, as the paper says "all the kernels";
-  the base arch's partial-convolution ratio is kept (1 for ConvNeXt-T: all
-  channels convolved).
-
-Form ``'peripheral+pe'`` adds PeLK's kernel-wise positional embedding
-(one ``C x K x K`` tensor per stage, Sec. 4.2): it grows as ``K^2``, which
-Fig. 6 leaves out (it shows the convolution alone).
+:func:`scaling_arch`, all four stages at K -- and counts its parameters in
+the training form, as PeLK counts them; ``'peripheral+pe'`` adds PeLK's
+kernel-wise positional embedding, which Fig. 6 leaves out. What is counted
+and the figures: ``configs/pelk/README.md``, "Kernel scaling".
 """
 import copy
 import time

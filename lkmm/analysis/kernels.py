@@ -1,32 +1,11 @@
 """Weights of large depth-wise kernels, as RepLKNet visualizes them
 (Appendix D).
 
-For one large depth-wise layer, the *folded* kernel -- the single
-``(C, 1, H, W)`` kernel of the layer in eval mode, with its re-parameter-
-ization branches and BNs fused, what ``switch_to_deploy()`` computes -- is
-aggregated into an ``H x W`` matrix: absolute values summed over the
-channels (:func:`aggregate_kernel`). The paper then rescales each matrix;
-its range is lost in the published text, so :func:`rescale_kernel` divides
-by the maximum, giving [0, 1].
-
-Layers (:func:`find_kernel_layers`), by kind:
-
-* ``'reparam'`` -- a module that folds itself: lkmm's
-  ``ReparamLargeKernelConv`` (RepLKNet), ``ReparamStripeConv`` (SLaK:
-  Kxw + wxK + kxk), ``ReparamPeripheralConv`` (PeLK: the shared kernel
-  materialized), folded or not, through their ``get_fused_kernel_bias``;
-  mmpretrain's ``ReparamLargeKernelConv`` through its own fold;
-* ``'conv-bn'`` -- a depth-wise convolution followed by a BatchNorm (a
-  ``Sequential`` such as lkmm's ``ConvBN``, or mmcv's ``ConvModule``), the
-  BN fused as the paper does for the model without re-parameterization;
-* ``'conv'`` -- a depth-wise convolution with no BN after it; its weight;
-* ``'oversized'`` -- ParCNetV2's oversized convolution at its base size:
-  the vertical ``(2H0-1) x 1`` and horizontal ``1 x (2W0-1)`` zero-padded
-  convolutions in a row are exactly one dense convolution whose kernel is
-  their outer product.
-
-Dilated convolutions are expanded to their dense footprint (zeros between
-the taps).
+For one large depth-wise layer, the *folded* kernel (branches and BNs fused,
+as ``switch_to_deploy()`` computes it) is summed in absolute value over the
+channels (:func:`aggregate_kernel`) and divided by its maximum
+(:func:`rescale_kernel`; the paper's range is lost). Which layers are read
+and how (:func:`find_kernel_layers`): ``docs/analysis.md``, "Kernel weights".
 """
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 

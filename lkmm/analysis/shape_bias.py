@@ -1,21 +1,11 @@
 """Shape bias on cue-conflict images (Geirhos et al., ICLR 2019), as
 RepLKNet measures it (Sec. 5, Fig. 5) with the model-vs-human toolbox.
 
-A cue-conflict image has the shape of one of 16 coarse categories and the
-texture of another. The public stimuli (bethgelab/model-vs-human,
-rgeirhos/texture-vs-shape) lie in one folder per shape category, named
-``<shape><N>-<texture><M>.png``, e.g. ``airplane/airplane1-bicycle2.png``
-(:func:`find_cue_conflict_images`).
-
-A 1000-class ImageNet output becomes a decision among the 16 categories
-(:func:`decide`): the softmax probabilities of the ImageNet classes of each
-category (:data:`IMAGENET_INDICES`) are averaged, and the category with
-the largest mean is the decision. A decision is a *shape* decision when it
-names the shape category, a *texture* decision when it names the texture
-category, and counts for neither otherwise; images whose shape and texture
-categories are the same hold no conflict and are left out. The shape bias
-is ``shape / (shape + texture)``, overall and per shape category
-(:func:`count_decisions`).
+Each stimulus (:func:`find_cue_conflict_images`) has the shape of one of 16
+categories and the texture of another; a 1000-class output becomes a
+decision among the 16 (:func:`decide`), and the shape bias is
+``shape / (shape + texture)`` decisions (:func:`count_decisions`). The
+protocol and the stimuli's layout: ``docs/analysis.md``, "Shape bias".
 """
 import math
 import os

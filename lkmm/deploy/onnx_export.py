@@ -1,55 +1,11 @@
 """Export a (folded) model to ONNX, checked against PyTorch.
 
 The logic behind ``tools/deploy/export_onnx.py``
-(:mod:`lkmm.cli.export_onnx`). Steps:
-
-1. build the model from the config, load the checkpoint strictly
-   (:func:`~lkmm.deploy.reparameterize.load_state_dict_strictly`), eval
-   mode, and compute the reference outputs on a seeded random batch;
-2. fold every re-parameterizable module
-   (:func:`lkmm.models.folding.fold_model`);
-3. export with lkmm's op switches on the plain convolution path
-   (``depthwise_conv_impl('torch')``, ``oversized_conv_impl('torch')``),
-   then refuse a graph with an FFT node (``DFT``, ``STFT``, contrib
-   ``Rfft`` / ``Irfft``, or an ``ATen`` fallback of ``fft_*``);
-4. run the file with onnxruntime (CPU provider) on the same batch and
-   require ``max |ort - torch| <= tolerance * max |torch|`` (default
-   1e-4); with ``dynamic`` also on a batch of another size (and, where the
-   model allows, another image size);
-5. move the file into place only then (temporary file beside ``OUT``,
-   ``os.replace``), and time onnxruntime against PyTorch on the CPU.
-
-What the graph computes: the model's ``mode='tensor'`` output on an already
-*preprocessed* batch (mean / std normalization and padding, the data
-preprocessor's job, are not in the graph):
-
-* mmpretrain ``ImageClassifier``: the head's logits ``(N, num_classes)``
-  (before softmax);
-* mmseg ``EncoderDecoder``: the decode head's logits ``(N, K, H/s, W/s)``
-  at the head's output stride ``s`` (4 for UPerHead), *not* upsampled to the
-  input size: mmseg's tensor mode returns ``decode_head.forward(x)``, and
-  the resize to the image happens in ``predict``'s post-processing;
-* a bare backbone: its ``out_indices`` feature maps (one output each);
-* mmdet detectors: attempted in mmdet's tensor mode; where torch.onnx
-  cannot trace it (two-stage detectors decode proposals with NMS, whose
-  ONNX path in mmcv 2.x imports mmdet 2.x's ``mmdet.core``), the tool stops
-  with :class:`UnsupportedModelError`. Detector export is mmdeploy's job.
-
-The exporter: torch 2.14's ``torch.onnx.export`` defaults to the dynamo
-exporter (``torch.export`` + onnxscript). For these models it takes 10x
-longer (7-14 s against ~1 s for the tiny test models), and with
-``dynamic_shapes`` its shape constraints fail on the backbones (batch,
-height and width specialize to the example's values), after which it keeps
-a static graph and its opset conversion fails; the file then rejects a
-batch of another size. The TorchScript exporter (``dynamo=False``) exports
-every lkmm family with dynamic batch and image size, so it is used here,
-opset 17 by default. It has no symbolic for ``aten::fft_*`` (an FFT fails
-the export), and lkmm's ops already take ``F.conv2d`` while traced; the
-switches and the graph check guard the path all the same (the dynamo
-exporter can write ``DFT`` nodes). Where a family bakes a shape into the
-traced graph (a TracerWarning), or an op exports for one size only
-(UPerHead's adaptive pooling), that export or the check on another image
-size fails, and the export falls back to a dynamic batch alone.
+(:mod:`lkmm.cli.export_onnx`): load the checkpoint strictly, fold, export
+with the TorchScript exporter on lkmm's plain-convolution path, refuse FFT
+nodes, and write the file only once onnxruntime reproduces PyTorch, so a
+deployed graph is never silently wrong. The steps, what the graph computes
+per model kind and why not the dynamo exporter: ``docs/deployment.md``.
 """
 import copy
 import os

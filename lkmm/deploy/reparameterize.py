@@ -1,23 +1,11 @@
 """Re-parameterize a trained checkpoint into its deployment form.
 
 The logic behind ``tools/deploy/reparameterize.py``
-(:mod:`lkmm.cli.reparameterize`). A trained RepLKNet keeps
-a small kernel and a BN beside every large depth-wise kernel; for inference
-they fold into one large conv (paper Sec. 3). This writes
-
-* ``OUT``: an mmengine-format checkpoint (``state_dict`` + ``meta``) of the
-  folded model, and
-* ``OUT`` with a ``.py`` suffix (or ``--out-config``): the same config with
-  every re-parameterizable model built in its folded form (the constructor
-  argument each class declares, see :mod:`lkmm.models.folding`) and
-  pretrained ``init_cfg`` entries removed,
-
-after checking that the folded model reproduces the trained one's outputs,
-and that the written config and checkpoint do too. Both files appear only
-when everything checked out (temporary files, then ``os.replace``).
-Unlike :func:`lkmm.analysis.to_inference_form`, training-only heads (an
-mmseg auxiliary head) are kept, so the deployed checkpoint loads strictly
-into a model built from the written config.
+(:mod:`lkmm.cli.reparameterize`): fold every re-parameterizable module and
+write the folded checkpoint (``OUT``) and its config (``OUT`` with ``.py``),
+both only after checking that they reproduce the trained model's outputs,
+so a deployed model cannot drift from the trained one. What is written and
+checked: ``docs/deployment.md``.
 """
 import copy
 import os

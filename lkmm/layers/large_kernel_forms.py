@@ -150,10 +150,8 @@ class PartialConv(nn.Module):
         The convolved count is ``channels * ratio`` rounded to the nearest
         integer, exact halves rounded down, computed exactly (no float
         error: ``100 * 0.29`` gives 29). Halves round down so that the count
-        equals InceptionNeXt's ``int(channels * ratio)``, which PeLK's
-        Inception-style split follows, on every PeLK width: 3/8 of 124, 249,
-        499, 998 (T/S, ``int(1.3 * [96, 192, 384, 768])``) gives 46, 93,
-        187, 374, and of 166, 332, 665, 1331 (B) 62, 124, 249, 499.
+        equals InceptionNeXt's ``int(channels * ratio)`` on every PeLK width
+        (``docs/layers.md``).
 
         Args:
             channels (int): C, positive.

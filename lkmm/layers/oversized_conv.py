@@ -1,24 +1,11 @@
 """ParCNetV2's oversized convolution and uniform local-global convolution.
 
-Oversized convolution (ParCNetV2, Xu et al. 2022, Sec. 3.1): a depth-wise
-vertical convolution ParC-O-H with a ``(2H-1) x 1`` kernel followed by a
-horizontal one ParC-O-W with a ``1 x (2W-1)`` kernel, zero padding ``H-1`` /
-``W-1`` (Eqs. 1-2)::
-
-    Y[i, j] = sum_{s=-(H-1)}^{H-1} kh[s] X[i+s, j]
-    Z[i, j] = sum_{t=-(W-1)}^{W-1} kw[t] Y[i, j+t]
-
-so every output sees the whole map, the output has the input's size, and --
-because the taps that meet the input differ from row to row under zero
-padding -- the operation is position aware (no positional embedding needed).
-
-The kernels are learned at a *base* length ``2 * H0 - 1`` (H0 = the stage's
-map size at the training resolution: 224 -> 56, 28, 14, 7 -> 111, 55, 27,
-13) and linearly interpolated to ``2H-1`` / ``2W-1`` for any other input
-(:func:`resize_oversized_kernel`).
-
-The 1-D convolutions and the choice of their implementation are
-:mod:`lkmm.ops.oversized_conv`.
+Oversized convolution (ParCNetV2, Sec. 3.1, Eqs. 1-2): a depth-wise
+``(2H-1) x 1`` then ``1 x (2W-1)`` convolution with zero padding, so every
+output sees the whole map and the operation is position aware. The kernels
+are learned at a base length ``2 * H0 - 1`` and interpolated for other
+inputs (:func:`resize_oversized_kernel`); the 1-D convolutions are
+:mod:`lkmm.ops.oversized_conv`. Equations and why: ``docs/layers.md``.
 """
 from typing import Tuple, Union
 
@@ -39,15 +26,9 @@ def resize_oversized_kernel(weight: torch.Tensor, length: int,
                             dim: int) -> torch.Tensor:
     """Linearly interpolate a 1-D depth-wise kernel to ``length`` taps.
 
-    ``align_corners=True``: tap ``s`` of the base kernel (offset ``s`` from
-    the centre, ``|s| <= H0 - 1``) lands on offset ``s * (H-1) / (H0-1)``.
-    The centre stays the centre and the end taps stay the end taps, so the
-    kernel is stretched with the map and keeps covering exactly the whole
-    map: the output at relative position ``i / (H-1)`` sees the input at the
-    same relative positions at every resolution (the scale invariance the
-    paper relies on for single-scale segmentation testing, Sec. 4.4). With
-    ``align_corners=False`` the end taps would be extrapolated inwards and
-    the centre tap blurred with its neighbours.
+    ``align_corners=True``: tap ``s`` of the base kernel lands on offset
+    ``s * (H-1) / (H0-1)``, so the kernel keeps covering exactly the whole
+    map at every resolution (why: ``docs/layers.md``).
 
     Args:
         weight (Tensor): ``(C, 1, K0, 1)`` (``dim=-2``) or ``(C, 1, 1, K0)``

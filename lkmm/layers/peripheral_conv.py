@@ -1,41 +1,11 @@
 """Peripheral convolution and kernel-wise positional embedding (PeLK, Sec. 4).
 
-PeLK (Chen et al., CVPR 2024) keeps a large dense KxK depth-wise kernel but
-parameterizes it by a small ``k' x k'`` one: a *sharing grid*
-``S = [s_0, ..., s_{k'-1}]`` with ``sum(S) = K`` splits each axis into k'
-cells, and every position of cell ``(a, b)`` uses the parameter
-``w_theta(a, b)`` (Eq. 1). The grid is fine (cells of 1) in a central
-``centre_size x centre_size`` region and grows exponentially outward (Eq. 2),
-so the parameter count grows as ``O(log K)``.
-
-Sharing grids are written in full (``[7, 4, 2, 1, 1, 1, 1, 1, 2, 4, 7]`` for
-a 31x31 kernel from 11x11 parameters) or, as the paper's tables print them,
-as the half from the outermost cell to the centre cell (``[7, 4, 2, 1, 1,
-1]``).
-
-Kernel-wise positional embedding (Eq. 3)
-----------------------------------------
-``Y(x, y) = sum_ij w(i, j) * (X(x + i, y + j) + h(i, j))`` with ``h`` of
-shape ``(C, K, K)``. The sum runs over every tap of the kernel, and ``h(i, j)``
-is added to each of them whether ``X(x + i, y + j)`` is a pixel of the map or
-the zero padding of a 'same' convolution. Hence, exactly and at every output
-position including the borders::
-
-    Y = conv(X, w) + b,    b_c = sum_ij w_c(i, j) * h_c(i, j)
-
-a per-channel constant: :func:`kernel_pos_embed_bias`. It costs ``C * K * K``
-multiply-adds per call (nothing per pixel) and is exactly foldable into a
-convolution bias. The alternative reading -- ``h`` added only where the tap
-lands on the map, ``conv(X, w) + conv(valid_mask, w * h)`` -- is what Eq. 3
-would be with the sum restricted to in-map taps; the equation has no such
-restriction, so it is not implemented.
-
-Two consequences the paper does not spell out: the term carries no position
-information about the output (it is the same at every pixel), and a
-per-channel constant added *before* a training-mode BatchNorm is subtracted
-again by the batch mean, so ``h`` would get an exactly zero gradient. The
-conv-BN branch of :class:`ReparamPeripheralConv` therefore adds the term to
-its output, after the BN (see there).
+A large dense KxK depth-wise kernel parameterized by a small ``k' x k'`` one
+through a *sharing grid* (Eqs. 1-2: fine cells in the centre, growing
+outward), so the parameters grow as ``O(log K)``. Grids are written in full
+or as the half the paper prints (outermost cell first). Eq. 3's positional
+embedding is exactly a per-channel bias (:func:`kernel_pos_embed_bias`).
+The derivation and the paper's grids: ``docs/layers.md``.
 """
 from types import SimpleNamespace
 from typing import List, Optional, Sequence
@@ -75,11 +45,7 @@ def make_sharing_grid(kernel_size: int,
     previous cell; a smaller remainder is merged into the previous cell. The
     result sums to ``kernel_size`` and is symmetric.
 
-    Reproduces every grid the paper prints (half grids, outer -> centre):
-    K=51, 5x5 centre ``[9, 8, 4, 2, 1, 1, 1]``; 7x7 centre ``[8, 8, 4, 2,
-    1, 1, 1, 1]``; 3x3 ``[10, 8, 4, 2, 1, 1]``; 1x1 ``[11, 8, 4, 2, 1]``;
-    K=31 ``[7, 4, 2, 1, 1, 1]``; K=33 ``[8, 4, 2, 1, 1, 1]``; K=5 with a 1x1
-    centre ``[2, 1, 2]`` (Fig. 1a, full).
+    It reproduces every grid the paper prints (``docs/layers.md``).
 
     Args:
         kernel_size (int): K, odd.
@@ -123,8 +89,7 @@ def parse_sharing_grid(grid: Sequence[int], kernel_size: int) -> List[int]:
     half[-1] == K``). The two cannot be confused: both sums match only for a
     single cell ``[K]``, which reads the same either way.
 
-    Examples (K=33, PeLK Table 5): ``[1] * 17`` is the dense 33x33 baseline,
-    ``[2] * 8 + [1]`` fixed granularity 2, ``[4, 4, 4, 2, 1, 1, 1]``.
+    Example (K=33): ``[1] * 17`` is the dense 33x33 kernel.
 
     Args:
         grid (Sequence[int]): Positive cell sizes.
@@ -199,7 +164,7 @@ def kernel_pos_embed_bias(kernel: torch.Tensor,
     """Eq. 3's positional term ``b_c = sum_ij w_c(i, j) * h_c(i, j)``.
 
     ``conv(X, w) + b`` equals Eq. 3 exactly at every output position,
-    borders included (see the module docstring).
+    borders included (``docs/layers.md``).
 
     Args:
         kernel (Tensor): ``(C, 1, K, K)`` kernel w.
@@ -338,21 +303,12 @@ class ReparamPeripheralConv(nn.Module):
     """PeLK's large-kernel mixer: peripheral conv-BN (+ small kxk conv-BN)
     (+ kernel-wise positional embedding), foldable into one dense conv.
 
-    Training form: ``BN(conv(x, w)) [+ BN'(conv(x, small))] [+ b(h)]`` with
-    ``w`` the peripheral kernel of ``large_conv.conv`` and
-    ``b(h)_c = sum_ij w_c(i, j) h_c(i, j)`` Eq. 3's term for the stage's
-    embedding h given as ``pos_embed``. The term is added after the BN
-    because a training-mode BN would subtract the per-channel constant
-    again (h would receive an exactly zero gradient); after it, the term is
-    the bias Eq. 3 defines for the peripheral conv.
-
-    :meth:`switch_to_deploy` folds the BNs, the small branch and the sharing
-    into ``fused_conv``, one dense KxK :class:`DepthwiseConv2d` with bias.
-    The embedding belongs to the stage and arrives with each call, so its
-    term cannot be baked into ``fused_conv``; the deployed module keeps the
-    ``(C, 1, k', k')`` shared parameters as the buffer ``pos_weight``
-    (``k'^2 / K^2`` of the fused kernel, 6.5% at K=51) and adds the exact
-    term, ``C * K * K`` multiply-adds per call, when ``pos_embed`` is given.
+    Training form: ``BN(conv(x, w)) [+ BN'(conv(x, small))] [+ b(h)]``, the
+    positional term added after the BN (before it, a training-mode BN would
+    cancel it). :meth:`switch_to_deploy` folds the BNs, the small branch and
+    the sharing into ``fused_conv``, one dense KxK :class:`DepthwiseConv2d`
+    with bias, and keeps the shared parameters as ``pos_weight`` to add the
+    stage's term per call (``docs/layers.md``).
 
     Args:
         channels (int): Input and output channels (depth-wise).

@@ -1,30 +1,13 @@
 """Safe checkpoint loading for mmengine on torch >= 2.6.
 
-mmengine 0.10.7 calls ``torch.load(filename, map_location=...)`` without
-``weights_only``. Since torch 2.6 that argument defaults to ``True``, so torch
-refuses mmengine's *own* checkpoints: a Runner checkpoint stores the message
-hub (``mmengine.logging.HistoryBuffer`` objects holding numpy arrays) and
-numpy scalars next to the weights. The common "fix" -- ``weights_only=False``
-or ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1`` -- lets any downloaded ``.pth`` run
-arbitrary code, so lkmm does the opposite:
-
-* :data:`SAFE_GLOBALS` is an explicit allowlist of the few plain data types a
-  Runner checkpoint contains (found by saving one with a real Runner and
-  asking ``torch.serialization.get_unsafe_globals_in_checkpoint``).
-* :func:`safe_load` always loads with ``weights_only=True`` plus that
-  allowlist and turns torch's refusal into a short
-  :class:`UnsafeCheckpointError` naming the file and the offending globals.
-* :func:`register_safe_checkpoint_loading` (called by ``import lkmm``)
-  registers the allowlist with torch (so plain ``torch.load`` accepts
-  mmengine checkpoints) and re-registers every mmengine ``CheckpointLoader``
-  scheme with a thin loader that goes through :func:`safe_load`, which
-  covers ``load_checkpoint``, ``_load_checkpoint``, ``Runner(load_from=...,
-  resume=...)`` and ``init_cfg=dict(type='Pretrained', ...)``.
-
-A local ``*.safetensors`` file (e.g. written by the converters'
-``--safetensors``) is read by :func:`load_safetensors_checkpoint` into
-``{'state_dict': ..., 'meta': ...}``: safetensors holds raw tensors and a
-JSON header, so nothing is ever unpickled.
+torch >= 2.6 refuses mmengine's own checkpoints under mmengine's
+``torch.load`` call; rather than trusting any pickle, lkmm loads with
+``weights_only=True`` plus an explicit allowlist (:data:`SAFE_GLOBALS`,
+:func:`safe_load`), registered with torch and every mmengine checkpoint
+loader by :func:`register_safe_checkpoint_loading` (run by ``import lkmm``).
+``*.safetensors`` files are read without unpickling
+(:func:`load_safetensors_checkpoint`). Why and what it covers:
+``docs/architecture.md``, "Safe checkpoint loading".
 """
 import argparse
 import io

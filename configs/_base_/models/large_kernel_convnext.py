@@ -1,12 +1,7 @@
-# lkmm.LargeKernelConvNeXt (PeLK / SLaK / ConvNeXt-31) ImageNet classifier,
-# laid out as mmpretrain's ConvNeXt classifiers
-# (mmpretrain::_base_/models/convnext/convnext-tiny.py): the backbone pools
-# and layer-norms its last stage itself (gap_before_final_norm=True returns
-# (N, C)), so there is no neck; a linear head on the last width; truncated
-# normal init (std .02) of every conv / linear, as SLaK and ConvNeXt; label
-# smoothing 0.1 and Mixup 0.8 / CutMix 1.0 (one of the two per batch).
-# The children set the arch, drop path and head width (PeLK/SLaK-T and -S:
-# int(1.3 * 768) = 998; -B: int(1.3 * 1024) = 1331; ConvNeXt-31-T/S: 768).
+# lkmm.LargeKernelConvNeXt (PeLK / SLaK / ConvNeXt-31) ImageNet classifier, as
+# mmpretrain's ConvNeXt ones: no neck (the backbone pools and norms), a linear
+# head, truncated-normal init, label smoothing, Mixup / CutMix. The children
+# set the arch, drop path and head width (configs/pelk/README.md).
 custom_imports = dict(imports=['lkmm'], allow_failed_imports=False)
 model = dict(
     type='ImageClassifier',

@@ -1,14 +1,9 @@
-# lkmm.LargeKernelConvNeXt (PeLK / SLaK / ConvNeXt-31) + UperNet: mmseg's
-# stock UperNet (upernet_r50.py: UPerHead with 512 channels and pool scales
-# 1-2-3-6, auxiliary FCNHead on stage 3 with 256 channels and loss weight
-# 0.4, SyncBN, whole-image test) on the backbone's four stage outputs, each
-# with its output norm (gap_before_final_norm=False), SyncBN and activation
-# checkpointing. Defaults: PeLK-T (widths 124-249-499-998) with ConvNeXt-T's
-# drop path 0.4, ADE20K's 150 classes and 512x512 crops; the configs set
-# the arch, the drop path and the head widths.
-# The backbone starts from an lkmm-format ImageNet classifier checkpoint:
-# set it with --cfg-options model.backbone.init_cfg.checkpoint=PATH.
-# Training refuses to start without it; init_cfg=None trains from scratch.
+# lkmm.LargeKernelConvNeXt (PeLK / SLaK / ConvNeXt-31) + mmseg's stock UperNet
+# on the four stage outputs; defaults: PeLK-T, drop path 0.4, ADE20K's 150
+# classes, 512x512 crops (configs/pelk/README.md, "ADE20K"). Set the
+# lkmm-format ImageNet classifier (training refuses to start without it;
+# init_cfg=None trains from scratch):
+#   --cfg-options model.backbone.init_cfg.checkpoint=PATH
 _base_ = 'mmseg::_base_/models/upernet_r50.py'
 custom_imports = dict(imports=['lkmm'], allow_failed_imports=False)
 

@@ -1,15 +1,8 @@
 # RepLKNet-31B + UperNet, the segmentor of the official release
-# (RepLKNet-pytorch segmentation/configs/RepLKNet_upernet.py): mmseg's stock
-# UperNet (UPerHead with 512 channels and pool scales 1-2-3-6, auxiliary
-# FCNHead on stage 3 with 256 channels and loss weight 0.4, SyncBN,
-# whole-image test) on the lkmm backbone with all four stage outputs, drop
-# path 0.5, SyncBN and activation checkpointing. ADE20K defaults: 150
-# classes, 512x512 crops (other crops and Cityscapes' 19 classes are set by
-# their configs).
-# The backbone starts from an lkmm-format ImageNet classifier checkpoint
-# (official ones through tools/model_converters/replknet_to_lkmm.py): set it
-# with --cfg-options model.backbone.init_cfg.checkpoint=PATH. Training
-# refuses to start without it; init_cfg=None trains from scratch.
+# (RepLKNet-pytorch segmentation/configs/RepLKNet_upernet.py), ADE20K defaults
+# (configs/replknet/README.md, "ADE20K"). Set the lkmm-format ImageNet
+# classifier (training refuses to start without it; init_cfg=None trains from
+# scratch): --cfg-options model.backbone.init_cfg.checkpoint=PATH
 _base_ = 'mmseg::_base_/models/upernet_r50.py'
 custom_imports = dict(imports=['lkmm'], allow_failed_imports=False)
 

@@ -1,10 +1,7 @@
-# RepLKNet's ImageNet-1K schedule (paper Appendix A, official commands), the
-# 120-epoch one of the kernel-size study (also ConvNeXt-31, RepLKNet
-# appendix): AdamW lr 4e-3 at total batch 2048, weight decay 0.05 with none
-# on norms, biases and other 1-D tensors (the stock Swin schedule's
-# paramwise rules, without its Swin-only custom keys), 10-epoch linear
-# warm-up from 1e-3 of the lr, then per-iteration cosine to 1e-6;
-# validation every epoch. --auto-scale-lr rescales the lr from 2048.
+# RepLKNet's 120-epoch ImageNet-1K schedule (paper Appendix A, official
+# commands; also ConvNeXt-31's): AdamW lr 4e-3 at total batch 2048, weight
+# decay 0.05 (none on norms, biases, 1-D tensors), 10-epoch warm-up, cosine to
+# 1e-6 (configs/replknet/README.md). --auto-scale-lr rescales from 2048.
 _base_ = 'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py'
 
 optim_wrapper = dict(

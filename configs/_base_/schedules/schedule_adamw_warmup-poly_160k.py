@@ -1,11 +1,7 @@
-# RepLKNet's UperNet schedule (official release, RepLKNet-pytorch
-# segmentation/configs): AdamW lr 2e-4, betas (0.9, 0.999), weight decay
-# 0.05 with none on norm layers, 1500-iteration linear warm-up from 1e-6 of
-# the lr, then poly (power 1) to 0 at 160k iterations; validation and
-# checkpoints every 16k (mmseg's schedule_160k.py). The warm-up + poly is
-# ConvNeXt's too (the PeLK configs keep it and set ConvNeXt's optimizer).
-# The lr is the release's, not rescaled to the batch a config trains with
-# (see the config headers).
+# RepLKNet's UperNet schedule (official release): AdamW lr 2e-4, weight decay
+# 0.05 (none on norm layers), 1500-iteration linear warm-up, poly to 0 at 160k
+# iterations, validation every 16k. The lr is not rescaled to the configs'
+# batch (configs/replknet/README.md, "ADE20K").
 _base_ = 'mmseg::_base_/schedules/schedule_160k.py'
 
 optim_wrapper = dict(

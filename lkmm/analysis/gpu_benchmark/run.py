@@ -1,26 +1,12 @@
 """One prepared GPU benchmark: checks, Table 1 grid, proposed plan, models.
 
-What the targets need comes first, so that a lease cut short still answers
-them; each step has a deadline (a share of the budget left when it starts)
-and whatever does not fit is marked "not measured" rather than dropped:
-
-1. the environment (torch, triton, CUDA, driver, host C compiler) and the
-   correctness of every part implementation on the device;
-2. the headline cells (R=32, K=31, fp32 and bf16): each part by each
-   implementation, CUDA plan rules proposed from them (:mod:`.rules`) and
-   put in effect, then forward and forward+backward through the op;
-3. the headline models: RepLKNet-31B vs Swin-B and PeLK-T vs SLaK-T fp32
-   inference, the 31B fp32 training step and its DW-conv share;
-4. the rest of the grid (fp32 and bf16 interleaved), the rules proposed
-   again from every cell, end to end for the rest;
-5. AMP training steps of each family;
-6. the rest of the models (bf16, torch columns, PeLK-101-T, ParCNetV2).
-
-The report is rewritten after every cell and model row, on any exception,
-on SIGTERM and by a watchdog a little past the budget
-(:class:`.keeper.ReportKeeper`). Steps 3, 5 and 6 need mmengine and mmcv's
-Python part; without them they are skipped with a note (the grid needs
-torch alone).
+The steps are ordered so that a lease cut short still answers the targets;
+each has a deadline, and whatever does not fit is marked "not measured".
+The report is rewritten after every cell and model row
+(:class:`.keeper.ReportKeeper`). The model steps need mmengine and mmcv's
+Python part and are skipped with a note without them (the grid needs torch
+alone). Steps, budget and targets: ``docs/depthwise_conv.md``, "The GPU
+benchmark".
 """
 import datetime
 import importlib.util

@@ -1,26 +1,11 @@
 """Layer-wise / stage-wise learning-rate decay for lkmm backbones.
 
-Fine-tuning recipe of RepLKNet (after ConvNeXt and BEiT): parameters close to
-the input get smaller learning rates than those close to the output. The
-backbone is cut into *layers* with ids ``0 .. num_layers``; everything outside
-the backbone (neck, heads) is the *head* with id ``num_layers + 1``. A
-parameter of layer ``i`` trains with::
-
-    lr = base_lr * decay_rate ** (num_layers + 1 - i)
-
-so the head keeps ``base_lr`` (``decay_rate ** 0``) and the stem gets
-``base_lr * decay_rate ** (num_layers + 1)``. This is the convention of the
-official RepLKNet code (``num_layers = 12`` for RepLKNet-31B/L/XL: 14 ids, the
-head on id 13 with scale 1), of mmseg's ConvNeXt constructor, whose
-``paramwise_cfg.num_layers`` means the same, and of mmpretrain's
-``get_layer_depth``.
-
-Which layer a parameter belongs to is the backbone's to say: the constructor
-asks ``backbone.get_layer_depth(name, prefix)`` (mmpretrain's interface; lkmm
-backbones also take ``decay_type``, see
-:meth:`lkmm.models.backbones.base.LargeKernelBackbone.get_layer_depth`), so
-any backbone with that method plugs in, and nothing here knows backbone
-classes.
+RepLKNet's fine-tuning recipe (after ConvNeXt and BEiT): a parameter of
+backbone layer ``i`` trains with ``base_lr * decay_rate ** (num_layers + 1 -
+i)``, everything outside the backbone (the head, id ``num_layers + 1``) with
+``base_lr``. The backbone's ``get_layer_depth`` says which layer a parameter
+is in, so nothing here knows backbone classes. Conventions and grouping:
+``configs/replknet/README.md``, "Layer-wise learning-rate decay".
 """
 import inspect
 import logging
@@ -41,33 +26,12 @@ class LayerDecayOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     """Optimizer wrapper constructor with layer-wise learning-rate decay.
 
     Registered as ``lkmm.LayerDecayOptimWrapperConstructor``, usable from
-    configs of any default scope (mmpretrain, mmseg, mmdet):
-
-    .. code:: python
-
-        optim_wrapper = dict(
-            constructor='lkmm.LayerDecayOptimWrapperConstructor',
-            optimizer=dict(type='AdamW', lr=4e-4, weight_decay=0.05),
-            paramwise_cfg=dict(decay_rate=0.9, decay_type='layer_wise'))
-
-    The runner model's ``backbone`` attribute is the backbone (classifiers,
-    segmentors and detectors all have one); all other parameters form the
-    head with learning-rate scale 1. A model that is itself a backbone is
-    accepted too (no head). Each backbone parameter gets the layer id the
-    backbone's ``get_layer_depth`` gives (see
-    :meth:`lkmm.models.RepLKNet.layer_id` for the official RepLKNet
-    grouping), and trains with
-    ``base_lr * decay_rate ** (num_layers + 1 - layer_id)``.
-
-    Param groups are one per (layer id, decay / no decay), head first (so
-    the lr mmengine logs, the first group's, is the base lr), with extra keys
-    ``lr_scale``, ``layer_id`` and ``group_name``; a table of them is logged
-    at INFO.
-
-    Weight decay: parameters with one dimension (norm weights, biases) and
-    those matched by ``no_decay_names`` get 0, the others the optimizer's
-    ``weight_decay``. Parameters that do not require grad (frozen stages) are
-    left out of the optimizer.
+    configs of any default scope (mmpretrain, mmseg, mmdet). Layer ids come
+    from the runner model's ``backbone`` (or the model itself, if it is a
+    backbone); all other parameters are the head, lr scale 1. One param
+    group per (layer id, decay / no decay), head first; 1-D parameters and
+    ``no_decay_names`` get no weight decay, frozen ones are left out. An
+    example and the details: ``configs/replknet/README.md``.
 
     Args:
         optim_wrapper_cfg (dict): The optimizer wrapper config; its

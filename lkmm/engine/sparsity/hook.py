@@ -38,26 +38,13 @@ from .validation import (
 class DynamicSparsityHook(Hook):
     """SLaK's dynamic sparse training (SLaK, PeLK) as an mmengine hook.
 
-    * ``before_train``: restore the masks of a resumed / loaded checkpoint,
-      or allocate new ones (``init``). SNIP needs a batch and runs in the
-      first ``before_train_iter`` on that iteration's own batch (no extra
-      pass over the dataloader; the model stays as it was).
-    * ``after_train_iter``: zero masked weights and their optimizer state
-      (after the optimizer step); every ``update_interval`` iterations before
-      ``stop_iter``, prune the smallest-magnitude active weights of every
-      layer at the (decayed) prune rate and regrow as many at random.
-    * ``before_save_checkpoint`` / ``after_load_checkpoint``: masks in
-      ``checkpoint['lkmm_sparsity']``.
-
-    The masked weights are zero in the model, in its checkpoints and, with
-    ``mask_ema``, in the averaged model of mmengine's ``EMAHook`` (SLaK
-    masks its EMA too), so a deployed model keeps the sparsity.
-
-    SLaK / PeLK settings (40% sparsity, 1.3x width, SNIP, magnitude prune,
-    random growth, cosine-decayed rate): T: ``update_interval=2000,
-    prune_rate=0.5``; S and B: ``update_interval=100, prune_rate=0.3``
-    (SLaK counts optimizer steps: multiply by ``accumulative_counts`` when
-    accumulating gradients).
+    Keeps ``sparsity`` of the selected weights at zero while the pattern
+    moves: masks allocated before training (SNIP on the first training
+    batch) or restored from a loaded checkpoint, weights and optimizer state
+    re-masked after every step, prune and regrow every ``update_interval``
+    iterations, masks saved in ``checkpoint['lkmm_sparsity']``. Masking the
+    EMA model too keeps a deployed model sparse. SLaK's settings and where
+    lkmm differs: ``docs/sparsity.md``.
 
     Example:
         >>> custom_hooks = [dict(type='lkmm.DynamicSparsityHook',
