@@ -73,7 +73,7 @@ def tools(shapes_root):
 
 def _randomize_bn(module, seed=0):
     """Give every BN of ``module`` non-trivial running statistics and affine
-    parameters (seeded), so that folding BNs is checked on more than the
+    parameters (seeded), so that deployment BNs is checked on more than the
     identity. Returns ``module``."""
     import torch
     from torch.nn.modules.batchnorm import _BatchNorm

@@ -18,12 +18,12 @@ if importlib.util.find_spec('mmengine') is not None:
         extrapolated_flops,
         inference_complexity,
         sparse_complexity,
-        to_inference_form,
+        to_deploy_form,
     )
 
     __all__ += [
         'inference_complexity', 'extrapolated_flops', 'sparse_complexity',
-        'to_inference_form',
+        'to_deploy_form',
         'BenchmarkResult', 'TrainDeployComparison', 'benchmark_model',
         'compare_train_vs_deploy', 'format_benchmark_table'
     ]

@@ -2,7 +2,7 @@
 
 Structural re-parameterization exists to make the *deployed* model faster
 than the structure it was trained with (RepLKNet Sec. 3: the small kernel and
-the BNs fold into one large conv). :func:`compare_train_vs_deploy` measures
+the BNs merge into one large conv). :func:`compare_train_vs_deploy` measures
 both forms of one model in the same process, interleaving their rounds so
 that slow drift of the machine (thermal throttling, other jobs on a shared
 CPU) affects both alike.
@@ -39,7 +39,7 @@ from lkmm.utils.model_outputs import (
     random_batch,
 )
 
-from .complexity import to_inference_form
+from .complexity import to_deploy_form
 from .timing import time_callable, time_interleaved
 
 __all__ = [
@@ -116,9 +116,9 @@ class TrainDeployComparison:
     """Training-structure model vs its deployed (re-parameterized) form.
 
     Args:
-        train (BenchmarkResult): Eval mode, branches not folded.
-        deploy (BenchmarkResult): Folded form (see
-            :func:`lkmm.analysis.to_inference_form`).
+        train (BenchmarkResult): Eval mode, branches not deployed.
+        deploy (BenchmarkResult): Deploy form (see
+            :func:`lkmm.analysis.to_deploy_form`).
         max_abs_diff (float): Largest absolute difference between the two
             forms' outputs on the benchmark batch.
     """
@@ -285,7 +285,7 @@ def compare_train_vs_deploy(model: nn.Module,
         rounds (int, optional): Number of interleaved rounds; defaults to
             ``min(iters, 5)``.
         deployed_model (nn.Module, optional): A deployed model to time
-            instead of ``to_inference_form(model)`` (e.g. one built from a
+            instead of ``to_deploy_form(model)`` (e.g. one built from a
             deployed config). Not modified.
         seed (int): Seed of the random batch. Defaults to 0.
         verbose (bool): Print a line per round. Defaults to False.
@@ -299,7 +299,7 @@ def compare_train_vs_deploy(model: nn.Module,
     rounds = min(iters, 5) if rounds is None else max(1, min(rounds, iters))
     train_model = copy.deepcopy(model).eval().to(device)
     if deployed_model is None:
-        deploy_model = to_inference_form(model).to(device)
+        deploy_model = to_deploy_form(model).to(device)
     else:
         deploy_model = copy.deepcopy(deployed_model).eval().to(device)
     forms = {
@@ -332,18 +332,18 @@ def compare_train_vs_deploy(model: nn.Module,
 
 @dataclass
 class ModelComparison:
-    """Two models timed side by side, each in its inference form.
+    """Two models timed side by side, each in its deploy form.
 
     Args:
         first (BenchmarkResult): The first model.
         second (BenchmarkResult): The second model, the reference of the
             ratio.
-        folded (bool): Whether both ran folded (inference form) or as
+        deployed (bool): Whether both ran deployed (deploy form) or as
             built (training structure, eval mode).
     """
     first: BenchmarkResult
     second: BenchmarkResult
-    folded: bool = True
+    deployed: bool = True
 
     @property
     def speed_ratio(self) -> float:
@@ -352,7 +352,7 @@ class ModelComparison:
 
     def to_dict(self) -> dict:
         return dict(first=self.first.to_dict(), second=self.second.to_dict(),
-                    folded=self.folded, speed_ratio=self.speed_ratio)
+                    deployed=self.deployed, speed_ratio=self.speed_ratio)
 
 
 def build_timm_model(name: str) -> nn.Module:
@@ -389,12 +389,12 @@ def compare_models(first: nn.Module,
                    device: DeviceType = None,
                    rounds: Optional[int] = None,
                    names: Sequence[str] = ('first', 'second'),
-                   fold: bool = True,
+                   deploy: bool = True,
                    seed: int = 0,
                    verbose: bool = False) -> ModelComparison:
     """Time two models on the same batch, interleaved, each in its
-    inference form (:func:`lkmm.analysis.to_inference_form`: folded where
-    it can be, no auxiliary head, eval mode) or, with ``fold=False``, as
+    deploy form (:func:`lkmm.analysis.to_deploy_form`: deployed where
+    it can be, no auxiliary head, eval mode) or, with ``deploy=False``, as
     built (eval mode).
 
     Args:
@@ -413,10 +413,10 @@ def compare_models(first: nn.Module,
         rounds (int, optional): Interleaved rounds; defaults to
             ``min(iters, 5)``.
         names (Sequence[str]): Labels of the two results, different.
-        fold (bool): Fold re-parameterized branches (and drop auxiliary
+        deploy (bool): Deploy re-parameterized branches (and drop auxiliary
             heads) first. False times the training structure in eval mode,
             e.g. SLaK's stripes as its released code runs them, instead of
-            the dense KxK kernel they fold into. Defaults to True.
+            the dense KxK kernel they merge into. Defaults to True.
         seed (int): Seed of the random batch. Defaults to 0.
         verbose (bool): Print the running medians after each round.
 
@@ -429,7 +429,7 @@ def compare_models(first: nn.Module,
         raise ValueError(f'names must be two different labels, got {names}')
     device = resolve_device(device)
     rounds = min(iters, 5) if rounds is None else max(1, min(rounds, iters))
-    prepare = to_inference_form if fold else \
+    prepare = to_deploy_form if deploy else \
         (lambda m: copy.deepcopy(m).eval())
     models = {name: prepare(m).to(device)
               for name, m in zip(names, (first, second))}
@@ -448,7 +448,7 @@ def compare_models(first: nn.Module,
         _time_interleaved(modules, results, inputs, device, warmup, iters,
                           rounds, verbose)
     return ModelComparison(first=results[names[0]],
-                           second=results[names[1]], folded=fold)
+                           second=results[names[1]], deployed=deploy)
 
 
 def format_benchmark_table(
@@ -509,7 +509,7 @@ def format_benchmark_table(
                      f'(images/s); max |train - deploy| output difference: '
                      f'{results.max_abs_diff:.3g}')
     elif comparison:
-        form = 'in inference form' if results.folded else \
+        form = 'in deploy form' if results.deployed else \
             'in training structure, eval'
         best = results.second.min_ms / results.first.min_ms
         lines.append(f'speed ratio {results.first.name} / '
@@ -661,7 +661,7 @@ def compare_dwconv_impls(model: nn.Module,
     if mode == 'train':
         form = copy.deepcopy(model).to(device).train()
     else:
-        form = to_inference_form(model).to(device)
+        form = to_deploy_form(model).to(device)
     step = partial(_dwconv_step, form, as_tensor_module(form),
                    random_batch(input_shape, batch_size, device, seed), mode,
                    device)

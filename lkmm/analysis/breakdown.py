@@ -261,7 +261,7 @@ def model_breakdown(model: nn.Module, inputs: torch.Tensor,
     Args:
         model (nn.Module): A module taking ``inputs`` (see
             :func:`lkmm.utils.model_outputs.as_tensor_module`); used as
-            given (fold it first for the deployed form). Not modified.
+            given (deploy it first for the deployed form). Not modified.
         inputs (Tensor): The batch.
         mode (str): ``'deploy'`` (eval, no gradients) or ``'train'``
             (forward and backward of the mean squared outputs).

@@ -17,19 +17,19 @@ import torch
 import torch.nn as nn
 from mmengine.analysis import get_model_complexity_info
 
-from lkmm.models.folding import fold_model
+from lkmm.models.deploy import switch_model_to_deploy
 from lkmm.utils.model_outputs import TensorForward, flatten_tensors
 
 
-def to_inference_form(model: nn.Module) -> nn.Module:
+def to_deploy_form(model: nn.Module) -> nn.Module:
     """A deployed copy of ``model`` without training-only heads, in eval.
 
-    Every submodule with ``switch_to_deploy`` is folded; an mmseg
+    Every submodule with ``switch_to_deploy`` is deployed; an mmseg
     ``auxiliary_head`` is removed (mmseg's EncoderDecoder skips it when
     absent).
     """
     model = copy.deepcopy(model).eval()
-    fold_model(model)
+    switch_model_to_deploy(model)
     if getattr(model, 'auxiliary_head', None) is not None:
         model.auxiliary_head = None
     return model
@@ -204,8 +204,8 @@ def inference_complexity(model: nn.Module,
         model (nn.Module): A backbone, an OpenMMLab model (classifier,
             segmentor, detector; called with ``mode='tensor'``) or any module.
         input_shape (tuple): ``(C, H, W)`` of one input image.
-        deploy (bool): Count the inference form (see
-            :func:`to_inference_form`). Defaults to True.
+        deploy (bool): Count the deploy form (see
+            :func:`to_deploy_form`). Defaults to True.
         detector_forward (str): How an mmdet detector runs:
             ``'mmdet2_dummy'`` (default) follows mmdet 2.x ``forward_dummy``
             as published detection FLOPs do (1000 fixed RoIs through each
@@ -222,7 +222,7 @@ def inference_complexity(model: nn.Module,
     """
     _check_detector_forward(detector_forward)
     if deploy:
-        model = to_inference_form(model)
+        model = to_deploy_form(model)
     else:
         model = copy.deepcopy(model).eval()
     params = sum(p.numel() for p in model.parameters())
@@ -337,7 +337,7 @@ def sparse_complexity(model: nn.Module,
     Sparsify the model first, e.g. with
     :class:`lkmm.engine.SparseMasks` as ``DynamicSparsityHook`` does, or
     load a sparse checkpoint. The model is counted in the form given
-    (train a sparse model and count it before ``switch_to_deploy``: folding
+    (train a sparse model and count it before ``switch_to_deploy``: deployment
     fills the zeros of stripe kernels), in eval mode and without an mmseg
     auxiliary head.
 

@@ -1,7 +1,7 @@
 """Weights of large depth-wise kernels, as RepLKNet visualizes them
 (Appendix D).
 
-For one large depth-wise layer, the *folded* kernel (branches and BNs fused,
+For one large depth-wise layer, the *deployed* kernel (branches and BNs merged,
 as ``switch_to_deploy()`` computes it) is summed in absolute value over the
 channels (:func:`aggregate_kernel`) and divided by its maximum
 (:func:`rescale_kernel`; the paper's range is lost). Which layers are read
@@ -19,7 +19,7 @@ from lkmm.utils.plotting import figure_png, pyplot
 
 __all__ = [
     'KernelLayer', 'find_kernel_layers', 'select_kernel_layer',
-    'folded_kernel', 'aggregate_kernel', 'rescale_kernel', 'kernel_summary',
+    'deploy_kernel', 'aggregate_kernel', 'rescale_kernel', 'kernel_summary',
     'layer_input_sizes', 'default_kernel_layer', 'format_kernel_layers',
     'kernel_heatmap_png'
 ]
@@ -38,7 +38,7 @@ class KernelLayer(NamedTuple):
 
     @property
     def size(self) -> tuple:
-        """``(H, W)`` of the folded kernel."""
+        """``(H, W)`` of the deployed kernel."""
         if self.kind == 'oversized':
             return tuple(int(k) for k in self.module.kernel_size)
         if self.kind in ('conv-bn', 'conv'):
@@ -52,9 +52,9 @@ class KernelLayer(NamedTuple):
         """``(sh, sw)`` of the layer."""
         if self.kind in ('conv-bn', 'conv'):
             return tuple(self.module.stride)
-        if hasattr(self.module, 'lkb_origin'):  # mmpretrain, unfolded
+        if hasattr(self.module, 'lkb_origin'):  # mmpretrain, training-form
             return tuple(self.module.lkb_origin.conv.stride)
-        if hasattr(self.module, 'lkb_reparam'):  # mmpretrain, folded
+        if hasattr(self.module, 'lkb_reparam'):  # mmpretrain, deployed
             return tuple(self.module.lkb_reparam.stride)
         stride = getattr(self.module, 'stride', 1)
         return tuple(stride) if isinstance(stride, (tuple, list)) else \
@@ -62,7 +62,7 @@ class KernelLayer(NamedTuple):
 
 
 def _reparam_dilation(module: nn.Module) -> tuple:
-    # lkmm's ReparamLargeKernelConv may run its folded kernel dilated.
+    # lkmm's ReparamLargeKernelConv may run its deployed kernel dilated.
     return nn.modules.utils._pair(getattr(module, 'dilation', 1))
 
 
@@ -76,8 +76,8 @@ def _is_depthwise(module: nn.Module) -> bool:
         module.groups == module.in_channels == module.out_channels
 
 
-def _folds_itself(module: nn.Module) -> bool:
-    return callable(getattr(module, 'get_fused_kernel_bias', None)) or \
+def _deploys_itself(module: nn.Module) -> bool:
+    return callable(getattr(module, 'get_deploy_kernel_bias', None)) or \
         hasattr(module, 'lkb_reparam') or hasattr(module, 'lkb_origin')
 
 
@@ -104,7 +104,7 @@ def find_kernel_layers(model: nn.Module, min_kernel: int = 5
 
     Args:
         model (nn.Module): Any model.
-        min_kernel (int): Smallest kernel side (of the folded kernel)
+        min_kernel (int): Smallest kernel side (of the deployed kernel)
             counted as large. Defaults to 5.
 
     Returns:
@@ -119,7 +119,7 @@ def find_kernel_layers(model: nn.Module, min_kernel: int = 5
 
     def visit(module, prefix):
         norm = _conv_module_norm(module)
-        if _folds_itself(module):
+        if _deploys_itself(module):
             add(prefix, module, 'reparam')
         elif isinstance(module, OversizedConv2d):
             add(prefix, module, 'oversized')
@@ -178,13 +178,13 @@ def select_kernel_layer(layers: Sequence[KernelLayer], name: str,
 
 
 @torch.no_grad()
-def folded_kernel(layer: KernelLayer) -> torch.Tensor:
+def deploy_kernel(layer: KernelLayer) -> torch.Tensor:
     """The ``(C, 1, H, W)`` kernel of ``layer`` in eval mode, branches and
-    BNs fused (see the module docstring for each kind)."""
+    BNs merged (see the module docstring for each kind)."""
     module = layer.module
     if layer.kind == 'reparam':
-        if callable(getattr(module, 'get_fused_kernel_bias', None)):
-            kernel = module.get_fused_kernel_bias()[0]
+        if callable(getattr(module, 'get_deploy_kernel_bias', None)):
+            kernel = module.get_deploy_kernel_bias()[0]
         elif hasattr(module, 'lkb_reparam'):
             kernel = module.lkb_reparam.weight
         else:

@@ -40,7 +40,7 @@ from lkmm.analysis.breakdown import (
     format_breakdowns,
     model_breakdown,
 )
-from lkmm.analysis.complexity import input_shape_from_cfg, to_inference_form
+from lkmm.analysis.complexity import input_shape_from_cfg, to_deploy_form
 from lkmm.engine.runner import build_model_from_cfg, load_config
 from lkmm.utils.model_outputs import as_tensor_module, random_batch
 
@@ -103,15 +103,15 @@ def parse_benchmark_args(argv: Optional[List[str]] = None
         '--against', metavar='OTHER',
         help='time CONFIG against a second model in the same run: a config '
         'file or timm:NAME (e.g. timm:swin_base_patch4_window7_224, random '
-        'weights); both in inference form (folded where they can be), same '
+        'weights); both in deploy form (deployed where they can be), same '
         'batch and --shape (default: CONFIG\'s), interleaved; prints the '
         'speed ratio CONFIG/OTHER. --checkpoint and --cfg-options apply to '
         'CONFIG only')
     parser.add_argument(
         '--train-form', action='store_true',
         help='with --against: time both models as built (eval mode, '
-        're-parameterization branches not folded), e.g. SLaK with its '
-        'stripes instead of the KxK kernel they fold into')
+        're-parameterization branches not deployed), e.g. SLaK with its '
+        'stripes instead of the KxK kernel they merge into')
     parser.add_argument(
         '--dwconv-mode', choices=list(DWCONV_MODES), default='train',
         help='with --compare dwconv: train = forward+backward of a training '
@@ -172,7 +172,7 @@ def run_benchmark(args: argparse.Namespace
                          '(the deploy comparison times both forms anyway)')
     if args.against is not None and args.compare is not None:
         raise SystemExit('benchmark: --against times two models in '
-                         'inference form; it does not combine with '
+                         'deploy form; it does not combine with '
                          f'--compare {args.compare}')
     device = device_or_exit('benchmark', args.device)
     if args.threads is not None:
@@ -254,14 +254,14 @@ def _compare_two(args, model, other, other_name: str, other_cfg,
                   f'run at {input_shape[1]}x{input_shape[2]} (--shape '
                   'sets it)', flush=True)
     form = 'training structure (eval)' if args.train_form else \
-        'inference form'
+        'deploy form'
     print(f'timing {name} and {other_name} in {form} on {device}: '
           f'batch {args.batch_size}, {args.warmup} warm-up + {args.iters} '
           'timed iterations each, interleaved', flush=True)
     result = compare_models(
         model, other, input_shape=input_shape, batch_size=args.batch_size,
         warmup=args.warmup, iters=args.iters, device=device,
-        names=(name, other_name), fold=not args.train_form, verbose=True)
+        names=(name, other_name), deploy=not args.train_form, verbose=True)
     print(format_benchmark_table(result), flush=True)
     return result
 
@@ -275,7 +275,7 @@ def _breakdown(args, model, input_shape, device) -> List[TimeBreakdown]:
     print(f'profiling the deployed inference and a training step on '
           f'{device}: batch {args.batch_size}, 1 unprofiled + {args.steps} '
           'profiled steps each', flush=True)
-    deployed = as_tensor_module(to_inference_form(model).to(device))
+    deployed = as_tensor_module(to_deploy_form(model).to(device))
     result = [model_breakdown(deployed, inputs, 'deploy', args.steps),
               model_breakdown(as_tensor_module(model.to(device)), inputs,
                               'train', args.steps)]

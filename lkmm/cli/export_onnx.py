@@ -1,4 +1,4 @@
-"""``tools/deploy/export_onnx.py``: a folded model as a checked ONNX file
+"""``tools/deploy/export_onnx.py``: a deployed model as a checked ONNX file
 (:mod:`lkmm.deploy.onnx_export`).
 
 Usage::
@@ -41,7 +41,7 @@ def parse_export_onnx_args(argv: Optional[List[str]] = None
         options and ``cfg_options``.
     """
     parser = argparse.ArgumentParser(
-        description='Fold a trained checkpoint and export it to ONNX (plain '
+        description='Deploy a trained checkpoint and export it to ONNX (plain '
         'convolutions, no FFT), checked with onnxruntime against PyTorch')
     parser.add_argument('config', help='training or deployed config')
     parser.add_argument('checkpoint', help='its checkpoint (loaded strictly)')
@@ -62,7 +62,7 @@ def parse_export_onnx_args(argv: Optional[List[str]] = None
 
 
 def run_export_onnx(args: argparse.Namespace) -> dict:
-    """Fold, export, check against PyTorch and print a summary line.
+    """Deploy, export, check against PyTorch and print a summary line.
 
     Args:
         args (argparse.Namespace): From :func:`parse_export_onnx_args`.

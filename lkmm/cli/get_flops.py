@@ -60,7 +60,7 @@ def parse_get_flops_args(argv: Optional[List[str]] = None
     add_shape_option(parser, square=True)
     parser.add_argument(
         '--train-form', action='store_true',
-        help='count the training form (branches not folded, auxiliary '
+        help='count the training form (branches not deployed, auxiliary '
         'heads kept) instead of the inference model')
     parser.add_argument(
         '--sparse', action='store_true',
@@ -121,7 +121,7 @@ def run_get_flops(args: argparse.Namespace) -> dict:
     if not args.sparse:
         result = inference_complexity(
             model, (in_channels, *shape), deploy=not args.train_form)
-        form = 'training form' if args.train_form else 'inference form'
+        form = 'training form' if args.train_form else 'deploy form'
         print(f'{line}\nConfig: {args.config}\n'
               f'Model: {type(model).__name__} ({form})\n'
               f'Input shape: {in_channels}x{shape[0]}x{shape[1]} '

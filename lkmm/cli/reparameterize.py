@@ -1,4 +1,4 @@
-"""``tools/deploy/reparameterize.py``: the folded checkpoint and config of
+"""``tools/deploy/reparameterize.py``: the deployed checkpoint and config of
 a trained model (:mod:`lkmm.deploy.reparameterize`).
 
 Usage::
@@ -46,7 +46,7 @@ def parse_reparameterize_args(argv: Optional[List[str]] = None
         options and ``cfg_options``.
     """
     parser = argparse.ArgumentParser(
-        description='Fold the re-parameterizable branches of a trained '
+        description='Deploy the re-parameterizable branches of a trained '
         'checkpoint: writes the deployed checkpoint and its config')
     parser.add_argument('config', help='training config')
     parser.add_argument('checkpoint', help='trained checkpoint')
@@ -64,7 +64,7 @@ def parse_reparameterize_args(argv: Optional[List[str]] = None
 
 
 def run_reparameterize(args: argparse.Namespace) -> dict:
-    """Fold the checkpoint, check it and write the deployed pair.
+    """Deploy the checkpoint, check it and write the deployed pair.
 
     Args:
         args (argparse.Namespace): From :func:`parse_reparameterize_args`.

@@ -1,4 +1,4 @@
-"""``tools/analysis/visualize_kernels.py``: the folded weights of one large
+"""``tools/analysis/visualize_kernels.py``: the deployed weights of one large
 depth-wise layer per model (:mod:`lkmm.analysis.kernels`; RepLKNet
 Appendix D), side by side, e.g. a model with and one without small-kernel
 re-parameterization. Writes OUT.png (one rescaled heatmap per model) and
@@ -28,8 +28,8 @@ import torch
 from lkmm.analysis.kernels import (
     aggregate_kernel,
     default_kernel_layer,
+    deploy_kernel,
     find_kernel_layers,
-    folded_kernel,
     format_kernel_layers,
     kernel_heatmap_png,
     kernel_summary,
@@ -61,7 +61,7 @@ def parse_visualize_kernels_args(argv: Optional[List[str]] = None
         ``input_size``, ``cfg_options``.
     """
     parser = argparse.ArgumentParser(
-        description='Folded weights of a large depth-wise kernel (RepLKNet '
+        description='Deployed weights of a large depth-wise kernel (RepLKNet '
         'Appendix D): |kernel| summed over channels, rescaled to [0, 1] by '
         'the maximum, as heatmaps side by side')
     parser.add_argument('models', nargs='+', metavar='CONFIG CHECKPOINT',
@@ -158,7 +158,7 @@ def _write_outputs(results: List[dict], out: str) -> None:
 
 
 def run_visualize_kernels(args: argparse.Namespace) -> List[dict]:
-    """List the layers, or fold, aggregate and draw one layer per model.
+    """List the layers, or deploy, aggregate and draw one layer per model.
 
     Args:
         args (argparse.Namespace): From
@@ -201,7 +201,7 @@ def run_visualize_kernels(args: argparse.Namespace) -> List[dict]:
                 chosen = select_kernel_layer(layers, wanted, model)
             except KeyError as err:
                 raise SystemExit(f'{TOOL}: --layer {err.args[0]}')
-        matrix = aggregate_kernel(folded_kernel(chosen))
+        matrix = aggregate_kernel(deploy_kernel(chosen))
         results.append(dict(name=name, layer=chosen.name, kind=chosen.kind,
                             matrix=matrix))
         summary = kernel_summary(matrix)

@@ -1,4 +1,4 @@
-"""Deployable models out: folded (re-parameterized) checkpoints and configs,
+"""Deployable models out: deployed (re-parameterized) checkpoints and configs,
 and checked ONNX files.
 """
 from .onnx_export import (

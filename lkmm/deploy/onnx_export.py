@@ -1,7 +1,7 @@
-"""Export a (folded) model to ONNX, checked against PyTorch.
+"""Export a (deployed) model to ONNX, checked against PyTorch.
 
 The logic behind ``tools/deploy/export_onnx.py``
-(:mod:`lkmm.cli.export_onnx`): load the checkpoint strictly, fold, export
+(:mod:`lkmm.cli.export_onnx`): load the checkpoint strictly, deploy, export
 with the TorchScript exporter on lkmm's plain-convolution path, refuse FFT
 nodes, and write the file only once onnxruntime reproduces PyTorch, so a
 deployed graph is never silently wrong. The steps, what the graph computes
@@ -24,7 +24,7 @@ from mmengine.logging import print_log
 from lkmm.analysis.complexity import input_shape_from_cfg
 from lkmm.analysis.timing import time_callable
 from lkmm.engine.runner import build_model_from_cfg, load_config
-from lkmm.models.folding import fold_model
+from lkmm.models.deploy import switch_model_to_deploy
 from lkmm.ops.depthwise_conv_plan import depthwise_conv_impl
 from lkmm.ops.oversized_conv import oversized_conv_impl
 from lkmm.utils.device import resolve_device
@@ -192,8 +192,8 @@ class _ExportJob:
     """What every export attempt of one model shares.
 
     Attributes:
-        model (nn.Module): The unfolded model, eval mode: the reference.
-        module (nn.Module): Its folded copy with flat tuple outputs: what
+        model (nn.Module): The training-form model, eval mode: the reference.
+        module (nn.Module): Its deployed copy with flat tuple outputs: what
             is exported.
         inputs (Tensor): The example batch (CPU).
         reference (list[Tensor]): ``model``'s outputs on ``inputs``.
@@ -268,7 +268,7 @@ def _check_export_args(opset: int,
 
 def _reference_outputs(model: nn.Module, batch: torch.Tensor,
                        device: torch.device) -> List[torch.Tensor]:
-    """The unfolded model's outputs on ``batch``, TF32 off.
+    """The training-form model's outputs on ``batch``, TF32 off.
 
     Args:
         model (nn.Module): The model in eval mode.
@@ -487,14 +487,14 @@ def _write_checked_file(job: _ExportJob, out: str,
 
 
 def _written_file_summary(out: str, reference: List[torch.Tensor],
-                          axes: List[str], folded: int, stats: dict) -> dict:
+                          axes: List[str], deployed: int, stats: dict) -> dict:
     """Log the written file and describe it, latency not yet measured.
 
     Args:
         out (str): The written file.
         reference (list[Tensor]): PyTorch's outputs (their shapes).
         axes (list[str]): The file's dynamic axes.
-        folded (int): Modules folded before the export.
+        deployed (int): Modules deployed before the export.
         stats (dict): The output comparison's stats.
 
     Returns:
@@ -506,7 +506,7 @@ def _written_file_summary(out: str, reference: List[torch.Tensor],
          f'{[tuple(t.shape) for t in reference]}, dynamic axes '
          f'{axes or "none"}, max relative difference '
          f'{stats["relative_diff"]:.3g}')
-    return dict(out=out, file_size=size, dynamic_axes=axes, folded=folded,
+    return dict(out=out, file_size=size, dynamic_axes=axes, deployed=deployed,
                 output_shapes=[tuple(t.shape) for t in reference],
                 torch_ms=None, onnxruntime_ms=None, latency_ratio=None,
                 **stats)
@@ -522,7 +522,7 @@ def export_model_to_onnx(model: nn.Module,
                          bench_warmup: int = 2,
                          bench_iters: int = 5,
                          seed: int = 0) -> dict:
-    """Fold ``model`` (a copy), export it to ``out`` and check the file.
+    """Deploy ``model`` (a copy), export it to ``out`` and check the file.
 
     Args:
         model (nn.Module): A bare backbone or an OpenMMLab model, weights
@@ -547,9 +547,9 @@ def export_model_to_onnx(model: nn.Module,
 
     Returns:
         dict: ``out``, ``file_size`` (bytes), ``max_abs_diff``,
-        ``output_scale``, ``relative_diff`` (ONNX vs the unfolded model),
+        ``output_scale``, ``relative_diff`` (ONNX vs the training-form model),
         ``output_shapes``, ``dynamic_axes`` (``[]``, ``['batch']`` or
-        ``['batch', 'height', 'width']``), ``folded`` (modules folded),
+        ``['batch', 'height', 'width']``), ``deployed`` (modules deployed),
         ``torch_ms``, ``onnxruntime_ms`` and ``latency_ratio``
         (onnxruntime / PyTorch; None when not timed).
 
@@ -569,11 +569,11 @@ def export_model_to_onnx(model: nn.Module,
     gen = torch.Generator().manual_seed(seed)
     inputs = torch.randn(batch_size, *input_shape, generator=gen)
     reference = _first_reference(model, inputs, device, detector)
-    folded = copy.deepcopy(model)
-    count = fold_model(folded)
-    _log(f'folded {count} modules (switch_to_deploy)')
+    deployed = copy.deepcopy(model)
+    count = switch_model_to_deploy(deployed)
+    _log(f'deployed {count} modules (switch_to_deploy)')
     job = _ExportJob(
-        model=model, module=_OutputsAsTuple(as_tensor_module(folded)).eval(),
+        model=model, module=_OutputsAsTuple(as_tensor_module(deployed)).eval(),
         inputs=inputs, reference=reference, device=device, gen=gen,
         input_shape=input_shape, batch_size=batch_size, opset=opset,
         tolerance=tolerance, threads=torch.get_num_threads(),
@@ -594,13 +594,13 @@ def _forward_no_grad(module: nn.Module, inputs: torch.Tensor) -> None:
 
 def _latency(module: nn.Module, path: str, inputs: torch.Tensor,
              threads: int, warmup: int, iters: int) -> Dict[str, float]:
-    """Median latency of onnxruntime and of the folded PyTorch model.
+    """Median latency of onnxruntime and of the deployed PyTorch model.
 
     Both run on the CPU with the same thread count (lkmm's default op
     plan), so the ratio compares the runtimes, not the machines.
 
     Args:
-        module (nn.Module): The folded model (copied to the CPU).
+        module (nn.Module): The deployed model (copied to the CPU).
         path (str): The exported file.
         inputs (Tensor): The example batch.
         threads (int): Intra-op threads of the onnxruntime session.

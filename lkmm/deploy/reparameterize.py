@@ -1,8 +1,8 @@
 """Re-parameterize a trained checkpoint into its deployment form.
 
 The logic behind ``tools/deploy/reparameterize.py``
-(:mod:`lkmm.cli.reparameterize`): fold every re-parameterizable module and
-write the folded checkpoint (``OUT``) and its config (``OUT`` with ``.py``),
+(:mod:`lkmm.cli.reparameterize`): deploy every re-parameterizable module and
+write the deployed checkpoint (``OUT``) and its config (``OUT`` with ``.py``),
 both only after checking that they reproduce the trained model's outputs,
 so a deployed model cannot drift from the trained one. What is written and
 checked: ``docs/deployment.md``.
@@ -26,7 +26,7 @@ from lkmm.analysis.benchmark import (
 )
 from lkmm.analysis.complexity import input_shape_from_cfg
 from lkmm.engine.runner import build_model_from_cfg, load_config
-from lkmm.models.folding import fold_model, folded_form_argument
+from lkmm.models.deploy import deploy_argument, switch_model_to_deploy
 from lkmm.utils.device import resolve_device
 from lkmm.utils.fileio import publish as _publish
 from lkmm.utils.fileio import temp_file_beside as _temp_path
@@ -86,12 +86,12 @@ def deploy_config(cfg: Config) -> Tuple[Config, List[str]]:
     """The deployment version of a config.
 
     Every dict under ``cfg.model`` whose ``type`` names a class with a
-    folded-form argument (:func:`lkmm.models.folding.folded_form_argument`:
-    the class's declared ``folded_form_arg``, e.g. ``deploy`` for lkmm's
+    deploy-form argument (:func:`lkmm.models.deploy.deploy_argument`:
+    the class's declared ``deploy_arg``, e.g. ``deploy`` for lkmm's
     backbones) gets that argument set to True; pretrained
     ``init_cfg`` entries and ``pretrained`` paths are removed (the deployed
     checkpoint holds all weights, and the pretrained file, made for the
-    unfolded structure, would no longer fit).
+    training-form structure, would no longer fit).
 
     Args:
         cfg (Config): The training config.
@@ -107,7 +107,7 @@ def deploy_config(cfg: Config) -> Tuple[Config, List[str]]:
     def visit(node, path):
         if isinstance(node, dict):
             cls = model_class(node.get('type'), scope)
-            key = None if cls is None else folded_form_argument(cls)
+            key = None if cls is None else deploy_argument(cls)
             if key is not None:
                 node[key] = True
                 changes.append(f'{path}.{key}=True')
@@ -133,20 +133,6 @@ def deploy_config(cfg: Config) -> Tuple[Config, List[str]]:
 
     visit(cfg.model, 'model')
     return cfg, changes
-
-
-def switch_model_to_deploy(model: nn.Module) -> int:
-    """Fold every re-parameterizable submodule of ``model`` in place
-    (:func:`lkmm.models.folding.fold_model`). Heads are kept, unlike
-    :func:`lkmm.analysis.to_inference_form`.
-
-    Args:
-        model (nn.Module): Model in eval structure.
-
-    Returns:
-        int: Number of modules whose ``switch_to_deploy`` was called.
-    """
-    return fold_model(model)
 
 
 def _name_list(keys: Sequence[str], limit: int = 20) -> str:
@@ -214,7 +200,7 @@ def _exact_fp32(device: torch.device) -> Iterator[None]:
     """Disable TF32 on CUDA while outputs are compared.
 
     TF32 convolutions (on by default in cuDNN) round to ~1e-3, which would
-    hide (or fake) folding errors of the size checked here.
+    hide (or fake) deployment errors of the size checked here.
     """
     if device.type != 'cuda':
         yield
@@ -368,10 +354,10 @@ def _build_trained_model(cfg: Config, config: str, checkpoint: str,
     return model, source_meta
 
 
-def _fold_and_compare(model: nn.Module, inputs: torch.Tensor,
+def _deploy_and_compare(model: nn.Module, inputs: torch.Tensor,
                       device: torch.device, tolerance: float
                       ) -> Tuple[List[torch.Tensor], nn.Module, dict]:
-    """Fold a copy of ``model`` and check that it reproduces ``model``.
+    """Deploy a copy of ``model`` and check that it reproduces ``model``.
 
     Args:
         model (nn.Module): The trained model, eval mode, on ``device``.
@@ -381,11 +367,11 @@ def _fold_and_compare(model: nn.Module, inputs: torch.Tensor,
 
     Returns:
         tuple[list[Tensor], nn.Module, dict]: ``model``'s outputs (the
-        reference of every later check), the folded copy and the
+        reference of every later check), the deployed copy and the
         comparison's stats.
 
     Raises:
-        DeployVerificationError: the folded copy's outputs differ.
+        DeployVerificationError: the deployed copy's outputs differ.
     """
     _log(f'reference outputs on a random batch {tuple(inputs.shape)} '
          f'on {device}')
@@ -427,10 +413,10 @@ def _deployed_config_text(cfg: Config, config: str,
 
 def _write_deployed_files(deployed: nn.Module, meta: dict, cfg_text: str,
                           ckpt_path: str, cfg_path: str) -> None:
-    """Write the folded weights (mmengine checkpoint format) and config.
+    """Write the deployed weights (mmengine checkpoint format) and config.
 
     Args:
-        deployed (nn.Module): The folded model (weights saved on the CPU).
+        deployed (nn.Module): The deployed model (weights saved on the CPU).
         meta (dict): The checkpoint's ``meta``.
         cfg_text (str): The deployed config.
         ckpt_path (str): Where the checkpoint goes.
@@ -451,14 +437,14 @@ def _load_written_model(cfg_path: str, ckpt_path: str,
     Args:
         cfg_path (str): The written config.
         ckpt_path (str): The written checkpoint.
-        deployed (nn.Module): The folded model (named in the error).
+        deployed (nn.Module): The deployed model (named in the error).
 
     Returns:
         nn.Module: The model, weights loaded (on the CPU, train mode).
 
     Raises:
-        DeployVerificationError: the config does not build the folded
-            structure, naming each foldable type's folded-form argument.
+        DeployVerificationError: the config does not build the deployed
+            structure, naming each deployable type's deploy-form argument.
     """
     _log('verifying: building from the written config, loading the '
          'written checkpoint (strict)')
@@ -467,13 +453,13 @@ def _load_written_model(cfg_path: str, ckpt_path: str,
         load_state_dict_strictly(written, ckpt_path)
     except CheckpointMismatchError as err:
         kinds = sorted({f'{type(m).__name__} '
-                        f'({folded_form_argument(type(m))})'
+                        f'({deploy_argument(type(m))})'
                         for m in deployed.modules()
                         if hasattr(m, 'switch_to_deploy')})
         raise DeployVerificationError(
             'the written config does not build the deployed structure '
-            f'({err}); the foldable types and the folded-form argument '
-            f'each declares (folded_form_arg) are {kinds}: is the '
+            f'({err}); the deployable types and the deploy-form argument '
+            f'each declares (deploy_arg) are {kinds}: is the '
             'argument missing or not set by the config?') from err
     return written
 
@@ -490,7 +476,7 @@ def _publish_checked_files(deployed: nn.Module, meta: dict, cfg_text: str,
     ``out_config`` are either both new and checked or untouched.
 
     Args:
-        deployed (nn.Module): The folded model.
+        deployed (nn.Module): The deployed model.
         meta (dict): The checkpoint's ``meta``.
         cfg_text (str): The deployed config.
         out (str): Deployed checkpoint to write.
@@ -506,7 +492,7 @@ def _publish_checked_files(deployed: nn.Module, meta: dict, cfg_text: str,
         (eval mode, on ``device``) and the comparison's stats.
 
     Raises:
-        DeployVerificationError: the files do not rebuild the folded model
+        DeployVerificationError: the files do not rebuild the deployed model
             or its outputs differ.
     """
     tmp_ckpt = tmp_cfg = None
@@ -572,10 +558,10 @@ def reparameterize_checkpoint(config: str,
                               bench_warmup: int = 2,
                               bench_iters: int = 5,
                               seed: int = 0) -> dict:
-    """Write the folded (deployment) checkpoint and config of a model.
+    """Write the deployed (deployment) checkpoint and config of a model.
 
     Steps: build the model from ``config``, load ``checkpoint`` strictly,
-    compute its outputs on a random batch (eval mode), fold every
+    compute its outputs on a random batch (eval mode), deploy every
     re-parameterizable module, compare outputs, write checkpoint and config
     to temporary files, rebuild the model from the written config, load the
     written checkpoint strictly and compare again, then move both files into
@@ -605,7 +591,7 @@ def reparameterize_checkpoint(config: str,
 
     Returns:
         dict: ``out``, ``out_config``, ``changes`` (config edits),
-        ``max_abs_diff``, ``output_scale``, ``relative_diff`` (folding),
+        ``max_abs_diff``, ``output_scale``, ``relative_diff`` (deployment),
         ``verify_max_abs_diff`` (written files) and ``speed``
         (:class:`~lkmm.analysis.TrainDeployComparison` or None).
 
@@ -622,7 +608,7 @@ def reparameterize_checkpoint(config: str,
                                               device)
     gen = torch.Generator().manual_seed(seed)
     inputs = torch.randn(batch_size, *input_shape, generator=gen).to(device)
-    reference, deployed, stats = _fold_and_compare(model, inputs, device,
+    reference, deployed, stats = _deploy_and_compare(model, inputs, device,
                                                    tolerance)
     cfg_text, changes = _deployed_config_text(cfg, config, out)
     meta = _deployed_meta(source_meta, config, checkpoint, cfg_text, stats)

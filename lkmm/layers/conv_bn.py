@@ -1,4 +1,4 @@
-"""Convolution followed by a normalization layer, and BN folding."""
+"""Convolution followed by a normalization layer, and BN deployment."""
 from typing import Optional, Tuple
 
 import torch
@@ -15,7 +15,7 @@ class ConvBN(nn.Sequential):
     that runs lkmm's fast op).
 
     The children are named ``conv``, ``bn`` and (optionally) ``act`` so that
-    state dicts stay readable and BN folding knows where to look.
+    state dicts stay readable and BN deployment knows where to look.
 
     Args:
         in_channels (int): Input channels.
@@ -68,11 +68,11 @@ def fuse_conv_bn(conv: nn.Conv2d,
     Uses the running statistics, i.e. the result equals the eval-mode output.
 
     Args:
-        conv (nn.Conv2d): Convolution (its bias, if any, is folded too).
+        conv (nn.Conv2d): Convolution (its bias, if any, is deployed too).
         bn (_BatchNorm): BatchNorm (or SyncBatchNorm) following ``conv``.
 
     Returns:
-        tuple[Tensor, Tensor]: Fused kernel and bias.
+        tuple[Tensor, Tensor]: Merged kernel and bias.
     """
     std = (bn.running_var + bn.eps).sqrt()
     scale = bn.weight / std

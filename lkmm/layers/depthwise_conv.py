@@ -10,7 +10,7 @@ class DepthwiseConv2d(nn.Conv2d):
     :func:`lkmm.ops.depthwise_conv2d` when it applies.
 
     Same parameters, state-dict keys and results as ``nn.Conv2d`` (it *is*
-    one: initializers, BN folding and checkpoint converters treat it as
+    one: initializers, BN deployment and checkpoint converters treat it as
     such). The fast op covers stride 1, dilation 1, zero 'same' padding and
     odd kernels; any other setting runs ``nn.Conv2d.forward``.
 

@@ -2,7 +2,7 @@
 convolution.
 
 Forms (:func:`build_large_kernel_conv`), each a depth-wise mixer with an
-optional small re-parameterization branch that folds, for inference, into
+optional small re-parameterization branch that deploys, for inference, into
 one dense KxK :class:`DepthwiseConv2d` with bias:
 
 * ``'dense'`` -- RepLKNet's KxK (+ kxk) conv-BN,
@@ -40,7 +40,7 @@ class DenseLargeKernelConv(ReparamLargeKernelConv):
     call signature ``forward(x, pos_embed=None)``.
 
     Same arguments, structure and state-dict keys as its parent, so RepLKNet
-    checkpoints and folding apply unchanged.
+    checkpoints and deployment apply unchanged.
     """
 
     def forward(self, x: torch.Tensor,
@@ -84,7 +84,7 @@ def build_large_kernel_conv(form: str,
             it); overrides ``centre_size``. Other forms refuse it.
         stripe_width (int): Stripe form: short side of the stripes.
             Defaults to 5. Ignored by other forms.
-        deploy (bool): Build the folded form directly. Defaults to False.
+        deploy (bool): Build the deploy form directly. Defaults to False.
 
     Returns:
         nn.Module: :class:`DenseLargeKernelConv`, :class:`ReparamStripeConv`
@@ -183,11 +183,11 @@ class PartialConv(nn.Module):
 
     @property
     def deployed(self) -> bool:
-        """Whether the wrapped conv is folded (True if it cannot be)."""
+        """Whether the wrapped conv is deployed (True if it cannot be)."""
         return getattr(self.conv, 'deployed', True)
 
     def switch_to_deploy(self) -> None:
-        """Fold the wrapped conv, if it can be folded."""
+        """Deploy the wrapped conv, if it can be deployed."""
         if hasattr(self.conv, 'switch_to_deploy'):
             self.conv.switch_to_deploy()
 

@@ -301,11 +301,11 @@ class PeripheralConv2d(nn.Module):
 
 class ReparamPeripheralConv(nn.Module):
     """PeLK's large-kernel mixer: peripheral conv-BN (+ small kxk conv-BN)
-    (+ kernel-wise positional embedding), foldable into one dense conv.
+    (+ kernel-wise positional embedding), deployable into one dense conv.
 
     Training form: ``BN(conv(x, w)) [+ BN'(conv(x, small))] [+ b(h)]``, the
     positional term added after the BN (before it, a training-mode BN would
-    cancel it). :meth:`switch_to_deploy` folds the BNs, the small branch and
+    cancel it). :meth:`switch_to_deploy` deploys the BNs, the small branch and
     the sharing into ``fused_conv``, one dense KxK :class:`DepthwiseConv2d`
     with bias, and keeps the shared parameters as ``pos_weight`` to add the
     stage's term per call (``docs/layers.md``).
@@ -321,7 +321,7 @@ class ReparamPeripheralConv(nn.Module):
             Defaults to 5.
         sharing_grid (Sequence[int], optional): Explicit grid, full or half;
             overrides ``centre_size``.
-        deploy (bool): Build the folded form directly (to load a deployed
+        deploy (bool): Build the deploy form directly (to load a deployed
             checkpoint). Defaults to False.
     """
 
@@ -370,7 +370,7 @@ class ReparamPeripheralConv(nn.Module):
 
     @property
     def deployed(self) -> bool:
-        """Whether the branches have been folded into ``fused_conv``."""
+        """Whether the branches have been merged into ``fused_conv``."""
         return hasattr(self, 'fused_conv')
 
     def forward(self, x: torch.Tensor,
@@ -397,7 +397,7 @@ class ReparamPeripheralConv(nn.Module):
         return out
 
     @torch.no_grad()
-    def get_fused_kernel_bias(self):
+    def get_deploy_kernel_bias(self):
         """Kernel and bias of the single conv equal to the eval-mode output
         without positional embedding.
 
@@ -417,11 +417,11 @@ class ReparamPeripheralConv(nn.Module):
         return kernel, bias
 
     def switch_to_deploy(self) -> None:
-        """Fold BNs, the small branch and the sharing into ``fused_conv``
+        """Deploy BNs, the small branch and the sharing into ``fused_conv``
         (in place); keep the shared parameters for the positional term."""
         if self.deployed:
             return
-        kernel, bias = self.get_fused_kernel_bias()
+        kernel, bias = self.get_deploy_kernel_bias()
         shared = self.large_conv.conv.weight.detach().clone()
         del self.large_conv
         if hasattr(self, 'small_conv'):

@@ -2,7 +2,7 @@
 
 In training, a large KxK depth-wise conv-BN runs beside a small kxk one and the
 two outputs are summed: the small kernel eases optimization of the large one
-(paper Table 2). For inference both branches and their BNs are folded into one
+(paper Table 2). For inference both branches and their BNs are merged into one
 KxK convolution with bias, so the deployed model pays nothing for the branch.
 """
 from typing import List, Optional, Sequence, Tuple
@@ -47,7 +47,7 @@ def fuse_centred_branches(branches: Sequence[nn.Module],
 
     Args:
         branches (Sequence[ConvBN]): Modules with ``conv`` and ``bn``.
-        kernel_size (int): Size K of the folded kernel.
+        kernel_size (int): Size K of the deployed kernel.
 
     Returns:
         tuple[Tensor, Tensor]: ``(C, 1, K, K)`` kernel and ``(C,)`` bias.
@@ -60,9 +60,9 @@ def fuse_centred_branches(branches: Sequence[nn.Module],
     return kernel, bias
 
 
-class FoldableDepthwiseConv(nn.Module):
+class DeployableDepthwiseConv(nn.Module):
     """Base of the depth-wise convolutions whose training-time branches
-    fold into one :class:`DepthwiseConv2d` with bias, ``fused_conv``.
+    merge into one :class:`DepthwiseConv2d` with bias, ``fused_conv``.
 
     Subclasses set ``channels`` and ``kernel_size`` (and optionally
     ``stride`` and ``dilation``) and list their branch attributes in
@@ -79,7 +79,7 @@ class FoldableDepthwiseConv(nn.Module):
 
     @property
     def deployed(self) -> bool:
-        """Whether the branches have been folded into ``fused_conv``."""
+        """Whether the branches have been merged into ``fused_conv``."""
         return hasattr(self, 'fused_conv')
 
     def branches(self) -> List[nn.Module]:
@@ -96,13 +96,13 @@ class FoldableDepthwiseConv(nn.Module):
             out = out + branch(x)
         return out
 
-    def _make_fused_conv(self) -> DepthwiseConv2d:
+    def _make_deploy_conv(self) -> DepthwiseConv2d:
         return DepthwiseConv2d(self.channels, self.kernel_size,
                                stride=getattr(self, 'stride', 1), bias=True,
                                dilation=getattr(self, 'dilation', 1))
 
     @torch.no_grad()
-    def get_fused_kernel_bias(self) -> Tuple[torch.Tensor, torch.Tensor]:
+    def get_deploy_kernel_bias(self) -> Tuple[torch.Tensor, torch.Tensor]:
         """Kernel and bias of the single conv equal to the eval-mode output.
 
         Returns:
@@ -113,11 +113,11 @@ class FoldableDepthwiseConv(nn.Module):
         return fuse_centred_branches(self.branches(), self.kernel_size)
 
     def switch_to_deploy(self) -> None:
-        """Fold the BNs and all branches into ``fused_conv`` (in place)."""
+        """Deploy the BNs and all branches into ``fused_conv`` (in place)."""
         if self.deployed:
             return
-        kernel, bias = self.get_fused_kernel_bias()
-        fused = self._make_fused_conv().to(kernel.device, kernel.dtype)
+        kernel, bias = self.get_deploy_kernel_bias()
+        fused = self._make_deploy_conv().to(kernel.device, kernel.dtype)
         fused.weight.data.copy_(kernel)
         fused.bias.data.copy_(bias)
         self.fused_conv = fused
@@ -126,8 +126,8 @@ class FoldableDepthwiseConv(nn.Module):
                 delattr(self, name)
 
 
-class ReparamLargeKernelConv(FoldableDepthwiseConv):
-    """Depth-wise ``KxK conv-BN (+ kxk conv-BN)`` that folds into one conv.
+class ReparamLargeKernelConv(DeployableDepthwiseConv):
+    """Depth-wise ``KxK conv-BN (+ kxk conv-BN)`` that merges into one conv.
 
     Args:
         channels (int): Input and output channels (depth-wise).
@@ -137,11 +137,11 @@ class ReparamLargeKernelConv(FoldableDepthwiseConv):
         stride (int): Stride. Defaults to 1.
         norm_cfg (dict): Config of the norm layers. Defaults to
             ``dict(type='BN')``.
-        deploy (bool): Build the folded form (``fused_conv``) directly, e.g.
+        deploy (bool): Build the deploy form (``fused_conv``) directly, e.g.
             to load a deployed checkpoint. Defaults to False.
         dilation (int): Dilation of both kernels (each is 'same'-padded, so
             the small one stays centred on the large one's grid and still
-            folds). Defaults to 1.
+            deploys). Defaults to 1.
     """
 
     def __init__(self,
@@ -163,7 +163,7 @@ class ReparamLargeKernelConv(FoldableDepthwiseConv):
         self.stride = stride
         self.dilation = dilation
         if deploy:
-            self.fused_conv = self._make_fused_conv()
+            self.fused_conv = self._make_deploy_conv()
         else:
             self.large_conv = ConvBN(
                 channels, channels, kernel_size, stride=stride,

@@ -4,7 +4,7 @@ SLaK (Liu et al., ICLR 2023) scales depth-wise kernels to 51x51 by replacing
 the dense KxK kernel with two parallel stripes, a tall ``K x w`` and a wide
 ``w x K`` one (w = 5), plus RepLKNet's small 5x5 branch, each followed by its
 BN and summed (``LoRA1 + LoRA2 + small_conv`` in SLaK's code). All branches
-are centred 'same' convolutions, so they fold into one dense KxK kernel with
+are centred 'same' convolutions, so they merge into one dense KxK kernel with
 bias -- the "51x5 + 5x51" of the PeLK paper's Table 1. Dynamic sparsity,
 SLaK's second ingredient, is a training procedure and not part of the layer.
 """
@@ -13,13 +13,13 @@ from typing import Optional
 import torch
 
 from .conv_bn import ConvBN
-from .reparam_large_kernel import FoldableDepthwiseConv, check_small_kernel
+from .reparam_large_kernel import DeployableDepthwiseConv, check_small_kernel
 
 __all__ = ['ReparamStripeConv']
 
 
-class ReparamStripeConv(FoldableDepthwiseConv):
-    """Depth-wise ``Kxw conv-BN + wxK conv-BN (+ kxk conv-BN)`` that folds
+class ReparamStripeConv(DeployableDepthwiseConv):
+    """Depth-wise ``Kxw conv-BN + wxK conv-BN (+ kxk conv-BN)`` that deploys
     into one dense KxK conv with bias.
 
     Branch names: ``tall_conv`` (K rows x w columns; SLaK's ``LoRA1``),
@@ -36,7 +36,7 @@ class ReparamStripeConv(FoldableDepthwiseConv):
             smaller than K; None for none. Defaults to 5.
         norm_cfg (dict): Norm of every branch. Defaults to
             ``dict(type='BN')``.
-        deploy (bool): Build the folded form (``fused_conv``) directly.
+        deploy (bool): Build the deploy form (``fused_conv``) directly.
             Defaults to False.
     """
 
@@ -63,7 +63,7 @@ class ReparamStripeConv(FoldableDepthwiseConv):
         self.stripe_width = stripe_width
         self.small_kernel = small_kernel
         if deploy:
-            self.fused_conv = self._make_fused_conv()
+            self.fused_conv = self._make_deploy_conv()
             return
         k, w = kernel_size, stripe_width
         self.tall_conv = ConvBN(channels, channels, (k, w),

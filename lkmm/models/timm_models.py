@@ -120,7 +120,7 @@ class RepLKNetTimm(nn.Module):
         return self.forward_head(self.forward_features(x))
 
     def switch_to_deploy(self) -> 'RepLKNetTimm':
-        """Fold the re-parameterized kernels (see RepLKNet)."""
+        """Deploy the re-parameterized kernels (see RepLKNet)."""
         self.backbone.switch_to_deploy()
         return self
 

@@ -15,7 +15,7 @@ from lkmm.analysis import (
     benchmark_model,
     compare_train_vs_deploy,
     format_benchmark_table,
-    to_inference_form,
+    to_deploy_form,
 )
 from lkmm.cli.benchmark import (
     benchmark_main,
@@ -45,7 +45,7 @@ def one_thread():
 
 
 def _randomize_bn(model, seed=0):
-    """Non-trivial BN statistics, so that folding them is really tested."""
+    """Non-trivial BN statistics, so that merging them is really tested."""
     gen = torch.Generator().manual_seed(seed)
     for m in model.modules():
         if isinstance(m, _BatchNorm):
@@ -84,7 +84,7 @@ def test_compare_train_vs_deploy_backbone(backbone):
     _check_result(result.deploy, 'deploy', 3)
     assert result.speed_ratio > 0
     assert result.max_abs_diff < 1e-4
-    # Folding removes the small kernels and the BNs of the large ones.
+    # Deployment removes the small kernels and the BNs of the large ones.
     assert result.deploy.params < result.train.params
     assert set(result.to_dict()) == {'train', 'deploy', 'max_abs_diff',
                                      'speed_ratio'}
@@ -101,7 +101,7 @@ def test_compare_train_vs_deploy_backbone(backbone):
 
 def test_deployed_form_equals_train_form_and_is_folded(backbone):
     backbone.eval()
-    deployed = to_inference_form(backbone)
+    deployed = to_deploy_form(backbone)
     names = [name for name, _ in deployed.named_modules()]
     assert not [n for n in names if n.endswith(('large_conv', 'small_conv'))]
     assert sum(n.endswith('fused_conv') for n in names) == 4

@@ -16,7 +16,7 @@ from lkmm.analysis.benchmark import (
     compare_models,
     format_benchmark_table,
 )
-from lkmm.analysis.complexity import to_inference_form
+from lkmm.analysis.complexity import to_deploy_form
 from lkmm.cli.benchmark import (
     benchmark_main,
     parse_benchmark_args,
@@ -78,16 +78,16 @@ def test_compare_models_times_both_interleaved():
         assert r.batch_size == 3 and r.input_shape == SHAPE
     assert result.speed_ratio == \
         result.first.images_per_s / result.second.images_per_s
-    # Each result is its own model, in inference (folded) form.
-    assert result.first.params == _numel(to_inference_form(replk))
-    assert result.second.params == _numel(to_inference_form(slak))
+    # Each result is its own model, in inference (deployed) form.
+    assert result.first.params == _numel(to_deploy_form(replk))
+    assert result.second.params == _numel(to_deploy_form(slak))
     assert result.first.params != result.second.params
-    assert result.first.params < _numel(replk)  # folded
+    assert result.first.params < _numel(replk)  # deployed
     # The models passed in are untouched.
     assert replk.training and not any(
         getattr(m, 'deployed', False) for m in replk.modules())
-    assert result.folded
-    assert set(result.to_dict()) == {'first', 'second', 'folded',
+    assert result.deployed
+    assert set(result.to_dict()) == {'first', 'second', 'deployed',
                                      'speed_ratio'}
 
     table = format_benchmark_table(result)
@@ -106,13 +106,13 @@ def test_compare_models_times_both_interleaved():
 
 
 def test_compare_models_unfolded():
-    """fold=False times the models as built: SLaK's stripes, RepLKNet's
+    """deploy=False times the models as built: SLaK's stripes, RepLKNet's
     small branches and BNs stay."""
     replk, slak = RepLKNet(arch=TINY_REPLK), LargeKernelConvNeXt(
         arch=TINY_SLAK)
     result = compare_models(replk, slak, input_shape=SHAPE, batch_size=2,
-                            warmup=0, iters=1, device='cpu', fold=False)
-    assert not result.folded and result.to_dict()['folded'] is False
+                            warmup=0, iters=1, device='cpu', deploy=False)
+    assert not result.deployed and result.to_dict()['deployed'] is False
     assert result.first.params == _numel(replk)
     assert result.second.params == _numel(slak)
     assert 'both in training structure, eval)' in \
@@ -145,7 +145,7 @@ def test_cli_against_timm(capsys):
     assert result.second.name == 'timm:resnet10t'
     assert result.second.params == _numel(timm.create_model('resnet10t'))
     demo = build_model_from_cfg(load_config(DEMO))
-    assert result.first.params == _numel(to_inference_form(demo))
+    assert result.first.params == _numel(to_deploy_form(demo))
     for r in (result.first, result.second):
         assert r.batch_size == 1 and r.input_shape == SHAPE
     out = capsys.readouterr().out
@@ -157,9 +157,9 @@ def test_cli_against_train_form(capsys):
     result = run_benchmark(parse_benchmark_args(
         [DEMO, '--against', 'timm:resnet10t', '--shape', '32', '32',
          '--warmup', '0', '--iters', '1', '--train-form']))
-    assert not result.folded
+    assert not result.deployed
     demo = build_model_from_cfg(load_config(DEMO))
-    assert result.first.params == _numel(demo)  # not folded
+    assert result.first.params == _numel(demo)  # not deployed
     assert 'in training structure (eval) on cpu' in capsys.readouterr().out
 
 
@@ -170,7 +170,7 @@ def test_cli_against_a_config(tmp_path, capsys):
         [DEMO, '--against', str(other), '--warmup', '0', '--iters', '1',
          '--batch-size', '2']))
     assert result.second.name == 'tiny_pelk'
-    assert result.second.params == _numel(to_inference_form(
+    assert result.second.params == _numel(to_deploy_form(
         build_model_from_cfg(load_config(str(other)))))
     assert result.first.params != result.second.params
     # Both at the first config's size (the demo's test pipeline).

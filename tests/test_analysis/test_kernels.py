@@ -1,4 +1,4 @@
-"""lkmm.analysis.kernels: the folded kernel of every kind of large
+"""lkmm.analysis.kernels: the deployed kernel of every kind of large
 depth-wise layer, its aggregate against a hand computation, the layer
 search and the paper's default layer."""
 import numpy as np
@@ -12,8 +12,8 @@ from PIL import Image
 from lkmm.analysis.kernels import (
     aggregate_kernel,
     default_kernel_layer,
+    deploy_kernel,
     find_kernel_layers,
-    folded_kernel,
     format_kernel_layers,
     kernel_heatmap_png,
     kernel_summary,
@@ -45,7 +45,7 @@ def test_replknet_layer_aggregate_by_hand(randomize_bn):
     expected = kernel.abs().sum(dim=(0, 1)).detach().double().numpy()
     layer, = find_kernel_layers(conv)
     assert (layer.name, layer.kind, layer.size) == ('', 'reparam', (7, 7))
-    got = aggregate_kernel(folded_kernel(layer))
+    got = aggregate_kernel(deploy_kernel(layer))
     np.testing.assert_allclose(got, expected, rtol=1e-5)
     # The comparison can tell: without the small branch, or without the
     # BN, the aggregate differs.
@@ -55,10 +55,10 @@ def test_replknet_layer_aggregate_by_hand(randomize_bn):
     no_bn = raw.abs().sum(dim=(0, 1)).detach().double().numpy()
     for wrong in (no_small, no_bn):
         assert np.abs(wrong - expected).max() > 0.1 * expected.max()
-    # Folding in place (switch_to_deploy) gives the same kernel.
+    # Deployment in place (switch_to_deploy) gives the same kernel.
     conv.switch_to_deploy()
     layer, = find_kernel_layers(conv)
-    np.testing.assert_allclose(aggregate_kernel(folded_kernel(layer)),
+    np.testing.assert_allclose(aggregate_kernel(deploy_kernel(layer)),
                                expected, rtol=1e-5)
 
 
@@ -69,7 +69,7 @@ def test_conv_bn_without_reparam_fuses_the_bn(randomize_bn):
         dim=(0, 1)).detach().double().numpy()
     layer, = find_kernel_layers(unit)
     assert (layer.name, layer.kind) == ('conv', 'conv-bn')
-    np.testing.assert_allclose(aggregate_kernel(folded_kernel(layer)),
+    np.testing.assert_allclose(aggregate_kernel(deploy_kernel(layer)),
                                expected, rtol=1e-5)
     raw = unit.conv.weight.abs().sum(dim=(0, 1)).detach().double().numpy()
     assert np.abs(raw - expected).max() > 0.1 * expected.max()
@@ -117,12 +117,12 @@ CASES = {  # name: (module, its eval forward on a 16x16 input or None)
 @pytest.mark.parametrize('case', list(CASES))
 def test_folded_kernel_is_the_layer_as_one_convolution(case, randomize_bn):
     """The layer in eval mode minus its output at zero input equals one
-    dense depth-wise convolution with the folded kernel (for the oversized
+    dense depth-wise convolution with the deployed kernel (for the oversized
     conv: at its base size, 16x16)."""
     torch.manual_seed(2)
     module = randomize_bn(CASES[case]()).eval()
     layer, = find_kernel_layers(module)
-    kernel = folded_kernel(layer)
+    kernel = deploy_kernel(layer)
     x = torch.randn(2, 4, 16, 16)
     if layer.kind == 'conv-bn':
         def forward(t):

@@ -27,7 +27,7 @@ def test_get_flops_tool_on_demo_config(tools):
     proc = tools.run([tools.python, 'tools/analysis/get_flops.py',
                       tools.demo_config, '--shape', '128', '96'])
     assert 'Input shape: 3x128x96 (from --shape)' in proc.stdout
-    assert 'inference form' in proc.stdout
+    assert 'deploy form' in proc.stdout
     # Measured: 493300 params, 60997504 FLOPs (printed rounded).
     assert _figures(proc.stdout) == (0.49, 0.06)
 
@@ -39,7 +39,7 @@ def test_inference_form_drops_aux_head_and_folds(tools, capsys):
         [tools.demo_config, '--shape', '64', '--train-form']))
     assert deployed['shape'] == (64, 64)
     assert (deployed['params'], deployed['flops']) == (493300, 20471168)
-    # What the inference form drops, counted on the model itself: the
+    # What the deploy form drops, counted on the model itself: the
     # auxiliary head, and per large-kernel conv the small-kernel branch and
     # the large kernel's BN, for one new bias per channel.
     from mmengine.config import Config

@@ -132,12 +132,12 @@ def test_failed_verification_leaves_no_partial_files(trained, tmp_path,
     ckpt, _ = trained
     out = tmp_path / 'deployed.pth'
     out.write_bytes(b'old')
-    # Without the declaration the written config builds the unfolded
+    # Without the declaration the written config builds the training-form
     # backbone.
     from lkmm.models import RepLKNet
-    monkeypatch.setattr(RepLKNet, 'folded_form_arg', None)
+    monkeypatch.setattr(RepLKNet, 'deploy_arg', None)
     with pytest.raises(deploy_api.DeployVerificationError,
-                       match=r"folded-form argument.*'RepLKNet \(None\)"):
+                       match=r"deploy-form argument.*'RepLKNet \(None\)"):
         deploy_api.reparameterize_checkpoint(
             DEMO, ckpt, str(out), input_shape=SHAPE,
             batch_size=1, device='cpu', bench_iters=0)
@@ -161,7 +161,7 @@ def test_benchmark_tool_prints_table(tools):
 
 
 # One classifier and one UperNet config of every family; the tool reads the
-# folded-form argument each backbone declares (lkmm.models.folding).
+# deploy-form argument each backbone declares (lkmm.models.deploy).
 FAMILY_CONFIGS = [
     'replknet/replknet-31B_32xb64-300e_in1k.py',
     'replknet/upernet_ade20k.py',

@@ -1,6 +1,6 @@
 """tools/analysis/visualize_kernels.py (lkmm.cli.visualize_kernels) end to
 end: the demo RepLKNet classifier with and without its small-kernel
-re-parameterization, checkpoints with random BN statistics, the folded
+re-parameterization, checkpoints with random BN statistics, the deployed
 aggregate checked against a hand computation from the saved tensors."""
 import os.path as osp
 

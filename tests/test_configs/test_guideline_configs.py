@@ -13,7 +13,7 @@ import torch
 from mmengine.config import Config
 
 import lkmm  # noqa: F401
-from lkmm.analysis import to_inference_form
+from lkmm.analysis import to_deploy_form
 from lkmm.engine.runner import build_model_from_cfg
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -203,7 +203,7 @@ def test_config_builds_runs_and_has_its_readme_params(name):
         out = model(torch.randn(*shape), mode='tensor')
     assert out.shape == ((1, 19, 8, 16) if segmentor else (1, 1000))
     assert torch.isfinite(out).all()
-    params = sum(p.numel() for p in to_inference_form(model).parameters())
+    params = sum(p.numel() for p in to_deploy_form(model).parameters())
     assert f'| {params / 1e6:.2f}M ' in readme_rows()[name]
 
 
@@ -262,8 +262,8 @@ def shapes_cls_root(tmp_path_factory):
 def test_short_training_run_then_verified_deployment(arch, shapes_cls_root,
                                                      tmp_path):
     """tools/train.py's code path on the row's config (recipe as published,
-    widths and data shrunk) trains 4 iterations; the deployment tool folds
-    the trained checkpoint and checks that the folded model, rebuilt from
+    widths and data shrunk) trains 4 iterations; the deployment tool deploys
+    the trained checkpoint and checks that the deployed model, rebuilt from
     the config it writes (backbone built with deploy=True), gives the same
     outputs."""
     from lkmm.cli.launch import parse_train_args, run_train

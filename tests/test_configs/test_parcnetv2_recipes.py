@@ -15,7 +15,7 @@ import lkmm  # noqa: F401
 from lkmm.analysis import (
     extrapolated_flops,
     inference_complexity,
-    to_inference_form,
+    to_deploy_form,
 )
 from lkmm.engine.runner import build_model_from_cfg
 from lkmm.models.backbones import ParCNetV2
@@ -281,7 +281,7 @@ def test_classifier_params_and_flops(name):
 @pytest.mark.slow
 def test_upernet_params():
     """Deployed, no auxiliary head: 54.63M (paper 55M)."""
-    model = to_inference_form(build_model_from_cfg(load(UPERNET)))
+    model = to_deploy_form(build_model_from_cfg(load(UPERNET)))
     params = sum(p.numel() for p in model.parameters())
     assert params == UPERNET_PARAMS
     assert params == pytest.approx(55e6, rel=0.01)

@@ -14,7 +14,7 @@ from mmengine.analysis import get_model_complexity_info
 from mmengine.config import Config
 
 import lkmm  # noqa: F401
-from lkmm.analysis import inference_complexity, to_inference_form
+from lkmm.analysis import inference_complexity, to_deploy_form
 from lkmm.analysis.complexity import NUM_DUMMY_MASK_ROIS, NUM_DUMMY_PROPOSALS
 from lkmm.engine.runner import build_model_from_cfg
 from lkmm.utils.pretrained import check_pretrained_set, find_unset_pretrained
@@ -216,7 +216,7 @@ def test_params_match_paper(name):
     architecture (release heads, deployed backbone) to 0.1M."""
     arch, _, paper, official = MODELS[name]
     model = build_model_from_cfg(load(name))
-    params = sum(p.numel() for p in to_inference_form(model).parameters())
+    params = sum(p.numel() for p in to_deploy_form(model).parameters())
     assert params == pytest.approx(paper, rel=0.01)
     assert params == pytest.approx(official, abs=0.1e6)
     # What the config built: SyncBN 4conv1fc box heads, XL's output norms.
@@ -295,7 +295,7 @@ def test_two_stage_flops_follow_mmdet2_dummy_forward():
     """backbone + neck + RPN head, then per stage the bbox head on 1000 RoIs
     and the mask head on 100 RoIs -- and nothing else."""
     model = build_model_from_cfg(tiny_cascade_cfg())
-    model = to_inference_form(model)
+    model = to_deploy_form(model)
     x = torch.rand(1, 3, 64, 96)
     expected = flops_of(_FeaturesAndRPN(model), x)
     roi_head = model.roi_head
@@ -317,7 +317,7 @@ def test_single_stage_flops_are_tensor_mode():
     cfg.model.neck.in_channels = [8, 8, 16, 16]
     cfg.model.neck.out_channels = 32
     cfg.model.bbox_head.in_channels = cfg.model.bbox_head.feat_channels = 32
-    model = to_inference_form(build_model_from_cfg(cfg))
+    model = to_deploy_form(build_model_from_cfg(cfg))
     # Large enough for GroupNorm on P7 (stride 128).
     x = torch.rand(1, 3, 128, 192)
     tensor_mode = flops_of(_Composed(model, 'bbox_head'), x)
@@ -332,7 +332,7 @@ def test_classifier_and_segmentor_flops_unchanged():
                         'decode_head')):
         size = 64
         model = build_model_from_cfg(Config.fromfile(osp.join(REPO, path)))
-        before = flops_of(_Composed(to_inference_form(model), head),
+        before = flops_of(_Composed(to_deploy_form(model), head),
                           torch.rand(1, 3, size, size))
         assert before > 0
         assert inference_complexity(model, (3, size, size))['flops'] == before

@@ -17,7 +17,7 @@ import lkmm  # noqa: F401
 from lkmm.analysis import (
     extrapolated_flops,
     inference_complexity,
-    to_inference_form,
+    to_deploy_form,
 )
 from lkmm.engine.runner import build_model_from_cfg
 from lkmm.utils.pretrained import check_pretrained_set, find_unset_pretrained
@@ -269,7 +269,7 @@ PAPER_FLOPS = {
 @pytest.mark.parametrize('name', list(PAPER_PARAMS))
 def test_params_match_paper(name):
     expected, rel = PAPER_PARAMS[name]
-    model = to_inference_form(build_model_from_cfg(load(name)))
+    model = to_deploy_form(build_model_from_cfg(load(name)))
     assert model.auxiliary_head is None
     params = sum(p.numel() for p in model.parameters())
     print(f'{name}: {params / 1e6:.2f}M params (paper {expected / 1e6}M)')

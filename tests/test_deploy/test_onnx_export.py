@@ -127,7 +127,7 @@ def test_classifier_exports_without_fft_and_matches(family, randomize_bn,
     assert result['output_shapes'] == [(2, 5)]
     assert result['relative_diff'] <= 1e-4
 
-    # Independently of the tool: the file reproduces the (unfolded) model
+    # Independently of the tool: the file reproduces the (training-form) model
     # on another batch, whose logits depend on the image.
     x = torch.randn(2, *SHAPE, generator=torch.Generator().manual_seed(7))
     expected = _torch_out(model, x)

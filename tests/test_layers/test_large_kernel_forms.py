@@ -78,7 +78,7 @@ def test_deploy_equivalence(form, small_kernel, kernel_size, shape,
         layer.switch_to_deploy()
         assert layer.deployed
         assert torch.allclose(layer(x, pos), before, atol=1e-10)
-        # A layer built deployed loads the folded weights strictly.
+        # A layer built deployed loads the deployed weights strictly.
         built = build_large_kernel_conv(form, 3, kernel_size,
                                         small_kernel=small_kernel,
                                         deploy=True).double()

@@ -1,6 +1,6 @@
 """PeLK's peripheral convolution: sharing grids (Eq. 2, the printed grids and
 the ablation grids), the materialized kernel and its gradients (Eq. 1), the
-kernel-wise positional embedding (Eq. 3, borders included) and folding."""
+kernel-wise positional embedding (Eq. 3, borders included) and deployment."""
 import pytest
 import torch
 import torch.nn as nn
@@ -265,7 +265,7 @@ def test_pos_embed_shape_is_checked():
         PeripheralConv2d(3, 13)(x, torch.zeros(3, 12, 12))
 
 
-# ------------------------------------------------------------- folding
+# ------------------------------------------------------------- deployment
 
 
 @pytest.mark.parametrize('small_kernel', [5, None])

@@ -1,4 +1,4 @@
-"""SLaK's stripe kernels: Kxw + wxK (+ kxk) conv-BN branches, folded into
+"""SLaK's stripe kernels: Kxw + wxK (+ kxk) conv-BN branches, merged into
 one dense KxK depth-wise conv."""
 import pytest
 import torch
@@ -59,7 +59,7 @@ def test_deploy_equivalence(kernel_size, stripe_width, small_kernel, shape,
 def test_fused_kernel_outside_the_cross_is_zero(randomize_bn):
     layer = ReparamStripeConv(2, 13, stripe_width=5, small_kernel=None)
     randomize_bn(layer)
-    kernel, _ = layer.eval().get_fused_kernel_bias()
+    kernel, _ = layer.eval().get_deploy_kernel_bias()
     mask = torch.zeros(13, 13, dtype=torch.bool)
     mask[:, 4:9] = mask[4:9, :] = True
     assert kernel[..., ~mask].abs().max() == 0

@@ -77,8 +77,8 @@ def test_xl_pretrained_cfg_uses_inception_mean_std():
 
 
 def test_deploy_switch_keeps_logits(randomize_bn):
-    # Random BN statistics and affines (identity BNs would fold trivially),
-    # in float64 so the check is about folding, not rounding.
+    # Random BN statistics and affines (identity BNs would deploy trivially),
+    # in float64 so the check is about deployment, not rounding.
     model = randomize_bn(timm.create_model('replknet_7', num_classes=4))
     model = model.double().eval()
     x = torch.randn(1, 3, 64, 64, dtype=torch.float64)

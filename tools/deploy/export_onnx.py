@@ -1,4 +1,4 @@
-"""Export a trained checkpoint, folded, to a checked ONNX file.
+"""Export a trained checkpoint, deployed, to a checked ONNX file.
 
 Usage: python tools/deploy/export_onnx.py CONFIG CKPT OUT.onnx
            [--shape H W] [--dynamic] [--device cpu|cuda]

@@ -1,4 +1,4 @@
-"""Fold a trained checkpoint's re-parameterizable branches for deployment.
+"""Deploy a trained checkpoint's re-parameterizable branches for deployment.
 
 Usage: python tools/deploy/reparameterize.py CONFIG CKPT OUT
            [--out-config PATH] [--shape H W] [--device cpu|cuda]

@@ -1,5 +1,5 @@
 # Guideline 3 (paper Table 3), DeepLabv3+ on Cityscapes: every depth-wise
-# conv 13x13 with the parallel 3x3 (folded after training). Paper: 76.60
+# conv 13x13 with the parallel 3x3 (deployed after training). Paper: 76.60
 # mIoU.
 # Starting point: mobilenet-v2-k13-rep3_8xb32-100e_in1k.py (set it with
 # --cfg-options model.backbone.init_cfg.checkpoint=PATH).

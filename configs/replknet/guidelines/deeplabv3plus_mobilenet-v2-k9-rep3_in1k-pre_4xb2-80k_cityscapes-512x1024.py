@@ -1,5 +1,5 @@
 # Guideline 3/4 (paper Table 3), DeepLabv3+ on Cityscapes: every depth-wise
-# conv 9x9 with the parallel 3x3 (folded after training). Paper: 76.30 mIoU.
+# conv 9x9 with the parallel 3x3 (deployed after training). Paper: 76.30 mIoU.
 # Starting point: mobilenet-v2-k9-rep3_8xb32-100e_in1k.py (set it with
 # --cfg-options model.backbone.init_cfg.checkpoint=PATH).
 # Recipe: the base below (deeplabv3plus_mobilenet-v2-k3_...).

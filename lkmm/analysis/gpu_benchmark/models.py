@@ -3,7 +3,7 @@
 Needs mmengine and mmcv's Python part (``mmcv-lite`` will do) besides torch
 and timm: lkmm's backbones are OpenMMLab modules. Each model is a classifier
 (backbone, global average pooling, 1000-way linear head); inference runs the
-deployed (folded) form, as the papers' throughput tables do.
+deployed form, as the papers' throughput tables do.
 
 ``lkmm`` columns run lkmm's depth-wise op with the plan in effect (the CUDA
 rules), ``torch`` columns force ``nn.Conv2d``'s kernel everywhere

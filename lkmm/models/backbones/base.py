@@ -15,10 +15,10 @@ Every lkmm backbone (``RepLKNet``, ``LargeKernelConvNeXt``, ``ParCNetV2``,
 * ``with_cp``: activation checkpointing per block (:func:`checkpointed`);
 * ``init_cfg``: a ``Pretrained`` entry must name its checkpoint
   (:func:`lkmm.utils.check_pretrained_set`);
-* folded form: :attr:`LargeKernelBackbone.folded_form_arg` names the
+* deploy form: :attr:`LargeKernelBackbone.deploy_arg` names the
   constructor argument that builds the re-parameterized structure, and
-  ``switch_to_deploy()`` folds a built model in place
-  (:mod:`lkmm.models.folding`);
+  ``switch_to_deploy()`` deploys a built model in place
+  (:mod:`lkmm.models.deploy`);
 * layer-wise lr decay: ``get_layer_depth(param_name, prefix)`` as
   mmpretrain's ConvNeXt answers it (:meth:`LargeKernelBackbone.
   get_layer_depth`);
@@ -50,7 +50,7 @@ from lkmm.utils.layer_depth import DECAY_TYPES
 from lkmm.utils.pretrained import check_pretrained_set
 from lkmm.utils.pretrained_match import CheckedPretrainedInit
 
-from ..folding import fold_model
+from ..deploy import switch_model_to_deploy
 from .arch_utils import ArchSpec, parse_out_indices
 
 
@@ -81,9 +81,9 @@ class LargeKernelBackbone(BaseModule):
     #: replacement)`` on the key below the backbone's prefix (see
     #: :meth:`current_key`).
     legacy_keys: Tuple[Tuple[str, str], ...] = ()
-    #: Constructor argument that builds the folded (deployed) structure;
-    #: None for a backbone with nothing to fold.
-    folded_form_arg: Optional[str] = 'deploy'
+    #: Constructor argument that builds the deployed structure;
+    #: None for a backbone with nothing to deploy.
+    deploy_arg: Optional[str] = 'deploy'
     #: Decay types in which a config's ``num_layers`` may exceed the
     #: backbone's largest layer id (mmseg's ConvNeXt stage-wise configs):
     #: the head then takes id ``num_layers + 1``.
@@ -235,9 +235,9 @@ class LargeKernelBackbone(BaseModule):
         return self
 
     def switch_to_deploy(self):
-        """Fold every re-parameterizable module, in place; eval outputs are
+        """Deploy every re-parameterizable module, in place; eval outputs are
         unchanged (up to float rounding). Returns the backbone."""
-        fold_model(self, include_self=False)
+        switch_model_to_deploy(self, include_self=False)
         return self
 
     # Layer-wise learning-rate decay -------------------------------------

@@ -158,7 +158,7 @@ class LargeKernelConvNeXt(ConvNeXtLayoutBackbone):
             Defaults to False.
         with_cp (bool): Activation checkpointing per block.
             Defaults to False.
-        deploy (bool): Build the large kernels already folded.
+        deploy (bool): Build the large kernels already deployed.
             Defaults to False.
         init_cfg (dict | list[dict], optional): Initialization config.
     """

@@ -25,7 +25,7 @@ backbone contract's four stages hold (stage ``i`` returns stride
 
 Every depth-wise conv is a :class:`~lkmm.layers.ReparamLargeKernelConv`: a
 kxk conv-BN with an optional parallel small conv-BN (Guideline 3's 3x3
-re-parameterization) that ``switch_to_deploy`` folds into one kernel, and an
+re-parameterization) that ``switch_to_deploy`` merges into one kernel, and an
 optional dilation (Table 12's dilated kernels: a kxk kernel with dilation r
 reaches as far as a dense ``(k - 1) * r + 1`` one).
 """
@@ -67,12 +67,12 @@ class InvertedResidual(nn.Module):
             out the expansion conv.
         kernel_size (int): Depth-wise kernel size, odd.
         dilation (int): Depth-wise kernel dilation.
-        small_kernel (int, optional): Parallel small kernel folded into the
+        small_kernel (int, optional): Parallel small kernel merged into the
             large one; None for none.
         shortcut (bool): Add the identity where the shapes allow.
         norm_cfg (dict): Norm layer config.
         act_cfg (dict): Activation config.
-        deploy (bool): Build the depth-wise conv folded.
+        deploy (bool): Build the depth-wise conv deployed.
     """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int,
@@ -151,7 +151,7 @@ class LargeKernelMobileNetV2(LargeKernelBackbone):
             Defaults to False.
         with_cp (bool): Activation checkpointing per block. Defaults to
             False.
-        deploy (bool): Build the depth-wise convs folded (one kernel with
+        deploy (bool): Build the depth-wise convs deployed (one kernel with
             bias), e.g. to load a deployed checkpoint. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialization; defaults to
             mmpretrain's MobileNetV2 one (Kaiming convs, BN weight 1).

@@ -435,7 +435,7 @@ class ParCNetV2(ConvNeXtLayoutBackbone):
             with block ``'release'``.
     """
     #: No re-parameterized branch: the trained structure is the deployed one.
-    folded_form_arg = None
+    deploy_arg = None
     arch_zoo = {
         # The authors' ConvNeXt-based code of the Table 1 models
         # (parcnet_v1_full_xt in XuRuihan/ConvNeXt).

@@ -28,7 +28,7 @@ class RepLKBlock(nn.Module):
         small_kernel (int, optional): Re-parameterization kernel size.
         drop_path (float): Stochastic depth rate of the residual branch.
         norm_cfg (dict): Norm layer config.
-        deploy (bool): Build the large kernel already folded.
+        deploy (bool): Build the large kernel already deployed.
     """
 
     def __init__(self, channels, dw_channels, kernel_size, small_kernel,
@@ -118,11 +118,11 @@ class RepLKNet(LargeKernelBackbone):
             (freezes running statistics). Defaults to False.
         with_cp (bool): Activation checkpointing per block, trading compute
             for memory. Defaults to False.
-        deploy (bool): Build the large kernels already folded (the
+        deploy (bool): Build the large kernels already deployed (the
             deployed form), e.g. to load a deployed checkpoint.
             Defaults to False.
         small_kernel_merged (bool): mmpretrain's name of ``deploy``; either
-            one builds the folded form. Defaults to False.
+            one builds the deploy form. Defaults to False.
         init_cfg (dict | list[dict], optional): Initialization config, e.g.
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
     """

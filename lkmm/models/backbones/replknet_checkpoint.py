@@ -414,7 +414,7 @@ def infer_replknet_kwargs(state_dict: Mapping) -> dict:
     Returns:
         dict: Keyword arguments for ``lkmm.RepLKNet``: ``arch`` (a dict with
         ``channels``, ``layers``, ``kernel_sizes``, ``small_kernel`` -- None
-        for a deployed checkpoint, whose small kernels are folded in --,
+        for a deployed checkpoint, whose small kernels are deployed in --,
         ``dw_ratio``, ``ffn_ratio``), ``in_channels``, ``out_indices``,
         ``final_norm``, ``norm_intermediate_features`` and ``deploy``.
 

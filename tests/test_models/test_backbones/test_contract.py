@@ -9,7 +9,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from lkmm.models.backbones.arch_utils import REQUIRED, ArchField, ArchSpec
 from lkmm.models.backbones.base import LargeKernelBackbone
-from lkmm.models.folding import folded_form_argument
+from lkmm.models.deploy import deploy_argument
 from lkmm.registry import MODELS
 
 CHANNELS = [8, 16, 24, 32]
@@ -80,15 +80,15 @@ def test_is_a_large_kernel_backbone(family):
 def test_folded_form_is_declared_and_rebuilds_the_folded_model(
         family, randomize_bn):
     """Built with the declared argument, the model has the structure (and
-    the outputs, given the folded weights) of a trained one folded in
+    the outputs, given the deployed weights) of a trained one deployed in
     place by switch_to_deploy()."""
     torch.manual_seed(0)
     model = build(family, out_indices=(0, 1, 2, 3))
     model.init_weights()
     randomize_bn(model).eval()
     cls = type(model)
-    assert 'folded_form_arg' in vars(cls) or cls.folded_form_arg == 'deploy'
-    arg = folded_form_argument(cls)
+    assert 'deploy_arg' in vars(cls) or cls.deploy_arg == 'deploy'
+    arg = deploy_argument(cls)
     x = torch.randn(*SHAPE)
     with torch.no_grad():
         before = model(x)
@@ -101,7 +101,7 @@ def test_folded_form_is_declared_and_rebuilds_the_folded_model(
         assert (a - b).abs().max().item() <= 1e-5 * scale
         assert torch.equal(b, c)
     folded = model.state_dict()
-    if arg is None:  # nothing to fold: the structure is unchanged
+    if arg is None:  # nothing to deploy: the structure is unchanged
         assert family.startswith('ParCNetV2')
         rebuilt = build(family, out_indices=(0, 1, 2, 3))
         assert rebuilt.state_dict().keys() == folded.keys()
@@ -265,7 +265,7 @@ def test_arch_errors_name_the_field(family):
 
 
 def test_replknet_small_kernel_merged_is_the_deploy_alias():
-    """mmpretrain's name for the folded form still builds it."""
+    """mmpretrain's name for the deploy form still builds it."""
     a = build('RepLKNet', small_kernel_merged=True).state_dict()
     b = build('RepLKNet', deploy=True).state_dict()
     assert a.keys() == b.keys()

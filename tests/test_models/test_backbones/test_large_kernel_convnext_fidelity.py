@@ -37,7 +37,7 @@ import lkmm  # noqa: F401
 from lkmm.analysis import (
     extrapolated_flops,
     inference_complexity,
-    to_inference_form,
+    to_deploy_form,
 )
 from lkmm.engine import SparseMasks, count_nonzero_params
 from lkmm.engine.runner import build_model_from_cfg
@@ -128,7 +128,7 @@ def test_sparse_flops_scale_only_the_backbone():
     nothing of the heads."""
     model = build_model_from_cfg(tiny_ade_cfg())
     shape = (3, 64, 128)
-    deployed = to_inference_form(model).backbone.eval()
+    deployed = to_deploy_form(model).backbone.eval()
     macs, norms = [], []
 
     def count(module, inputs, out):
@@ -298,7 +298,7 @@ def test_pelk_coco_flops_match_paper(arch, paper):
 
 
 # ------------------------------------------------------- ConvNeXt-31 ----
-# Dense, deployed (5x5 branches folded), no auxiliary head, as RepLKNet's
+# Dense, deployed (5x5 branches deployed), no auxiliary head, as RepLKNet's
 # counts; pinned to lkmm's measurement (no paper table available).
 CNX31_PARAMS = {'t': 62.66e6, 's': 89.00e6}
 
@@ -307,7 +307,7 @@ CNX31_PARAMS = {'t': 62.66e6, 's': 89.00e6}
 @pytest.mark.parametrize('size', ['t', 's'])
 def test_convnext31_params(size):
     model = build_model_from_cfg(cnx31(size))
-    params = sum(p.numel() for p in to_inference_form(model).parameters())
+    params = sum(p.numel() for p in to_deploy_form(model).parameters())
     assert params == pytest.approx(CNX31_PARAMS[size], rel=0.001)
     assert model.backbone.arch_settings['kernel_sizes'] == [31, 29, 27, 13]
 

@@ -5,7 +5,7 @@ import torch
 from mmengine.config import Config
 
 import lkmm  # noqa: F401
-from lkmm.analysis import inference_complexity, to_inference_form
+from lkmm.analysis import inference_complexity, to_deploy_form
 from lkmm.engine.runner import build_model_from_cfg
 from lkmm.layers import ReparamLargeKernelConv
 from lkmm.models import LargeKernelMobileNetV2
@@ -219,7 +219,7 @@ def test_shortcut_flag_decides_whether_blocks_add_their_input(shortcut):
 
 
 def test_folding_is_exact_in_float64(randomize_bn):
-    """switch_to_deploy folds the 3x3 branch and every BN of the depth-wise
+    """switch_to_deploy deploys the 3x3 branch and every BN of the depth-wise
     convs into one kernel with bias: equal outputs in float64 with random
     BN statistics, at every stride, dilation and kernel form."""
     torch.manual_seed(0)
@@ -287,7 +287,7 @@ def test_dilated_3x3_reaches_as_far_as_the_dense_kernel(dilation):
     assert count[0] == count[1]
 
 
-# Parameters of the 1000-class classifier, training form / folded
+# Parameters of the 1000-class classifier, training form / deployed
 # (measured; the paper reports none for these models).
 PARAMS = {
     'k3': (3504872, 3497736),
@@ -311,12 +311,12 @@ def test_parameter_counts(arch):
     model = classifier(arch)
     train, folded = PARAMS[arch]
     assert sum(p.numel() for p in model.parameters()) == train
-    assert sum(p.numel() for p in to_inference_form(model).parameters()) \
+    assert sum(p.numel() for p in to_deploy_form(model).parameters()) \
         == folded
 
 
 def test_flops_of_the_baseline_and_the_13x13_model():
-    """mmengine's count of the folded classifier at 224 (one multiply-add =
+    """mmengine's count of the deployed classifier at 224 (one multiply-add =
     one FLOP; get_flops.py prints 0.31G and 0.68G): 13x13 kernels add
     119% to MobileNetV2's FLOPs, 3x3 dilated ones nothing."""
     flops = {arch: inference_complexity(classifier(arch),
@@ -327,7 +327,7 @@ def test_flops_of_the_baseline_and_the_13x13_model():
 
 def test_reparam_conv_takes_a_dilation():
     """The layer the backbone uses: a dilated large kernel with its small
-    branch folds into one dilated kernel."""
+    branch merges into one dilated kernel."""
     torch.manual_seed(0)
     conv = ReparamLargeKernelConv(4, 7, 3, dilation=3).double().eval()
     assert conv.large_conv.conv.padding == (9, 9)

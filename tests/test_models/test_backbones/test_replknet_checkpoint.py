@@ -216,7 +216,7 @@ def test_mmpretrain_classifier_train_and_deploy():
         assert ref.abs().max() > 0.1  # a meaningful comparison
         assert max_diff(dst(x, mode='tensor'), ref) <= TOL
 
-        # Deploy both sides: the folded kernels still agree ...
+        # Deploy both sides: the deployed kernels still agree ...
         src.backbone.switch_to_deploy()
         dst.backbone.switch_to_deploy()
         ref = src(x, mode='tensor')
@@ -228,7 +228,7 @@ def test_mmpretrain_classifier_train_and_deploy():
         assert 'backbone.stages.0.0.large_kernel.fused_conv.bias' in sd
         kwargs = infer_replknet_kwargs(sd)
         assert kwargs['deploy']
-        assert kwargs['arch']['small_kernel'] is None  # folded away
+        assert kwargs['arch']['small_kernel'] is None  # deployed away
         deployed = lkmm_classifier(deploy=True)
         report = convert_replknet_state_dict(
             src.state_dict(), model=deployed)[1]
