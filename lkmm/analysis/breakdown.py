@@ -185,14 +185,21 @@ def _exit_label(module, args, output):
 
 
 def _categorise(events) -> Dict[str, float]:
-    """Self CPU microseconds by category over the profiled events."""
+    """Self CPU microseconds by category over the profiled events.
+
+    Two passes: the forward operators' categories first (by sequence
+    number), then every event, so the order the profiler lists events in
+    (per thread, not always by time) does not matter.
+    """
+    events = list(events)
     forward_of = {}  # sequence number -> category of its forward operator
+    for event in events:
+        if event.sequence_nr >= 0 and not _in_backward(event):
+            category, _ = _event_category(event, {})
+            forward_of.setdefault(event.sequence_nr, category)
     totals = defaultdict(float)
-    for event in events:  # forward ops come before their backward
-        category, backward = _event_category(event, forward_of)
-        if not backward and event.sequence_nr >= 0 and \
-                event.sequence_nr not in forward_of:
-            forward_of[event.sequence_nr] = category
+    for event in events:
+        category, _ = _event_category(event, forward_of)
         totals[category] += event.self_cpu_time_total
     return totals
 
