@@ -194,9 +194,10 @@ def _categorise(events) -> Dict[str, float]:
     events = list(events)
     forward_of = {}  # sequence number -> category of its forward operator
     for event in events:
-        if event.sequence_nr >= 0 and not _in_backward(event):
-            category, _ = _event_category(event, {})
-            forward_of.setdefault(event.sequence_nr, category)
+        if event.sequence_nr >= 0:
+            category, backward = _event_category(event, {})
+            if not backward:
+                forward_of.setdefault(event.sequence_nr, category)
     totals = defaultdict(float)
     for event in events:
         category, _ = _event_category(event, forward_of)
@@ -205,25 +206,17 @@ def _categorise(events) -> Dict[str, float]:
 
 
 def _event_category(event, forward_of: Dict[int, str]):
-    """``(category, in backward)`` of one event: the first of itself and
-    its ancestors that says, a backward node taking its forward's."""
-    node = event
+    """``(category, in backward)`` of one event, in one walk up its
+    ancestors: the first of itself and its ancestors that says, where no
+    backward node comes before it; else the backward node's forward's."""
+    category, node = None, event
     while node is not None:
         if node.name.startswith(_BACKWARD):
-            return forward_of.get(node.sequence_nr, REST), True
-        category = op_category(node.name, node.input_shapes or ())
-        if category is not None:
-            return category, _in_backward(node)
+            return category or forward_of.get(node.sequence_nr, REST), True
+        if category is None:
+            category = op_category(node.name, node.input_shapes or ())
         node = node.cpu_parent
-    return REST, _in_backward(event)
-
-
-def _in_backward(event) -> bool:
-    while event is not None:
-        if event.name.startswith(_BACKWARD):
-            return True
-        event = event.cpu_parent
-    return False
+    return category or REST, False
 
 
 def profile_breakdown(step: Callable[[], object], model: nn.Module,
